@@ -1,0 +1,216 @@
+"""The editing API the service and the CLI call: encode, recombine, decode, interpolate.
+
+A model folder holds `autoencoder/` and `gae/` (safetensors + JSON config each) and `model.json`
+(attribute value names, default sampler and steps). Nothing here knows about HTTP or queues.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import torch
+from PIL import Image
+
+from diffusegae.checkpoint import CheckpointError, load_json, load_state_into, load_tensors
+from diffusegae.config import AutoencoderConfig, GAEConfig, from_json_dict
+from diffusegae.data.folder import square_resize
+from diffusegae.data.toys import to_image, to_tensor
+from diffusegae.diffusion.samplers import SAMPLERS
+from diffusegae.models.autoencoder import DiffusionAutoencoder
+from diffusegae.models.gae import GroupAutoencoder
+
+Progress = Callable[[int, int], None]  # (steps done, total steps)
+
+
+@dataclass
+class Latents:
+    z_sem: torch.Tensor  # (B, 512) semantic code from the encoder
+    z_dis: torch.Tensor  # (B, D) disentangled code, chunks in attribute order
+    x_T: torch.Tensor  # (B, 3, R, R) stochastic code from DDIM inversion
+
+    def __getitem__(self, idx) -> "Latents":
+        return Latents(self.z_sem[idx], self.z_dis[idx], self.x_T[idx])
+
+
+# --- pure operations on codes -------------------------------------------------------------
+
+def recombine(base: torch.Tensor, donors: Mapping[str, tuple[torch.Tensor, float | torch.Tensor]],
+              slices: Mapping[str, slice]) -> torch.Tensor:
+    """Blend z_dis chunks: chunk = base + w (donor - base) per named attribute.
+
+    base (B, D); donors maps an attribute to (donor z_dis (B, D) or (D,), weight float or (B,)).
+    w = 0 keeps the base, 1 takes the donor, outside [0, 1] extrapolates. Unnamed chunks stay.
+    """
+    out = base.clone()
+    for name, (donor, weight) in donors.items():
+        if name not in slices:
+            raise KeyError(f"unknown attribute {name!r}; the model has {list(slices)}")
+        sl = slices[name]
+        w = torch.as_tensor(weight, dtype=base.dtype, device=base.device)
+        w = w.reshape(-1, 1) if w.dim() == 1 else w
+        out[:, sl] = base[:, sl] + w * (donor.to(base).expand_as(base)[:, sl] - base[:, sl])
+    return out
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, w: float) -> torch.Tensor:
+    """Spherical interpolation per sample of tensors (B, ...), as Diff-AE does for x_T."""
+    af, bf = a.flatten(1), b.flatten(1)
+    cos = (af * bf).sum(1) / (af.norm(dim=1) * bf.norm(dim=1)).clamp_min(1e-12)
+    theta = torch.arccos(cos.clamp(-1, 1))[:, None]
+    s = torch.sin(theta)
+    wa = torch.where(s > 1e-6, torch.sin((1 - w) * theta) / s.clamp_min(1e-12), torch.full_like(s, 1 - w))
+    wb = torch.where(s > 1e-6, torch.sin(w * theta) / s.clamp_min(1e-12), torch.full_like(s, w))
+    return (wa * af + wb * bf).reshape(a.shape)
+
+
+def interpolate(a: Latents, b: Latents, weights: Sequence[float], slices: Mapping[str, slice],
+                attributes: Sequence[str] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames between one pair of codes (batch 1 each): lerp z_dis, slerp x_T.
+
+    `attributes` limits the lerp to those chunks (single-attribute interpolation); None means all.
+    -> z_dis (N, D), x_T (N, 3, R, R) for N = len(weights).
+    """
+    names = list(slices) if attributes is None else list(attributes)
+    z = torch.cat([recombine(a.z_dis, {n: (b.z_dis, w) for n in names}, slices) for w in weights])
+    x = torch.cat([slerp(a.x_T, b.x_T, w) for w in weights])
+    return z, x
+
+
+# --- the model -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    attributes: tuple[str, ...]
+    chunk_sizes: tuple[int, ...]
+    values: tuple[tuple[str, ...], ...]  # value names per attribute ("" list when unknown)
+    resolution: int
+    default_steps: int
+    default_sampler: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "attributes": list(self.attributes), "chunk_sizes": list(self.chunk_sizes),
+                "values": {a: list(v) for a, v in zip(self.attributes, self.values)},
+                "resolution": self.resolution, "default_steps": self.default_steps,
+                "default_sampler": self.default_sampler, "samplers": list(SAMPLERS)}
+
+
+def write_model_json(model_dir: Path, *, name: str, values: Sequence[Sequence[str]], attributes: Sequence[str],
+                     default_steps: int = 20, default_sampler: str = "ddim", **extra) -> None:
+    """The folder-level facts a loaded model reports: value names per attribute and sampler defaults."""
+    data = {"name": name, "values": {a: list(v) for a, v in zip(attributes, values)},
+            "default_steps": default_steps, "default_sampler": default_sampler, **extra}
+    Path(model_dir).mkdir(parents=True, exist_ok=True)
+    (Path(model_dir) / "model.json").write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _load_part(folder: Path, cfg_cls, build):
+    cfg_path = folder / "model.json"
+    cfg = from_json_dict(cfg_cls, load_json(cfg_path)) if cfg_path.is_file() else None
+    weights = folder / "model.safetensors"
+    tensors, meta = load_tensors(weights)
+    if cfg is None:
+        if "config" not in meta:
+            raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
+        cfg = from_json_dict(cfg_cls, meta["config"])
+    module = build(cfg)
+    load_state_into(module, tensors, weights)
+    return module.eval()
+
+
+def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder, ModelInfo]:
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise CheckpointError(f"{model_dir}: model folder not found")
+    try:
+        ae = _load_part(model_dir / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
+        gae = _load_part(model_dir / "gae", GAEConfig, GroupAutoencoder)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, CheckpointError):
+            raise
+        raise CheckpointError(f"{model_dir}: invalid config: {e}") from None
+    if ae.cfg.z_sem_dim != gae.cfg.z_sem_dim:
+        raise CheckpointError(f"{model_dir}: autoencoder z_sem {ae.cfg.z_sem_dim} != GAE z_sem {gae.cfg.z_sem_dim}")
+    meta = load_json(model_dir / "model.json") if (model_dir / "model.json").is_file() else {}
+    values = meta.get("values", {})
+    info = ModelInfo(
+        name=meta.get("name", model_dir.name), attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
+        values=tuple(tuple(values.get(a, [])) for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
+        default_steps=int(meta.get("default_steps", 20)), default_sampler=meta.get("default_sampler", "ddim"))
+    return ae.to(device), gae.to(device), info
+
+
+class Editor:
+    """A loaded model with the editing operations; batch dimension first everywhere."""
+
+    def __init__(self, ae: DiffusionAutoencoder, gae: GroupAutoencoder, info: ModelInfo,
+                 device: str | torch.device = "cpu") -> None:
+        self.ae, self.gae, self.info = ae.eval(), gae.eval(), info
+        self.device = torch.device(device)
+
+    @classmethod
+    def load(cls, model_dir: Path, device: str | torch.device | None = None) -> "Editor":
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return cls(*load_model(model_dir, device), device=device)
+
+    @property
+    def slices(self) -> dict[str, slice]:
+        return self.gae.cfg.chunk_slices()
+
+    def chunks(self, z_dis: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(B, D) -> {attribute: (B, chunk)}."""
+        return {a: z_dis[:, sl] for a, sl in self.slices.items()}
+
+    def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """PIL images of any size -> (B, 3, R, R) in [-1, 1] (centre crop + resize)."""
+        return torch.stack([to_tensor(square_resize(im, self.info.resolution)) for im in images]).to(self.device)
+
+    @staticmethod
+    def to_images(x: torch.Tensor) -> list[Image.Image]:
+        return [to_image(xi) for xi in x]
+
+    def _check(self, steps: int, sampler: str) -> tuple:
+        if sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
+        return self.ae.schedule.timesteps(steps), SAMPLERS[sampler]
+
+    def condition(self, z_dis: torch.Tensor) -> torch.Tensor:
+        """z_dis (B, D) -> the z_sem the UNet is conditioned on, D(z_dis) de-normalised."""
+        return self.gae.z_sem_of(z_dis)
+
+    def _progress(self, progress: Progress | None, offset: int, total: int):
+        if progress is None:
+            return None
+        return lambda info: progress(offset + info["i"] + 1, total)
+
+    @torch.no_grad()
+    def encode(self, x0: torch.Tensor, *, steps: int | None = None, sampler: str | None = None,
+               progress: Progress | None = None) -> Latents:
+        """Images (B, 3, R, R) in [-1, 1] -> z_sem, z_dis and the inferred x_T."""
+        steps = steps or self.info.default_steps
+        ts, (_, invert) = self._check(steps, sampler or self.info.default_sampler)
+        x0 = x0.to(self.device)
+        z_sem = self.ae.encode(x0)
+        z_dis = self.gae.z_dis_of(z_sem)
+        x_T = invert(self.ae.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis),
+                     callback=self._progress(progress, 0, len(ts) - 1))
+        return Latents(z_sem, z_dis, x_T)
+
+    @torch.no_grad()
+    def decode(self, z_dis: torch.Tensor, x_T: torch.Tensor, *, steps: int | None = None, sampler: str | None = None,
+               progress: Progress | None = None) -> torch.Tensor:
+        """z_dis (B, D) and x_T (B, 3, R, R) -> images (B, 3, R, R) in [-1, 1]."""
+        steps = steps or self.info.default_steps
+        ts, (sample, _) = self._check(steps, sampler or self.info.default_sampler)
+        cond = self.condition(z_dis.to(self.device))
+        return sample(self.ae.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond,
+                      callback=self._progress(progress, 0, len(ts)))
+
+    def random_x_T(self, seeds: Sequence[int]) -> torch.Tensor:
+        """One seeded N(0, I) stochastic code per seed: (B, 3, R, R)."""
+        r = self.info.resolution
+        return torch.stack([torch.randn(3, r, r, generator=torch.Generator().manual_seed(int(s))) for s in seeds]).to(
+            self.device)

@@ -1,0 +1,56 @@
+"""Stage 1: train the semantic encoder and the conditional UNet end to end (PAPER.md section 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from diffusegae.checkpoint import save_module
+from diffusegae.config import AutoencoderConfig, to_json_dict
+from diffusegae.data.dataset import LabeledImages
+from diffusegae.models.autoencoder import DiffusionAutoencoder
+from diffusegae.training.common import Runtime, generator_for
+from diffusegae.training.loop import LoopConfig, run_loop
+
+AE_WEIGHTS = "autoencoder/model.safetensors"
+
+
+def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime, *,
+                      batch_size: int = 32, seed: int = 0, resume: bool = False,
+                      snapshot_every: int = 0) -> DiffusionAutoencoder:
+    """Train stage 1 on `data` and write the EMA weights to `out/autoencoder/`.
+
+    `snapshot_every` > 0 also keeps EMA snapshots under `out/runs/` for a later learning curve.
+    """
+    model = _DDPForward(DiffusionAutoencoder(cfg))
+    images = data.images
+    gen = generator_for(seed, rt)
+    torch.manual_seed(seed * 1000 + rt.rank)
+
+    def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        idx = torch.randint(0, images.shape[0], (batch_size,), generator=gen)
+        x0 = images[idx].to(rt.device)
+        t = torch.randint(0, cfg.num_timesteps, (batch_size,), generator=gen).to(rt.device)
+        return m(x0, t).mean(), {}
+
+    def on_save(step: int, ema: nn.Module) -> None:
+        save_module(out / AE_WEIGHTS, ema.ae, to_json_dict(cfg), step=step)
+        if snapshot_every and step % snapshot_every == 0:
+            save_module(out / "runs" / "autoencoder" / f"ema_{step:07d}.safetensors", ema.ae, to_json_dict(cfg), step=step)
+
+    ema = run_loop(model, loss_fn, loop, rt, out / "runs" / "autoencoder_state.pt", on_save=on_save,
+                   resume=resume, desc="autoencoder")
+    return ema.ae
+
+
+class _DDPForward(nn.Module):
+    """Puts encoder + UNet behind one forward(), so DistributedDataParallel syncs both."""
+
+    def __init__(self, ae: DiffusionAutoencoder) -> None:
+        super().__init__()
+        self.ae = ae
+
+    def forward(self, x0: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self.ae.loss(x0, t, self.ae.encode(x0))

@@ -1,0 +1,62 @@
+"""Stage 2: train the GAE on cached latent groups from the frozen stage-1 encoder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from diffusegae.checkpoint import save_module
+from diffusegae.config import GAEConfig, to_json_dict
+from diffusegae.data.dataset import LabeledImages
+from diffusegae.data.groups import GroupSampler
+from diffusegae.models.autoencoder import DiffusionAutoencoder
+from diffusegae.models.gae import GroupAutoencoder
+from diffusegae.training.common import Runtime, generator_for
+from diffusegae.training.gae_losses import gae_losses
+from diffusegae.training.loop import LoopConfig, run_loop
+
+GAE_WEIGHTS = "gae/model.safetensors"
+
+
+@torch.no_grad()
+def encode_all(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
+    """z_sem for every image: (N, 3, R, R) -> (N, 512), on the CPU."""
+    ae.eval().to(device)
+    return torch.cat([ae.encode(images[i: i + batch].to(device)).cpu() for i in range(0, images.shape[0], batch)])
+
+
+def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime,
+              *, batch_size: int = 256, seed: int = 0, resume: bool = False) -> GroupAutoencoder:
+    """Train the GAE on latents of `data` and write it (with the z_sem mean/std) to `out/gae/`."""
+    z_sem = encode_all(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
+    sampler = GroupSampler(data.labels, data.attributes)
+    gae = GroupAutoencoder(cfg)
+    gae.set_stats(z_sem.mean(0), z_sem.std(0))
+    z_norm = gae.normalize(z_sem).to(rt.device)
+    gen = generator_for(seed, rt)
+    torch.manual_seed(seed * 1000 + rt.rank)
+
+    def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        anchors, partners = sampler.sample(batch_size, gen)
+        losses = m(z_norm[anchors], z_norm[partners], gen)
+        return losses["l_gae"], {k: v.item() for k, v in losses.items()}
+
+    def on_save(step: int, ema: nn.Module) -> None:
+        save_module(out / GAE_WEIGHTS, ema.gae, to_json_dict(cfg), step=step)
+
+    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, out / "runs" / "gae_state.pt", on_save=on_save,
+                   resume=resume, desc="gae")
+    return ema.gae
+
+
+class _GAEForward(nn.Module):
+    """The GAE losses behind one forward(), for DistributedDataParallel."""
+
+    def __init__(self, gae: GroupAutoencoder) -> None:
+        super().__init__()
+        self.gae = gae
+
+    def forward(self, anchor: torch.Tensor, partners: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
+        return gae_losses(self.gae, anchor, partners, gen)
