@@ -97,6 +97,204 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> None:
     teardown_runtime()
 
 
+def cmd_train_gae(args: argparse.Namespace) -> None:
+    from diffusegae.checkpoint import load_json
+    from diffusegae.config import GAEConfig, default_chunk_sizes, from_json_dict
+    from diffusegae.editing import _load_part, write_model_json
+    from diffusegae.models.autoencoder import DiffusionAutoencoder
+    from diffusegae.training.common import teardown_runtime
+    from diffusegae.training.gae import GAE_WEIGHTS, train_gae
+
+    rt = _runtime(args)
+    data = _load_data(args)
+    ae = _load_part(args.out / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
+    cfg_path = args.out / GAE_WEIGHTS.replace(".safetensors", ".json")
+    if args.resume and cfg_path.is_file():
+        cfg = from_json_dict(GAEConfig, load_json(cfg_path))
+    else:
+        over = _parse_overrides(GAEConfig, args.set)
+        over.setdefault("chunk_sizes", default_chunk_sizes(len(data.attributes)))
+        cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, **over)
+    train_gae(cfg, ae, data, args.out, _loop(args), rt, batch_size=args.batch_size, seed=args.seed, resume=args.resume)
+    if rt.is_main:
+        write_model_json(args.out, name=args.out.name, attributes=data.attributes, values=data.values,
+                         default_steps=args.default_steps, default_sampler=args.default_sampler, dataset=args.dataset)
+    teardown_runtime()
+
+
+def cmd_train_joint(args: argparse.Namespace) -> None:
+    from diffusegae.editing import load_model
+    from diffusegae.training.common import teardown_runtime
+    from diffusegae.training.joint import train_joint
+
+    rt = _runtime(args)
+    data = _load_data(args)
+    ae, gae, _ = load_model(args.out, "cpu")
+    train_joint(ae, gae, data, args.out, _loop(args), rt, groups_per_batch=args.groups, gamma=args.gamma,
+                seed=args.seed, resume=args.resume)
+    teardown_runtime()
+
+
+def cmd_train_classifier(args: argparse.Namespace) -> None:
+    import torch
+
+    from diffusegae.probe import save_classifier, train_classifier
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = _load_data(args, split="all")
+    clf = train_classifier(data.images, data.labels, data.num_values, steps=args.steps, seed=args.seed)
+    save_classifier(args.out, clf)
+    print(f"wrote {args.out}")
+
+
+def cmd_dataset_render(args: argparse.Namespace) -> None:
+    import csv
+
+    from diffusegae.data import toys
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    labels = toys.all_labels()
+    if args.limit:
+        labels = labels[torch_perm(labels.shape[0], args.seed)[: args.limit]]
+    with (args.out / "labels.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["file", *toys.ATTRIBUTES])
+        for i, b, p in labels.tolist():
+            name = f"toy_i{i}_b{b:03d}_p{p}.png"
+            toys.render(i, b, p, args.resolution).save(args.out / name)
+            w.writerow([name, i, b, p])
+    print(f"wrote {labels.shape[0]} images and labels.csv to {args.out}")
+
+
+def torch_perm(n: int, seed: int):
+    import torch
+
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+
+
+def _editor(args: argparse.Namespace):
+    from diffusegae.editing import Editor
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    return Editor.load(args.model, args.device)
+
+
+def _open_images(paths: list[Path]):
+    from PIL import Image
+
+    out = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                im.load()
+                out.append(im.convert("RGB"))
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"{p}: cannot read image: {e}") from None
+    return out
+
+
+def cmd_encode(args: argparse.Namespace) -> None:
+    from diffusegae.checkpoint import save_tensors
+
+    ed = _editor(args)
+    lat = ed.encode(ed.preprocess(_open_images(args.images)), steps=args.steps, sampler=args.sampler)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, p in enumerate(args.images):
+        dest = args.out / (p.stem + ".safetensors")
+        save_tensors(dest, {"z_sem": lat.z_sem[i], "z_dis": lat.z_dis[i], "x_T": lat.x_T[i]},
+                     {"source": str(p), "attributes": list(ed.info.attributes), "chunk_sizes": list(ed.info.chunk_sizes)})
+        chunks = {a: [round(v, 4) for v in c[i].tolist()] for a, c in ed.chunks(lat.z_dis).items()}
+        print(json.dumps({"image": str(p), "latents": str(dest), "z_dis": chunks}))
+
+
+def _parse_attr(spec: str, attributes: tuple[str, ...]) -> tuple[str, Path, float]:
+    """NAME=IMAGE[:WEIGHT]"""
+    name, sep, rest = spec.partition("=")
+    if not sep or not rest:
+        raise SystemExit(f"--attr {spec!r}: expected NAME=IMAGE[:WEIGHT]")
+    if name not in attributes:
+        raise SystemExit(f"--attr {spec!r}: unknown attribute {name!r}; the model has {list(attributes)}")
+    path, weight = rest, 1.0
+    head, colon, tail = rest.rpartition(":")
+    if colon:
+        try:
+            weight = float(tail)
+            path = head
+        except ValueError:
+            pass
+    return name, Path(path), weight
+
+
+def cmd_recombine(args: argparse.Namespace) -> None:
+    from diffusegae.editing import recombine
+
+    ed = _editor(args)
+    specs = [_parse_attr(s, ed.info.attributes) for s in args.attr]
+    images = ed.preprocess(_open_images([args.base] + [p for _, p, _ in specs]))
+    z_dis = ed.z_dis_of(images)  # (1 + donors, D)
+    if args.seed is None:  # faithful replacement: the base's own stochastic code
+        x_T = ed.encode(images[:1], steps=args.steps, sampler=args.sampler).x_T
+    else:  # recombination: a fresh stochastic code
+        x_T = ed.random_x_T([args.seed])
+    donors = {name: (z_dis[i + 1: i + 2], w) for i, (name, _, w) in enumerate(specs)}
+    out = ed.decode(recombine(z_dis[:1], donors, ed.slices), x_T, steps=args.steps, sampler=args.sampler)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    ed.to_images(out)[0].save(args.out)
+    print(f"wrote {args.out}")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from diffusegae.evaluate import evaluate
+    from diffusegae.probe import load_classifier
+
+    ed = _editor(args)
+    data = _load_data(args, split="test")
+    clf_path = args.classifier or (args.model / "eval" / "classifier.safetensors")
+    clf = load_classifier(clf_path) if clf_path.is_file() else None
+    if clf is None:
+        print(f"no attribute classifier at {clf_path}: swap accuracy is skipped", file=sys.stderr)
+    out = args.out or (args.model / "eval")
+    result = evaluate(ed, data, out, clf=clf, steps_list=args.steps_list, recon_images=args.recon_images,
+                      swap_pairs_n=args.pairs, edit_steps=args.edit_steps, probe_data=_load_data(args, split="all"),
+                      log=lambda m: print(m, file=sys.stderr, flush=True))
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def cmd_curve(args: argparse.Namespace) -> None:
+    """Random-x_T attribute accuracy of each stage-1 EMA snapshot: the learning curve of the model card."""
+    import torch
+
+    from diffusegae.editing import _load_part
+    from diffusegae.evaluate import random_xT_retention
+    from diffusegae.models.autoencoder import DiffusionAutoencoder
+    from diffusegae.probe import load_classifier
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = _load_data(args, split="test")
+    data = data.subset(torch.arange(min(args.num_images, len(data))))
+    clf = load_classifier(args.classifier)
+    rows = []
+    for snap in sorted(args.snapshots.glob("ema_*.safetensors")):
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            (folder / "model.safetensors").symlink_to(snap.resolve())
+            ae = _load_part(folder, AutoencoderConfig, DiffusionAutoencoder)
+        step = int(snap.stem.split("_")[1])
+        acc = random_xT_retention(ae, clf, data, steps=args.steps)
+        rows.append({"step": step, **acc})
+        print(json.dumps(rows[-1]), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
 def _add_service_commands(sub: argparse._SubParsersAction) -> None:
     """`serve`, `api`, `worker`: the web service lives in backend/ and worker/, imported only when run."""
 
@@ -132,6 +330,79 @@ def build_parser() -> argparse.ArgumentParser:
     _add_loop_args(p, steps=20000, lr=1e-4, batch=32, ema=0.999)
     p.add_argument("--snapshot-every", type=int, default=0, help="keep EMA snapshots for a learning curve")
     p.set_defaults(func=cmd_train_autoencoder)
+
+    p = train.add_parser("gae", help="stage 2: group autoencoder on cached latents of the stage-1 encoder")
+    _add_data_args(p)
+    _add_loop_args(p, steps=20000, lr=4e-5, batch=256, ema=0.999)
+    p.add_argument("--default-steps", type=int, default=20, help="sampling steps the service uses by default")
+    p.add_argument("--default-sampler", default="ddim")
+    p.set_defaults(func=cmd_train_gae)
+
+    p = train.add_parser("joint", help="stage 3: fine-tune autoencoder + GAE together")
+    _add_data_args(p)
+    _add_loop_args(p, steps=2000, lr=1e-5, batch=0, ema=0.999)
+    p.add_argument("--groups", type=int, default=8, help="groups per batch (each k+1 images)")
+    p.add_argument("--gamma", type=float, default=1.0, help="weight of L_GAE")
+    p.set_defaults(func=cmd_train_joint)
+
+    p = train.add_parser("classifier", help="attribute classifier on rendered images (an evaluation instrument)")
+    _add_data_args(p)
+    p.add_argument("--out", type=Path, required=True, help="weight file, e.g. models/toys-32/eval/classifier.safetensors")
+    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=cmd_train_classifier)
+
+    ds = sub.add_parser("dataset", help="datasets").add_subparsers(dest="action", required=True)
+    p = ds.add_parser("render", help="write the toys dataset as PNGs + labels.csv")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--limit", type=int, default=0, help="only this many (a seeded random subset)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_dataset_render)
+
+    def model_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+        p.add_argument("--device", default=None)
+        p.add_argument("--threads", type=int, default=0)
+        p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
+        p.add_argument("--sampler", default=None, help="ddim or dpmpp_2m (default: the model's)")
+
+    p = sub.add_parser("encode", help="images -> z_sem, z_dis, x_T (one .safetensors per image)")
+    model_args(p)
+    p.add_argument("images", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, default=Path("latents"))
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("recombine", help="take attributes from donor images")
+    model_args(p)
+    p.add_argument("--base", type=Path, required=True)
+    p.add_argument("--attr", action="append", default=[], metavar="NAME=IMAGE[:WEIGHT]")
+    p.add_argument("--seed", type=int, default=None, help="random x_T from this seed instead of the base's inferred one")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_recombine)
+
+    p = sub.add_parser("evaluate", help="metrics JSON + PNG figures on held-out data")
+    model_args(p)
+    _add_data_args(p)
+    p.add_argument("--classifier", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="figures folder (default MODEL/eval)")
+    p.add_argument("--steps-list", type=int, nargs="+", default=[10, 20, 50, 100])
+    p.add_argument("--recon-images", type=int, default=128)
+    p.add_argument("--pairs", type=int, default=100)
+    p.add_argument("--edit-steps", type=int, default=20)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")
+    _add_data_args(p)
+    p.add_argument("--snapshots", type=Path, required=True, help="e.g. models/toys-32/runs/autoencoder")
+    p.add_argument("--classifier", type=Path, required=True)
+    p.add_argument("--num-images", type=int, default=128)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    p.set_defaults(func=cmd_curve)
+
     _add_service_commands(sub)
     return parser
 

@@ -7,9 +7,9 @@ A model folder holds `autoencoder/` and `gae/` (safetensors + JSON config each) 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
 
 import torch
 from PIL import Image
@@ -31,7 +31,7 @@ class Latents:
     z_dis: torch.Tensor  # (B, D) disentangled code, chunks in attribute order
     x_T: torch.Tensor  # (B, 3, R, R) stochastic code from DDIM inversion
 
-    def __getitem__(self, idx) -> "Latents":
+    def __getitem__(self, idx) -> Latents:
         return Latents(self.z_sem[idx], self.z_dis[idx], self.x_T[idx])
 
 
@@ -108,14 +108,19 @@ def write_model_json(model_dir: Path, *, name: str, values: Sequence[Sequence[st
 
 
 def _load_part(folder: Path, cfg_cls, build):
-    cfg_path = folder / "model.json"
-    cfg = from_json_dict(cfg_cls, load_json(cfg_path)) if cfg_path.is_file() else None
-    weights = folder / "model.safetensors"
+    """Build one stage from `folder/model.safetensors` and its config (beside it, else in the metadata)."""
+    cfg_path, weights = folder / "model.json", folder / "model.safetensors"
     tensors, meta = load_tensors(weights)
-    if cfg is None:
-        if "config" not in meta:
-            raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
-        cfg = from_json_dict(cfg_cls, meta["config"])
+    if cfg_path.is_file():
+        raw, source = load_json(cfg_path), cfg_path
+    elif "config" in meta:
+        raw, source = meta["config"], weights
+    else:
+        raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
+    try:
+        cfg = from_json_dict(cfg_cls, raw)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{source}: invalid config: {e}") from None
     module = build(cfg)
     load_state_into(module, tensors, weights)
     return module.eval()
@@ -125,13 +130,8 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[Dif
     model_dir = Path(model_dir)
     if not model_dir.is_dir():
         raise CheckpointError(f"{model_dir}: model folder not found")
-    try:
-        ae = _load_part(model_dir / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
-        gae = _load_part(model_dir / "gae", GAEConfig, GroupAutoencoder)
-    except (TypeError, ValueError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointError(f"{model_dir}: invalid config: {e}") from None
+    ae = _load_part(model_dir / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
+    gae = _load_part(model_dir / "gae", GAEConfig, GroupAutoencoder)
     if ae.cfg.z_sem_dim != gae.cfg.z_sem_dim:
         raise CheckpointError(f"{model_dir}: autoencoder z_sem {ae.cfg.z_sem_dim} != GAE z_sem {gae.cfg.z_sem_dim}")
     meta = load_json(model_dir / "model.json") if (model_dir / "model.json").is_file() else {}
@@ -152,7 +152,7 @@ class Editor:
         self.device = torch.device(device)
 
     @classmethod
-    def load(cls, model_dir: Path, device: str | torch.device | None = None) -> "Editor":
+    def load(cls, model_dir: Path, device: str | torch.device | None = None) -> Editor:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(*load_model(model_dir, device), device=device)
 
@@ -185,6 +185,11 @@ class Editor:
         if progress is None:
             return None
         return lambda info: progress(offset + info["i"] + 1, total)
+
+    @torch.no_grad()
+    def z_dis_of(self, x0: torch.Tensor) -> torch.Tensor:
+        """Images (B, 3, R, R) -> z_dis (B, D), without the inversion."""
+        return self.gae.z_dis_of(self.ae.encode(x0.to(self.device)))
 
     @torch.no_grad()
     def encode(self, x0: torch.Tensor, *, steps: int | None = None, sampler: str | None = None,

@@ -13,9 +13,15 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# What decides the tiny model's weights; editing the CLI or the evaluation does not retrain it.
+_MODEL_SOURCES = ("config.py", "tiny.py", "checkpoint.py", "models", "training", "data", "diffusion")
+
+
 def _library_hash() -> str:
     h = hashlib.sha256()
-    for p in sorted((ROOT / "diffusegae").rglob("*.py")):
+    lib = ROOT / "diffusegae"
+    files = [p for name in _MODEL_SOURCES for p in ([lib / name] if name.endswith(".py") else (lib / name).rglob("*.py"))]
+    for p in sorted(files):
         h.update(p.relative_to(ROOT).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]

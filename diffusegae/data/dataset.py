@@ -28,7 +28,7 @@ class LabeledImages:
     def num_values(self) -> tuple[int, ...]:
         return tuple(len(v) for v in self.values)
 
-    def subset(self, idx: torch.Tensor) -> "LabeledImages":
+    def subset(self, idx: torch.Tensor) -> LabeledImages:
         files = tuple(self.files[i] for i in idx.tolist()) if self.files else ()
         return LabeledImages(self.images[idx], self.labels[idx], self.attributes, self.values, files)
 

@@ -12,7 +12,7 @@ x0_hat = (x_t - sigma_t eps) / alpha_t.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

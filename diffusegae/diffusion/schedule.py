@@ -14,7 +14,7 @@ class NoiseSchedule:
     abar: torch.Tensor
 
     @classmethod
-    def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> "NoiseSchedule":
+    def linear(cls, num_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02) -> NoiseSchedule:
         betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
         return cls(abar=torch.cumprod(1.0 - betas, dim=0))
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from diffusegae.config import GAEConfig
+from diffusegae.models.layers import num_groups
 
 
 class _GroupNorm1d(nn.GroupNorm):
@@ -23,8 +24,7 @@ class _GroupNorm1d(nn.GroupNorm):
 def _norm(kind: str, dim: int) -> nn.Module:
     if kind == "layer":
         return nn.LayerNorm(dim)
-    groups = next(g for g in (32, 16, 8, 4, 2, 1) if dim % g == 0)
-    return _GroupNorm1d(groups, dim)
+    return _GroupNorm1d(num_groups(dim), dim)
 
 
 class MLPBlock(nn.Module):

@@ -9,9 +9,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def num_groups(channels: int) -> int:
+    """At most 32 groups of at least 4 channels each (a group of one channel would normalise to 0)."""
+    return math.gcd(channels, min(32, max(1, channels // 4)))
+
+
 def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with at most 32 groups of at least 4 channels each."""
-    return nn.GroupNorm(math.gcd(channels, min(32, max(1, channels // 4))), channels)
+    return nn.GroupNorm(num_groups(channels), channels)
 
 
 def zero_module(m: nn.Module) -> nn.Module:

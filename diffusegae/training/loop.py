@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -58,7 +58,8 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
 
     def checkpoint(step: int) -> None:
         if rt.is_main:
-            save_state(state_path, model=model.state_dict(), ema=ema.shadow.state_dict(), opt=opt.state_dict(), step=step)
+            save_state(state_path, model=model.state_dict(), ema=ema.shadow.state_dict(), opt=opt.state_dict(),
+                       step=step)
             on_save(step, ema.shadow)
 
     for step in range(start, cfg.steps):
@@ -79,7 +80,8 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k in ("loss", "l_dae", "l_gae")})
             if rt.is_main:
                 with log_path.open("a") as f:
-                    f.write(json.dumps({"step": step + 1, "elapsed_s": round(time.time() - t0, 1), **means}) + "\n")
+                    f.write(json.dumps({"step": step + 1, "elapsed_s": round(time.time() - t0, 1),
+                                        "world_size": rt.world_size, **means}) + "\n")
             acc, n_acc = {}, 0
         if (step + 1) % cfg.save_every == 0 and step + 1 < cfg.steps:
             checkpoint(step + 1)

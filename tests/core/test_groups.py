@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from diffusegae.data import toys
+from diffusegae.data.groups import GroupSampler, NoGroupsError, exact_partner_counts
+
+
+def _check_groups(labels, anchors, partners):
+    k = labels.shape[1]
+    for j in range(k):
+        same = labels[partners[:, j]] == labels[anchors]
+        assert same[:, j].all(), "partner j must share attribute j"
+        assert (same.sum(1) == 1).all(), "partner j must differ in every other attribute"
+
+
+def test_group_invariant_on_toys():
+    labels = toys.all_labels()
+    gs = GroupSampler(labels)
+    a, p = gs.sample(2048, torch.Generator().manual_seed(0))
+    assert p.shape == (2048, 3)
+    _check_groups(labels, a, p)
+
+
+def test_group_invariant_on_sparse_irregular_labels():
+    gen = torch.Generator().manual_seed(1)
+    labels = torch.stack([torch.randint(0, n, (300,), generator=gen) for n in (3, 7, 4, 5)], dim=1)
+    gs = GroupSampler(labels)
+    counts = exact_partner_counts(labels)
+    assert set(gs.anchors.tolist()) == set(torch.nonzero((counts > 0).all(1)).flatten().tolist())
+    a, p = gs.sample(512, gen)
+    _check_groups(labels, a, p)
+
+
+def test_exact_counts_match_brute_force():
+    gen = torch.Generator().manual_seed(2)
+    labels = torch.stack([torch.randint(0, n, (60,), generator=gen) for n in (2, 3, 3)], dim=1)
+    counts = exact_partner_counts(labels)
+    same = labels[:, None] == labels[None]  # (N, N, k)
+    for j in range(3):
+        brute = (same[:, :, j] & (same.sum(2) == 1)).sum(1)
+        assert torch.equal(counts[:, j], brute)
+
+
+def test_no_group_possible_is_a_clear_error():
+    labels = torch.tensor([[0, 0], [1, 1], [0, 0]])  # nobody shares exactly one value
+    with pytest.raises(NoGroupsError, match="GROUP"):
+        GroupSampler(labels)
