@@ -71,11 +71,17 @@ def interpolate(a: Latents, b: Latents, weights: Sequence[float], slices: Mappin
     """Frames between one pair of codes (batch 1 each): lerp z_dis, slerp x_T.
 
     `attributes` limits the lerp to those chunks (single-attribute interpolation); None means all.
+    Only the all-attribute interpolation slerps x_T towards b's: x_T carries most of the picture's
+    detail, so moving it in a single-attribute interpolation would end on b's image, not on a with
+    b's attribute.
     -> z_dis (N, D), x_T (N, 3, R, R) for N = len(weights).
     """
     names = list(slices) if attributes is None else list(attributes)
     z = torch.cat([recombine(a.z_dis, {n: (b.z_dis, w) for n in names}, slices) for w in weights])
-    x = torch.cat([slerp(a.x_T, b.x_T, w) for w in weights])
+    if set(names) == set(slices):
+        x = torch.cat([slerp(a.x_T, b.x_T, w) for w in weights])
+    else:
+        x = a.x_T.expand(len(weights), *a.x_T.shape[1:])
     return z, x
 
 

@@ -1,5 +1,4 @@
 import pytest
-from PIL import Image
 
 from diffusegae.data import toys
 from diffusegae.data.folder import DatasetError, load_folder

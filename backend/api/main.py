@@ -1,0 +1,63 @@
+"""The FastAPI app: routers per resource under /api, OpenAPI docs at /docs, the static UI at /.
+
+It loads no model and does no tensor work: it writes records to Redis and sends Celery tasks.
+Run it with `diffusegae api` (or `uvicorn --factory backend.api.main:create_app`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from backend.api.deps import Services, get_owner
+from backend.api.errors import install_error_handlers
+from backend.api.routes import batches, edits, health, images, jobs, model
+from backend.core.config import Settings, get_settings
+from backend.core.queue import Dispatcher, make_celery
+from backend.core.records import Records
+from backend.core.store import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        services: Services = app.state.services
+        services.records.r.close()
+        services.dispatcher.app.close()
+
+    app = FastAPI(title="DiffuseGAE Editor", version="0.1.0", lifespan=lifespan,
+                  description="Attribute editing with a diffusion autoencoder and a group-supervised autoencoder. "
+                              "Upload images, recombine their attribute chunks, run batches.")
+    celery = make_celery(settings)
+    app.state.services = Services(settings=settings,
+                                  records=Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout),
+                                  store=Store(settings.store_dir), dispatcher=Dispatcher(celery, settings.queue))
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Refuse an oversize upload from its Content-Length, before reading it."""
+        if request.method == "POST" and request.url.path in ("/api/images", "/api/batches"):
+            limit = settings.max_upload_bytes if request.url.path == "/api/images" else settings.max_zip_bytes
+            try:
+                length = int(request.headers.get("content-length", "0"))
+            except ValueError:
+                length = 0
+            if length > limit + 64 * 1024:  # room for the multipart framing
+                return JSONResponse({"detail": f"the upload is {length} bytes, more than the limit of {limit} bytes"},
+                                    status_code=413)
+        return await call_next(request)
+
+    auth = [Depends(get_owner)]  # with API keys set, every /api route needs one
+    for router in (images.router, model.router, edits.router, jobs.router, batches.router, health.router):
+        app.include_router(router, dependencies=auth)
+    if settings.frontend_dir.is_dir():  # after the API routes, so /api/* never falls through to files
+        app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="ui")
+    return app

@@ -1,0 +1,50 @@
+"""Editing requests that become jobs: recombination and interpolation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import ModelDep, OwnerDep, ServicesDep
+from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
+from backend.api.services import interpolate_spec, job_out, recombine_spec, submit_job, wait_until_finished
+from backend.core.records import SUCCEEDED
+
+router = APIRouter(prefix="/api", tags=["edits"])
+
+Wait = Annotated[float | None, Query(ge=0, description="wait up to this many seconds and return the PNG if done by then")]
+_RESPONSES = {202: {"model": JobOut, "description": "the job (queued, or not done within ?wait=)"},
+              200: {"content": {"image/png": {}}, "description": "with ?wait=: the result image"}}
+
+
+async def _respond(s: ServicesDep, job_id: str, wait: float | None) -> Response:
+    key = s.records.job_key(job_id)
+    rec = await wait_until_finished(s, key, wait) if wait else await run_in_threadpool(s.records.get, key)
+    if wait and rec and rec.get("state") == SUCCEEDED:
+        return FileResponse(s.store.result(job_id), media_type="image/png", headers={"X-Job-Id": job_id})
+    return JSONResponse(job_out(rec).model_dump(), status_code=202)
+
+
+@router.post("/recombine", status_code=202, response_model=JobOut, responses=_RESPONSES)
+async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: RecombineRequest, wait: Wait = None) -> Response:
+    """Decode the base's z_dis with chosen chunks blended towards donors' (chunk = base + weight (donor - base)).
+
+    Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
+    """
+    spec, steps, sampler = await run_in_threadpool(recombine_spec, s, owner, model, body)
+    job_id = await run_in_threadpool(submit_job, s, owner, "recombine", spec, steps, sampler)
+    return await _respond(s, job_id, wait)
+
+
+@router.post("/interpolate", status_code=202, response_model=JobOut, responses=_RESPONSES)
+async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: InterpolateRequest, wait: Wait = None) -> Response:
+    """Frames from base to donor: lerp of z_dis (the named chunks, or all) and slerp of x_T.
+
+    The result is the frames side by side in one strip; each frame is at /api/jobs/{id}/frames/{i}.png.
+    """
+    spec, steps, sampler = await run_in_threadpool(interpolate_spec, s, owner, model, body)
+    job_id = await run_in_threadpool(submit_job, s, owner, "interpolate", spec, steps, sampler)
+    return await _respond(s, job_id, wait)

@@ -1,0 +1,98 @@
+"""Jobs: state and progress, a server-sent event stream, cancellation, the result images."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import OwnerDep, ServicesDep
+from backend.api.schemas import JobOut
+from backend.api.services import job_out, owned_job, wait_until_finished
+from backend.core.records import SUCCEEDED, TERMINAL
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def get_job(s: ServicesDep, owner: OwnerDep, job_id: str) -> JobOut:
+    """State (queued / running / succeeded / failed / cancelled) and progress in sampler steps."""
+    return job_out(owned_job(s, owner, job_id))
+
+
+@router.delete("/{job_id}", response_model=JobOut)
+def cancel_job(s: ServicesDep, owner: OwnerDep, job_id: str) -> JobOut:
+    """Cancel: a queued job never runs, a running decode stops at its next sampler step."""
+    owned_job(s, owner, job_id)
+    s.records.cancel(s.records.job_key(job_id))
+    return job_out(owned_job(s, owner, job_id))
+
+
+@router.get("/{job_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}}})
+async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Request) -> StreamingResponse:
+    """Server-sent events: `event: progress` with the job JSON whenever it changes, then `event: end`."""
+    await run_in_threadpool(owned_job, s, owner, job_id)
+    key = s.records.job_key(job_id)
+
+    async def stream() -> AsyncIterator[str]:
+        last, last_sent = "", time.monotonic()
+        while not await request.is_disconnected():
+            try:
+                rec = await run_in_threadpool(s.records.get, key)
+            except Exception as e:  # Redis went away mid-stream
+                yield f"event: error\ndata: {{\"detail\": \"Redis is unavailable: {type(e).__name__}\"}}\n\n"
+                return
+            if not rec:
+                yield "event: error\ndata: {\"detail\": \"the job expired\"}\n\n"
+                return
+            data = job_out(rec).model_dump_json()
+            if data != last:
+                yield f"event: progress\ndata: {data}\n\n"
+                last, last_sent = data, time.monotonic()
+            if rec.get("state") in TERMINAL:
+                yield f"event: end\ndata: {data}\n\n"
+                return
+            if time.monotonic() - last_sent > 15:
+                yield ": keep-alive\n\n"
+                last_sent = time.monotonic()
+            await asyncio.sleep(0.1)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _finished(rec: dict[str, str]) -> None:
+    if rec.get("state") != SUCCEEDED:
+        state = rec.get("state")
+        why = f": {rec['error']}" if rec.get("error") else ""
+        raise HTTPException(409, f"job {rec['id']} has no result: it is {state}{why}")
+
+
+@router.get("/{job_id}/result.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+async def job_result(s: ServicesDep, owner: OwnerDep, job_id: str,
+                     wait: Annotated[float | None, Query(ge=0, description="wait up to this many seconds")] = None) -> FileResponse:
+    """The result image (an interpolation: its frames side by side); 409 while not done."""
+    rec = await run_in_threadpool(owned_job, s, owner, job_id)
+    if wait:
+        rec = await wait_until_finished(s, s.records.job_key(job_id), wait) or rec
+    _finished(rec)
+    return FileResponse(s.store.result(job_id), media_type="image/png")
+
+
+@router.get("/{job_id}/frames/{index}.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+def job_frame(s: ServicesDep, owner: OwnerDep, job_id: str, index: int) -> FileResponse:
+    """Frame `index` (0-based) of an interpolation."""
+    rec = owned_job(s, owner, job_id)
+    if rec.get("kind") != "interpolate":
+        raise HTTPException(404, f"job {job_id} is a {rec.get('kind')} job: it has no frames")
+    _finished(rec)
+    frames = int(rec.get("frames") or 0)
+    if not 0 <= index < frames:
+        raise HTTPException(404, f"frame {index} not found: the job has frames 0..{frames - 1}")
+    return FileResponse(s.store.frame(job_id, index), media_type="image/png")

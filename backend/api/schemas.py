@@ -1,0 +1,133 @@
+"""Request and response bodies of the API (pydantic v2); requests and responses are separate models."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+MAX_WEIGHT = 3.0
+
+
+# --- requests ---
+
+class AttributeEdit(BaseModel):
+    donor: str | None = Field(None, description="image id whose chunk to blend in; null keeps the base's chunk")
+    weight: float = Field(1.0, description="0 keeps the base, 1 takes the donor; |weight| <= 3")
+
+    @field_validator("weight")
+    @classmethod
+    def _weight(cls, v: float) -> float:
+        if not math.isfinite(v) or abs(v) > MAX_WEIGHT:
+            raise ValueError(f"weight must be a finite number between -{MAX_WEIGHT:g} and {MAX_WEIGHT:g}, got {v}")
+        return v
+
+
+class Sampling(BaseModel):
+    x_T: Literal["inferred", "random"] = Field("inferred", description="the base's inferred x_T, or a seeded random one")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the random x_T")
+    steps: int | None = Field(None, ge=2, le=1000, description="sampling steps (default: the model's)")
+    sampler: str | None = Field(None, description="ddim or dpmpp_2m (default: the model's)")
+
+
+class RecombineRequest(Sampling):
+    """Minimal: {"base": "<image id>", "attributes": {"background": {"donor": "<image id>", "weight": 1.0}}}."""
+
+    base: str = Field(description="image id of the base image")
+    attributes: dict[str, AttributeEdit] = Field(default_factory=dict,
+                                                 description="per attribute an optional donor and a weight; others keep the base")
+
+
+class InterpolateRequest(Sampling):
+    base: str
+    donor: str
+    attributes: list[str] | None = Field(None, description="chunks to interpolate; null: all")
+    frames: int = Field(7, ge=2, le=16)
+
+
+class BatchRequest(BaseModel):
+    items: list[RecombineRequest] = Field(min_length=1)
+
+
+# --- responses ---
+
+class ImageOut(BaseModel):
+    id: str
+    status: Literal["queued", "encoding", "ready", "failed"]
+    progress: float
+    error: str | None = None
+    chunks: dict[str, list[float]] | None = None
+    filename: str | None = None
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    url: str = Field(description="the image as the model sees it (PNG at model resolution)")
+    original_url: str
+
+
+class ImageList(BaseModel):
+    images: list[ImageOut]
+
+
+class ModelOut(BaseModel):
+    name: str
+    attributes: list[str]
+    chunk_sizes: list[int]
+    values: dict[str, list[str]]
+    resolution: int
+    default_steps: int
+    default_sampler: str
+    samplers: list[str]
+    device: str | None = None
+
+
+class Progress(BaseModel):
+    done: int
+    total: int
+
+
+JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: Literal["recombine", "interpolate"]
+    state: JobState
+    progress: Progress
+    error: str | None = None
+    result_url: str | None = None
+    frames: int | None = None
+    frame_urls: list[str] | None = None
+    batch: str | None = None
+    steps: int
+    sampler: str
+    created: float
+
+
+class BatchItemOut(BaseModel):
+    index: int
+    job_id: str
+    state: JobState
+    error: str | None = None
+
+
+class BatchOut(BaseModel):
+    id: str
+    state: JobState
+    total: int
+    done: int = Field(description="items that succeeded")
+    failed: int
+    cancelled: int
+    progress: float = Field(description="0..1 over the whole batch, counting sampler steps")
+    results_url: str
+    items: list[BatchItemOut] | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    redis: bool
+    workers: int
+    model: dict | None = None
+    model_error: str | None = None
+    detail: str | None = None

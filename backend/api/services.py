@@ -1,0 +1,191 @@
+"""What the routes share: turning records into response models, checking and submitting jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from fastapi import HTTPException
+from starlette.concurrency import run_in_threadpool
+
+from backend.api.deps import Services
+from backend.api.schemas import (
+    BatchItemOut,
+    BatchOut,
+    ImageOut,
+    InterpolateRequest,
+    JobOut,
+    Progress,
+    RecombineRequest,
+)
+from backend.core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, decode_group
+from backend.core.store import content_id, new_id, valid_id
+from backend.core.uploads import ImageFacts, UploadError, check_image
+
+_IMAGE_STATUS = {QUEUED: "queued", RUNNING: "encoding", SUCCEEDED: "ready", FAILED: "failed", CANCELLED: "failed"}
+
+
+def _num(rec: dict[str, str], field: str, default: float = 0) -> float:
+    try:
+        return float(rec.get(field) or default)
+    except ValueError:
+        return default
+
+
+def _fraction(rec: dict[str, str]) -> float:
+    total = _num(rec, "total")
+    return min(1.0, _num(rec, "done") / total) if total > 0 else 0.0
+
+
+# --- images ---
+
+def image_out(image_id: str, rec: dict[str, str] | None) -> ImageOut:
+    rec = rec or {}
+    status = _IMAGE_STATUS.get(rec.get("state", ""), "queued")
+    progress = 1.0 if status == "ready" else _fraction(rec)
+    width = rec.get("width")
+    height = rec.get("height")
+    return ImageOut(id=image_id, status=status, progress=progress, error=rec.get("error") or None,
+                    chunks=json.loads(rec["chunks"]) if status == "ready" and rec.get("chunks") else None,
+                    filename=rec.get("filename") or None, format=rec.get("format") or None,
+                    width=int(width) if width else None, height=int(height) if height else None,
+                    url=f"/api/images/{image_id}/image.png", original_url=f"/api/images/{image_id}/original")
+
+
+def add_image(s: Services, owner: str, data: bytes, filename: str | None) -> tuple[str, ImageFacts]:
+    """Check, store and queue the encoding of one upload; the same bytes are encoded once."""
+    if len(data) > s.settings.max_upload_bytes:
+        raise UploadError(413, f"the upload is larger than the limit of {s.settings.max_upload_bytes} bytes "
+                               "(DGAE_MAX_UPLOAD_BYTES)")
+    facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file")
+    image_id = content_id(data)
+    s.store.put_original(image_id, data)
+    model = s.records.model() or {}
+    state = s.records.queue_encode(image_id, model.get("fingerprint", ""), filename=(filename or "")[:200],
+                                   format=facts.format, width=facts.width, height=facts.height, bytes=len(data))
+    s.records.add_image_owner(owner, image_id)
+    if state in ("new", QUEUED):  # a second task for a queued image finds it taken and returns
+        s.dispatcher.encode(image_id)
+    return image_id, facts
+
+
+def owned_image(s: Services, owner: str, image_id: str, what: str = "image") -> str:
+    if not (isinstance(image_id, str) and valid_id(image_id) and s.records.owns_image(owner, image_id)):
+        raise HTTPException(404, f"{what} {image_id!r} not found; upload it first (POST /api/images)")
+    return image_id
+
+
+# --- jobs ---
+
+def _sampling(model: dict[str, Any], steps: int | None, sampler: str | None) -> tuple[int, str]:
+    samplers = model.get("samplers") or ["ddim", "dpmpp_2m"]
+    sampler = sampler or model["default_sampler"]
+    if sampler not in samplers:
+        raise HTTPException(422, f"unknown sampler {sampler!r}; choose from {samplers}")
+    return int(steps or model["default_steps"]), sampler
+
+
+def _check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
+    unknown = [a for a in names if a not in model["attributes"]]
+    if unknown:
+        raise HTTPException(422, f"{where}unknown attribute(s) {unknown}; the model has {model['attributes']}")
+
+
+def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: RecombineRequest,
+                   where: str = "") -> tuple[dict[str, Any], int, str]:
+    """A checked recombine body -> (spec the worker reads, steps, sampler); 404/422 when it cannot run."""
+    _check_attributes(model, list(body.attributes), where)
+    base = owned_image(s, owner, body.base, f"{where}base image")
+    attrs = {}
+    for name, edit in body.attributes.items():
+        donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
+        attrs[name] = {"donor": donor, "weight": edit.weight}
+    steps, sampler = _sampling(model, body.steps, body.sampler)
+    return {"base": base, "attributes": attrs, "x_T": body.x_T, "seed": body.seed}, steps, sampler
+
+
+def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> tuple[dict[str, Any], int, str]:
+    if body.attributes is not None:
+        if not body.attributes:
+            raise HTTPException(422, "attributes: name at least one attribute, or null for all")
+        _check_attributes(model, body.attributes, "")
+    spec = {"base": owned_image(s, owner, body.base, "base image"), "donor": owned_image(s, owner, body.donor, "donor image"),
+            "attributes": body.attributes, "frames": body.frames, "x_T": body.x_T, "seed": body.seed}
+    steps, sampler = _sampling(model, body.steps, body.sampler)
+    return spec, steps, sampler
+
+
+def submit_job(s: Services, owner: str, kind: str, spec: dict[str, Any], steps: int, sampler: str,
+               batch: str = "") -> str:
+    job_id = new_id()
+    s.records.create_job(job_id, decode_group(steps, sampler), kind=kind, owner=owner, spec=json.dumps(spec), steps=steps,
+                         sampler=sampler, batch=batch, frames=spec.get("frames", 1))
+    try:
+        s.dispatcher.decode(job_id)
+    except Exception:
+        s.records.cancel(s.records.job_key(job_id))  # no task will ever run it
+        raise
+    return job_id
+
+
+def owned_job(s: Services, owner: str, job_id: str) -> dict[str, str]:
+    rec = s.records.get(s.records.job_key(job_id)) if valid_id(job_id) else None
+    if not rec or rec.get("owner") != owner:
+        raise HTTPException(404, f"job {job_id!r} not found")
+    return rec
+
+
+def job_out(rec: dict[str, str]) -> JobOut:
+    jid, state = rec["id"], rec.get("state", QUEUED)
+    frames = int(rec.get("frames") or 1) if rec.get("kind") == "interpolate" else None
+    done = state == SUCCEEDED
+    return JobOut(id=jid, kind=rec.get("kind", "recombine"), state=state,
+                  progress=Progress(done=int(_num(rec, "done")), total=int(_num(rec, "total") or _num(rec, "steps"))),
+                  error=rec.get("error") or None,
+                  result_url=f"/api/jobs/{jid}/result.png" if done else None, frames=frames,
+                  frame_urls=[f"/api/jobs/{jid}/frames/{i}.png" for i in range(frames)] if done and frames else None,
+                  batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
+                  created=_num(rec, "created"))
+
+
+async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str, str] | None:
+    """Poll a record until it is finished or `seconds` pass; -> the last record."""
+    start = time.monotonic()
+    deadline = start + min(max(seconds, 0.0), s.settings.max_wait)
+    while True:
+        rec = await run_in_threadpool(s.records.get, key)
+        now = time.monotonic()
+        if not rec or rec.get("state") in TERMINAL or now >= deadline:
+            return rec
+        await asyncio.sleep(0.01 if now - start < 2 else 0.05)  # quick answers for quick jobs
+
+
+# --- batches ---
+
+def owned_batch(s: Services, owner: str, batch_id: str) -> dict[str, str]:
+    rec = s.records.get(s.records.batch_key(batch_id)) if valid_id(batch_id) else None
+    if not rec or rec.get("owner") != owner:
+        raise HTTPException(404, f"batch {batch_id!r} not found")
+    return rec
+
+
+def batch_out(s: Services, rec: dict[str, str], *, items: bool = True) -> tuple[BatchOut, list[dict[str, str] | None]]:
+    job_ids: list[str] = json.loads(rec["jobs"])
+    jobs = s.records.get_many(s.records.job_key(j) for j in job_ids)
+    states = [(j or {}).get("state", FAILED) for j in jobs]
+    count = {st: states.count(st) for st in (SUCCEEDED, FAILED, CANCELLED, RUNNING)}
+    partial = sum(1.0 if st in TERMINAL else _fraction(j or {}) for st, j in zip(states, jobs))
+    if rec.get("cancelled") == "1" and count[CANCELLED]:
+        state = CANCELLED
+    elif all(st in TERMINAL for st in states):
+        state = SUCCEEDED if count[SUCCEEDED] or not count[FAILED] else FAILED
+    else:
+        state = RUNNING if count[RUNNING] or any(st in TERMINAL for st in states) else QUEUED
+    out = BatchOut(id=rec["id"], state=state, total=len(job_ids), done=count[SUCCEEDED], failed=count[FAILED],
+                   cancelled=count[CANCELLED], progress=partial / max(1, len(job_ids)),
+                   results_url=f"/api/batches/{rec['id']}/results.zip",
+                   items=[BatchItemOut(index=i, job_id=j, state=st, error=(r or {}).get("error") or None)
+                          for i, (j, st, r) in enumerate(zip(job_ids, states, jobs))] if items else None)
+    return out, jobs

@@ -1,0 +1,171 @@
+"""`diffusegae serve | api | worker`: the ways to run the service (called from diffusegae/cli.py).
+
+- serve: local mode, one command. Uses Redis at DGAE_REDIS_URL, or starts a private, non-persistent
+  `redis-server` child when nothing answers on a local address; starts one Celery worker child
+  process (`-P solo`, restarted if it dies) and runs the API in this process. Ctrl-C / SIGTERM
+  stops everything it started.
+- api: the FastAPI app alone (scaled mode).
+- worker: one Celery worker process (scaled mode; one per GPU, pinned with CUDA_VISIBLE_DEVICES).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from backend.core.config import ROOT, Settings, get_settings
+
+log = logging.getLogger("diffusegae.serve")
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
+
+
+def _apply_args(args: argparse.Namespace) -> Settings:
+    """Command-line options override the environment; children inherit them through it."""
+    model = getattr(args, "model", None)
+    if model is not None:
+        os.environ["DGAE_MODEL_DIR"] = str(Path(model).resolve())
+    get_settings.cache_clear()
+    settings = get_settings()
+    os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_thread_count()))
+    return settings
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if `serve` itself is killed (Linux)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _redis_ping(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def start_private_redis(url: str) -> subprocess.Popen | None:
+    """Start a redis-server child for `url` when nothing answers there and the host is local."""
+    if _redis_ping(url):
+        log.info("using Redis at %s", url)
+        return None
+    parts = urlsplit(url)
+    if parts.hostname not in LOCAL_HOSTS:
+        raise SystemExit(f"Redis does not answer at {url}, and it is not a local address this command could start it on")
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise SystemExit(f"Redis does not answer at {url} and redis-server is not installed: run `bash scripts/setup.sh` "
+                         "(or apt-get install redis-server), or point DGAE_REDIS_URL at a running Redis")
+    data = tempfile.mkdtemp(prefix="diffusegae-redis-")
+    proc = subprocess.Popen([exe, "--port", str(parts.port or 6379), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", data], stdout=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)
+    for _ in range(100):
+        if _redis_ping(url):
+            log.info("started a private redis-server (pid %d) at %s", proc.pid, url)
+            return proc
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise SystemExit(f"could not start redis-server for {url}")
+
+
+def worker_command(settings: Settings, name: str = "diffusegae") -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-P", "solo", "-c", "1", "-Q", settings.queue,
+            "-n", f"{name}-{os.getpid()}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+            "--without-heartbeat"]
+
+
+class SupervisedWorker:
+    """One Celery worker child process, restarted when it dies (as a crashed or killed worker would be)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.cmd = worker_command(settings)
+        self.proc: subprocess.Popen | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stopping.is_set():
+            started = time.monotonic()
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=_child_env(), preexec_fn=_die_with_parent)
+            code = self.proc.wait()
+            if self._stopping.is_set():
+                return
+            backoff = 1.0 if time.monotonic() - started > 30 else min(backoff * 2, 30.0)
+            log.warning("the worker exited with %s; restarting in %.0f s", code, backoff)
+            self._stopping.wait(backoff)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()  # warm shutdown: finishes the current task (an interrupted one is redelivered)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def serve(args: argparse.Namespace) -> None:
+    """API + one embedded worker (+ a private Redis if none runs) on http://HOST:PORT."""
+    import uvicorn
+
+    from backend.api.main import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = _apply_args(args)
+    redis_proc = start_private_redis(settings.redis_url)
+    worker = SupervisedWorker(settings)
+    worker.start()
+    print(f"DiffuseGAE Editor: http://{args.host}:{args.port}  (model {settings.model_dir}, API docs at /docs)", flush=True)
+    try:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    finally:
+        worker.stop()
+        if redis_proc is not None:
+            redis_proc.terminate()
+            redis_proc.wait(10)
+
+
+def api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from backend.api.main import create_app
+
+    settings = _apply_args(args)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+
+
+def worker(args: argparse.Namespace) -> None:
+    settings = _apply_args(args)
+    os.chdir(ROOT)
+    os.execve(sys.executable, worker_command(settings), _child_env())

@@ -1,0 +1,64 @@
+"""All service settings in one place, read from the environment (prefix `DGAE_`).
+
+Both halves read the same class: the API (limits, keys, where the store is) and the worker
+(model folder, device, threads). Example: `DGAE_REDIS_URL=redis://redis:6379/0 diffusegae api`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DGAE_", extra="ignore")
+
+    # --- where things are ---
+    redis_url: str = "redis://127.0.0.1:6379/0"  # job records, progress and the Celery broker
+    key_prefix: str = "dgae:"  # prefix of every Redis key we and Celery's transport write
+    queue: str = "diffusegae"  # Celery queue the API sends to and the workers consume
+    store_dir: Path = ROOT / "var" / "store"  # uploads, latents, results (a shared volume when scaled)
+    model_dir: Path = ROOT / "models" / "toys-32"  # model folder the workers load
+    frontend_dir: Path = ROOT / "frontend"  # static UI served at / when the folder exists
+
+    # --- the worker ---
+    device: str | None = None  # None: cuda if available, else cpu
+    torch_threads: int = 0  # CPU threads per worker process; 0: half the cores (at least 1)
+    max_sampler_batch: int = Field(16, ge=1)  # queued requests merged into one sampler batch
+    heartbeat_ttl: float = Field(15.0, gt=0)  # a worker silent this long is dead; its jobs may be taken over
+    visibility_timeout: float = Field(3600.0, gt=0)  # unacked task redelivered after this (SIGKILLed worker)
+    restore_interval: float = Field(10.0, gt=0)  # how often idle workers look for such tasks
+
+    # --- limits on input ---
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # one uploaded image
+    max_image_pixels: int = Field(40_000_000, ge=1)  # width x height before decoding (decompression bombs)
+    max_zip_bytes: int = Field(200 * 1024 * 1024, ge=1)  # a batch zip, compressed and uncompressed
+    max_batch_items: int = Field(500, ge=1)  # recombination specs in one batch
+    max_wait: float = Field(300.0, ge=0)  # longest ?wait= a request may ask for
+
+    # --- access ---
+    api_keys: Annotated[list[str], NoDecode] = []  # comma-separated; empty: no keys needed
+    redis_timeout: float = Field(2.0, gt=0)  # seconds before "Redis is down" (503)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    def torch_thread_count(self) -> int:
+        import os
+
+        return self.torch_threads if self.torch_threads > 0 else max(1, (os.cpu_count() or 2) // 2)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

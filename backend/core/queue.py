@@ -1,0 +1,52 @@
+"""The Celery app both halves share: the API sends tasks by name, the worker runs them.
+
+Building it imports Celery only (no torch, no task code): `worker.app` adds the tasks.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from backend.core.config import Settings
+
+PROCESS_TASK = "diffusegae.process"  # (kind, unit id): kind "encode" (an image) or "decode" (a job)
+
+
+def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
+    app = Celery("diffusegae", broker=settings.redis_url, include=list(include))
+    app.conf.update(
+        task_default_queue=settings.queue,
+        task_ignore_result=True,  # state and progress live in our own records (one task may serve many jobs)
+        task_acks_late=True,  # a task is acknowledged after it ran: a killed worker's task is redelivered
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,  # long tasks: take one at a time
+        task_serializer="json",
+        accept_content=["json"],
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.redis_timeout,
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "unacked_restore_interval": settings.restore_interval,
+            "unacked_restore_throttle": 1,
+            "global_keyprefix": settings.key_prefix + "celery:",
+            "socket_connect_timeout": settings.redis_timeout,
+        },
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        worker_enable_remote_control=False,
+    )
+    return app
+
+
+class Dispatcher:
+    """Sends the task that processes one unit (see backend.core.records)."""
+
+    def __init__(self, app: Celery, queue: str) -> None:
+        self.app, self.queue = app, queue
+
+    def encode(self, image_id: str) -> None:
+        self.app.send_task(PROCESS_TASK, args=["encode", image_id], queue=self.queue)
+
+    def decode(self, job_id: str) -> None:
+        self.app.send_task(PROCESS_TASK, args=["decode", job_id], queue=self.queue)

@@ -1,0 +1,283 @@
+"""Job, image and batch records in Redis, shared by the API and the workers (no HTTP, no tensors).
+
+One unit of work is a Redis hash: an image's encoding (`image:<sha256>`) or a decode job
+(`job:<id>`, a recombination or an interpolation). Fields every one has:
+
+    state     queued | running | succeeded | failed | cancelled
+    group     what can share a sampler batch: "encode" or "decode:<steps>:<sampler>"
+    done, total  sampler steps
+    claimant  id of the worker process running it; leader: key of the unit whose task ran it
+    error     a message for people when failed
+
+Queued units also sit in `pending:<group>` (a sorted set by arrival). The API writes the record,
+then sends a Celery task naming the unit. The task *claims* its unit and, in the same atomic
+step, up to `max_sampler_batch - 1` other pending units of its group (merging requests that
+arrived together); the tasks of units claimed that way find them taken and return. A claim is
+only honoured while its worker's heartbeat key lives, so when a worker dies (SIGKILL) its
+redelivered task, or any task naming one of its units, claims them again and redoes them.
+Results are written before the state flips, and a finished (or cancelled) unit is never reopened:
+re-running a task is harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import redis
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+ENCODE_GROUP = "encode"
+RECORD_TTL = 7 * 24 * 3600  # jobs and batches are forgotten a week after they were made
+
+_CLAIMABLE = """
+local function claimable(key, me, hbp)
+  local st = redis.call('HGET', key, 'state')
+  if st == 'queued' then return true end
+  if st == 'running' then
+    local c = redis.call('HGET', key, 'claimant')
+    if (not c) or c == '' or c == me or redis.call('EXISTS', hbp .. c) == 0 then return true end
+  end
+  return false
+end
+"""
+
+# KEYS[1] the unit; ARGV: me, key prefix, max units, now. -> the claimed keys (the unit first) or {}.
+_CLAIM = _CLAIMABLE + """
+local me, prefix, maxn, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local hbp = prefix .. 'hb:'
+local unit = KEYS[1]
+if not claimable(unit, me, hbp) then return {} end
+local pending = prefix .. 'pending:' .. (redis.call('HGET', unit, 'group') or '')
+local sbatch = prefix .. 'sbatch:' .. unit
+local function claim(key)
+  redis.call('ZREM', pending, key)
+  redis.call('HSET', key, 'state', 'running', 'claimant', me, 'leader', unit, 'started', now)
+end
+claim(unit)
+local out = {unit}
+-- units an earlier run of this same task had claimed, if their worker died with them
+for _, k in ipairs(redis.call('SMEMBERS', sbatch)) do
+  if k ~= unit and redis.call('HGET', k, 'leader') == unit and claimable(k, me, hbp) then
+    claim(k)
+    table.insert(out, k)
+  end
+end
+-- requests of the same group that are waiting: one sampler batch
+while #out < maxn do
+  local nxt = redis.call('ZRANGE', pending, 0, 0)
+  if #nxt == 0 then break end
+  redis.call('ZREM', pending, nxt[1])
+  if claimable(nxt[1], me, hbp) then
+    claim(nxt[1])
+    table.insert(out, nxt[1])
+  end
+end
+redis.call('DEL', sbatch)
+redis.call('SADD', sbatch, unpack(out))
+redis.call('EXPIRE', sbatch, 86400)
+return out
+"""
+
+# KEYS: units; ARGV: done, total. Records progress of the running ones -> every unit's state.
+_PROGRESS = """
+local out = {}
+for i, k in ipairs(KEYS) do
+  local st = redis.call('HGET', k, 'state')
+  if st == 'running' then redis.call('HSET', k, 'done', ARGV[1], 'total', ARGV[2]) end
+  out[i] = st or ''
+end
+return out
+"""
+
+# KEYS[1] unit; ARGV: new state, error, now, then field/value pairs. Only an open unit is closed.
+_FINISH = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if st ~= 'queued' and st ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'error', ARGV[2], 'finished', ARGV[3])
+if ARGV[1] == 'succeeded' then
+  local total = redis.call('HGET', KEYS[1], 'total')
+  if total then redis.call('HSET', KEYS[1], 'done', total) end
+end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+# KEYS[1] unit; ARGV: key prefix, now. -> the state after.
+_CANCEL = """
+local st = redis.call('HGET', KEYS[1], 'state')
+if st == 'queued' or st == 'running' then
+  local group = redis.call('HGET', KEYS[1], 'group') or ''
+  redis.call('ZREM', ARGV[1] .. 'pending:' .. group, KEYS[1])
+  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished', ARGV[2])
+  return 'cancelled'
+end
+return st or ''
+"""
+
+# KEYS[1] image; ARGV: key prefix, model fingerprint ('' = unknown), now, then field/value pairs.
+# -> 'new' when (re)queued now, else the current state. A failed encoding, or one made with
+# another model, is queued again; a queued or running one is left alone.
+_QUEUE_ENCODE = """
+local st = redis.call('HGET', KEYS[1], 'state')
+local stale = st == 'succeeded' and ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'model') ~= ARGV[2]
+if st == 'queued' or st == 'running' or (st == 'succeeded' and not stale) then return st end
+redis.call('HDEL', KEYS[1], 'chunks', 'error', 'claimant', 'leader')
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'group', 'encode', 'done', 0, 'total', 0, 'queued_at', ARGV[3])
+redis.call('ZADD', ARGV[1] .. 'pending:encode', ARGV[3], KEYS[1])
+return 'new'
+"""
+
+
+def decode_group(steps: int, sampler: str) -> str:
+    return f"decode:{int(steps)}:{sampler}"
+
+
+class Records:
+    """Typed access to the records; one instance per process (the client pools connections)."""
+
+    def __init__(self, client: redis.Redis, prefix: str) -> None:
+        self.r, self.p = client, prefix
+        self._claim = client.register_script(_CLAIM)
+        self._progress = client.register_script(_PROGRESS)
+        self._finish = client.register_script(_FINISH)
+        self._cancel = client.register_script(_CANCEL)
+        self._queue_encode = client.register_script(_QUEUE_ENCODE)
+
+    @classmethod
+    def connect(cls, url: str, prefix: str, timeout: float = 2.0) -> Records:
+        client = redis.Redis.from_url(url, decode_responses=True, socket_connect_timeout=timeout,
+                                      socket_timeout=max(timeout, 5.0), health_check_interval=10)
+        return cls(client, prefix)
+
+    # --- keys ---
+    def image_key(self, image_id: str) -> str:
+        return f"{self.p}image:{image_id}"
+
+    def job_key(self, job_id: str) -> str:
+        return f"{self.p}job:{job_id}"
+
+    def batch_key(self, batch_id: str) -> str:
+        return f"{self.p}batch:{batch_id}"
+
+    def id_of(self, key: str) -> str:
+        return key.rsplit(":", 1)[1]
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except redis.RedisError:
+            return False
+
+    def get(self, key: str) -> dict[str, str] | None:
+        return self.r.hgetall(key) or None
+
+    def get_many(self, keys: Iterable[str]) -> list[dict[str, str] | None]:
+        pipe = self.r.pipeline(transaction=False)
+        for k in keys:
+            pipe.hgetall(k)
+        return [d or None for d in pipe.execute()]
+
+    def set_fields(self, key: str, **fields: Any) -> None:
+        self.r.hset(key, mapping={k: _str(v) for k, v in fields.items()})
+
+    # --- images ---
+    def queue_encode(self, image_id: str, model: str, **fields: Any) -> str:
+        args: list[Any] = [self.p, model, time.time()]
+        for k, v in fields.items():
+            args += [k, _str(v)]
+        return self._queue_encode(keys=[self.image_key(image_id)], args=args)
+
+    def add_image_owner(self, owner: str, image_id: str) -> None:
+        self.r.zadd(f"{self.p}owner:{owner}:images", {image_id: time.time()})
+
+    def owns_image(self, owner: str, image_id: str) -> bool:
+        return self.r.zscore(f"{self.p}owner:{owner}:images", image_id) is not None
+
+    def owned_images(self, owner: str, limit: int) -> list[str]:
+        return self.r.zrevrange(f"{self.p}owner:{owner}:images", 0, limit - 1)
+
+    # --- jobs and batches ---
+    def create_job(self, job_id: str, group: str, **fields: Any) -> str:
+        key = self.job_key(job_id)
+        now = time.time()
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(key, mapping={**{k: _str(v) for k, v in fields.items()}, "id": job_id, "state": QUEUED,
+                                "group": group, "done": 0, "total": 0, "created": now})
+        pipe.expire(key, RECORD_TTL)
+        pipe.zadd(f"{self.p}pending:{group}", {key: now})
+        pipe.execute()
+        return key
+
+    def cancel(self, key: str) -> str:
+        return self._cancel(keys=[key], args=[self.p, time.time()])
+
+    def create_batch(self, batch_id: str, job_ids: list[str], **fields: Any) -> None:
+        key = self.batch_key(batch_id)
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(key, mapping={**{k: _str(v) for k, v in fields.items()}, "id": batch_id, "jobs": json.dumps(job_ids),
+                                "total": len(job_ids), "cancelled": 0, "created": time.time()})
+        pipe.expire(key, RECORD_TTL)
+        pipe.execute()
+
+    # --- what workers do ---
+    def claim(self, key: str, worker_id: str, max_units: int) -> list[str]:
+        return self._claim(keys=[key], args=[worker_id, self.p, max_units, time.time()])
+
+    def progress(self, keys: list[str], done: int, total: int) -> list[str]:
+        return self._progress(keys=keys, args=[done, total]) if keys else []
+
+    def states(self, keys: list[str]) -> list[str]:
+        pipe = self.r.pipeline(transaction=False)
+        for k in keys:
+            pipe.hget(k, "state")
+        return [st or "" for st in pipe.execute()]
+
+    def finish(self, key: str, state: str, error: str = "", **fields: Any) -> bool:
+        args: list[Any] = [state, error, time.time()]
+        for k, v in fields.items():
+            args += [k, _str(v)]
+        return bool(self._finish(keys=[key], args=args))
+
+    def heartbeat(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.set(f"{self.p}hb:{worker_id}", json.dumps(info), px=int(ttl * 1000))
+        pipe.zadd(f"{self.p}workers", {worker_id: time.time() + ttl})  # score: when it counts as dead
+        pipe.execute()
+
+    def drop_heartbeat(self, worker_id: str) -> None:
+        pipe = self.r.pipeline(transaction=False)
+        pipe.delete(f"{self.p}hb:{worker_id}")
+        pipe.zrem(f"{self.p}workers", worker_id)
+        pipe.execute()
+
+    def alive(self, worker_id: str) -> bool:
+        return bool(self.r.exists(f"{self.p}hb:{worker_id}"))
+
+    def workers(self) -> list[dict[str, Any]]:
+        """Live workers (their heartbeat info)."""
+        self.r.zremrangebyscore(f"{self.p}workers", "-inf", time.time())
+        ids = self.r.zrange(f"{self.p}workers", 0, -1)
+        values = self.r.mget([f"{self.p}hb:{i}" for i in ids]) if ids else []
+        return [json.loads(v) for v in values if v]
+
+    def publish_model(self, info: dict[str, Any]) -> None:
+        self.r.set(f"{self.p}model", json.dumps(info))
+
+    def model(self) -> dict[str, Any] | None:
+        raw = self.r.get(f"{self.p}model")
+        return json.loads(raw) if raw else None
+
+
+def _str(v: Any) -> str | int | float:
+    if isinstance(v, bool):
+        return int(v)
+    if isinstance(v, (int, float, str)):
+        return v
+    if v is None:
+        return ""
+    return json.dumps(v)

@@ -1,0 +1,72 @@
+"""The content-addressed file store shared by the API and the workers (a shared volume when scaled).
+
+    <root>/images/<sha256>/original             the uploaded bytes (the id is their SHA-256)
+    <root>/images/<sha256>/image.png            the image as the model sees it (worker)
+    <root>/images/<sha256>/latents.safetensors  z_sem, z_dis, x_T (worker)
+    <root>/results/<job_id>.png                 a job's result (interpolation: the strip of frames)
+    <root>/results/<job_id>/<i>.png             an interpolation's frames
+
+Every write goes to a temporary name first and is renamed into place, so a reader never sees
+half a file and two workers redoing the same job cannot corrupt each other's output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from pathlib import Path
+
+_ID = re.compile(r"^[0-9a-f]{32,64}$")
+
+
+def content_id(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def valid_id(value: str) -> bool:
+    """Ids are lowercase hex (content hashes or uuids): nothing else may become a path."""
+    return bool(_ID.match(value))
+
+
+class Store:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def image_dir(self, image_id: str) -> Path:
+        assert valid_id(image_id), f"not an id: {image_id!r}"
+        return self.root / "images" / image_id
+
+    def original(self, image_id: str) -> Path:
+        return self.image_dir(image_id) / "original"
+
+    def image_png(self, image_id: str) -> Path:
+        return self.image_dir(image_id) / "image.png"
+
+    def latents(self, image_id: str) -> Path:
+        return self.image_dir(image_id) / "latents.safetensors"
+
+    def result(self, job_id: str) -> Path:
+        assert valid_id(job_id), f"not an id: {job_id!r}"
+        return self.root / "results" / f"{job_id}.png"
+
+    def frame(self, job_id: str, index: int) -> Path:
+        assert valid_id(job_id), f"not an id: {job_id!r}"
+        return self.root / "results" / job_id / f"{int(index)}.png"
+
+    @staticmethod
+    def write_atomic(path: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+    def put_original(self, image_id: str, data: bytes) -> None:
+        path = self.original(image_id)
+        if not path.is_file() or path.stat().st_size != len(data):
+            self.write_atomic(path, data)

@@ -1,0 +1,227 @@
+// Thin client for the public /api routes. Every error becomes an ApiError whose message is the
+// API's `detail` (or a readable fallback), so the UI can show it as is.
+
+const KEY_STORAGE = "diffusegae.apiKey";
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+export function isTerminal(state) {
+  return TERMINAL.has(state);
+}
+
+export function getApiKey() {
+  try {
+    return localStorage.getItem(KEY_STORAGE) || "";
+  } catch {
+    return "";
+  }
+}
+
+export function setApiKey(key) {
+  key = (key || "").trim();
+  if (key) localStorage.setItem(KEY_STORAGE, key);
+  else localStorage.removeItem(KEY_STORAGE);
+}
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+  }
+}
+
+/** A URL for <img>, <a download> and EventSource, which cannot send headers: the key goes in the query. */
+export function withKey(path) {
+  const key = getApiKey();
+  if (!key) return path;
+  const url = new URL(path, location.origin);
+  url.searchParams.set("api_key", key);
+  return url.pathname + url.search;
+}
+
+async function detailOf(res) {
+  let detail = "";
+  try {
+    const body = await res.json();
+    if (typeof body.detail === "string") detail = body.detail;
+    else if (Array.isArray(body.detail)) {
+      // FastAPI validation errors: [{loc: ["body", "steps"], msg: "..."}]
+      detail = body.detail
+        .map((d) => {
+          const where = (d.loc || []).filter((p) => p !== "body").join(".");
+          return where ? `${where}: ${d.msg}` : d.msg;
+        })
+        .join("; ");
+    } else if (body.detail) detail = JSON.stringify(body.detail);
+  } catch {
+    /* not JSON */
+  }
+  if (!detail) detail = `${res.status} ${res.statusText || "error"}`;
+  if (res.status === 503) return `Service unavailable: ${detail}`;
+  if (res.status === 401 || res.status === 403) return `${detail} (check the API key field at the top right)`;
+  return detail;
+}
+
+async function request(method, path, { json, form, signal } = {}) {
+  const headers = {};
+  const key = getApiKey();
+  if (key) headers["X-API-Key"] = key;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form) body = form;
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body, signal });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, `Cannot reach the server: ${err.message}`);
+  }
+  if (!res.ok) throw new ApiError(res.status, await detailOf(res));
+  return res;
+}
+
+const json = async (method, path, opts) => (await request(method, path, opts)).json();
+
+export const api = {
+  health: () => json("GET", "/api/health"),
+  model: () => json("GET", "/api/model"),
+  listImages: () => json("GET", "/api/images").then((b) => b.images || []),
+  getImage: (id) => json("GET", `/api/images/${id}`),
+  uploadImage(file) {
+    const form = new FormData();
+    form.append("file", file, file.name || "image.png");
+    return json("POST", "/api/images", { form });
+  },
+  recombine: (body) => json("POST", "/api/recombine", { json: body }),
+  interpolate: (body) => json("POST", "/api/interpolate", { json: body }),
+  getJob: (id) => json("GET", `/api/jobs/${id}`),
+  cancelJob: (id) => request("DELETE", `/api/jobs/${id}`).then(() => undefined),
+  async jobResult(id) {
+    const res = await request("GET", `/api/jobs/${id}/result.png`);
+    return res.blob();
+  },
+  createBatch: (items) => json("POST", "/api/batches", { json: { items } }),
+  createBatchFromSpec(zipFile, spec) {
+    const form = new FormData();
+    form.append("file", zipFile, zipFile.name || "images.zip");
+    form.append("spec", spec);
+    return json("POST", "/api/batches", { form });
+  },
+  getBatch: (id) => json("GET", `/api/batches/${id}`),
+  cancelBatch: (id) => request("DELETE", `/api/batches/${id}`).then(() => undefined),
+};
+
+export const urls = {
+  image: (id) => withKey(`/api/images/${id}/image.png`),
+  original: (id) => withKey(`/api/images/${id}/original`),
+  jobResult: (id) => withKey(`/api/jobs/${id}/result.png`),
+  frame: (id, i) => withKey(`/api/jobs/${id}/frames/${i}.png`),
+  batchZip: (id) => withKey(`/api/batches/${id}/results.zip`),
+};
+
+/**
+ * Follow a job until it ends: the SSE stream first, polling GET /api/jobs/{id} if the stream fails.
+ * `onUpdate(job)` sees every progress report. Returns {done: Promise<job|null>, close()}; after
+ * close() the promise settles with null and no more updates arrive.
+ */
+export function watchJob(id, onUpdate) {
+  let source = null;
+  let timer = null;
+  let closed = false;
+  let settle;
+  const done = new Promise((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+
+  const stop = () => {
+    closed = true;
+    if (source) source.close();
+    source = null;
+    clearTimeout(timer);
+  };
+  const report = (job) => {
+    if (!closed) onUpdate(job);
+  };
+  const finish = async () => {
+    if (closed) return;
+    stop();
+    try {
+      const job = await api.getJob(id);
+      onUpdate(job);
+      settle.resolve(job);
+    } catch (err) {
+      settle.reject(err);
+    }
+  };
+  const poll = async () => {
+    if (closed) return;
+    try {
+      const job = await api.getJob(id);
+      if (closed) return;
+      report(job);
+      if (isTerminal(job.state)) {
+        stop();
+        settle.resolve(job);
+      } else timer = setTimeout(poll, 500);
+    } catch (err) {
+      stop();
+      settle.reject(err);
+    }
+  };
+
+  try {
+    source = new EventSource(withKey(`/api/jobs/${id}/events`));
+    source.addEventListener("progress", (ev) => {
+      let job;
+      try {
+        job = JSON.parse(ev.data);
+      } catch {
+        return;
+      }
+      report(job);
+      if (isTerminal(job.state)) finish();
+    });
+    source.addEventListener("end", (ev) => {
+      let job = null;
+      try {
+        job = JSON.parse(ev.data);
+      } catch {
+        /* an end without the job: ask for it */
+      }
+      if (job && job.id === id && isTerminal(job.state)) {
+        report(job);
+        stop();
+        settle.resolve(job);
+      } else finish();
+    });
+    source.addEventListener("error", (ev) => {
+      if (closed) return;
+      source.close();
+      source = null;
+      if (ev.data) {
+        // The server's own error event: {"detail": "..."}.
+        let detail = ev.data;
+        try {
+          detail = JSON.parse(ev.data).detail || detail;
+        } catch {
+          /* plain text */
+        }
+        stop();
+        settle.reject(new ApiError(0, detail));
+      } else poll(); // the connection failed: fall back to polling
+    });
+  } catch {
+    poll();
+  }
+
+  return {
+    done,
+    close() {
+      if (closed) return;
+      stop();
+      settle.resolve(null);
+    },
+  };
+}

@@ -1,0 +1,57 @@
+"""Optional API keys: every route needs one, and a key sees only its own images, jobs and batches."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.service.helpers import toy_png, upload, wait_image, wait_job
+
+A, B = {"X-API-Key": "key-alpha"}, {"X-API-Key": "key-beta"}
+
+
+@pytest.fixture(scope="module")
+def keyed(stack):
+    """A second API process with keys, on the same Redis namespace, queue and worker as the session stack."""
+    url = stack.start_api(env={"DGAE_API_KEYS": "key-alpha, key-beta"})
+    stack.wait_healthy(url, headers=A)
+    with httpx.Client(base_url=url, timeout=60) as c:
+        yield c
+
+
+def test_every_route_needs_a_key(keyed):
+    for method, path in (("GET", "/api/model"), ("GET", "/api/images"), ("GET", "/api/health"), ("POST", "/api/recombine"),
+                         ("GET", "/api/jobs/" + "1" * 32), ("POST", "/api/batches")):
+        r = keyed.request(method, path)
+        assert r.status_code == 401 and "API key" in r.json()["detail"], (path, r.text)
+        r = keyed.request(method, path, headers={"X-API-Key": "wrong"})
+        assert r.status_code == 401 and r.json()["detail"] == "invalid API key"
+    assert keyed.get("/api/model", headers=A).status_code == 200
+
+
+def test_a_key_sees_only_its_own(keyed):
+    mine = upload(keyed, toy_png(2, 0, 3), "alpha.png", headers=A).json()["id"]
+    assert wait_image(keyed, mine, headers=A)["status"] == "ready"
+    assert keyed.get(f"/api/images/{mine}", headers=B).status_code == 404
+    assert keyed.get(f"/api/images/{mine}/image.png", headers=B).status_code == 404
+    assert keyed.get(f"/api/images/{mine}/image.png", params={"api_key": "key-alpha"}).status_code == 200  # <img> URLs
+    assert mine not in [i["id"] for i in keyed.get("/api/images", headers=B).json()["images"]]
+    assert mine in [i["id"] for i in keyed.get("/api/images", headers=A).json()["images"]]
+    assert keyed.post("/api/recombine", json={"base": mine}, headers=B).status_code == 404
+
+    job = keyed.post("/api/recombine", json={"base": mine}, headers=A).json()
+    assert wait_job(keyed, job["id"], headers=A)["state"] == "succeeded"
+    for path in (f"/api/jobs/{job['id']}", f"/api/jobs/{job['id']}/result.png", f"/api/jobs/{job['id']}/events"):
+        assert keyed.get(path, headers=B).status_code == 404
+    assert keyed.delete(f"/api/jobs/{job['id']}", headers=B).status_code == 404
+    assert keyed.get(f"/api/jobs/{job['id']}/result.png", params={"api_key": "key-alpha"}).status_code == 200
+
+    batch = keyed.post("/api/batches", json={"items": [{"base": mine}]}, headers=A).json()
+    assert keyed.get(f"/api/batches/{batch['id']}", headers=B).status_code == 404
+    assert keyed.delete(f"/api/batches/{batch['id']}", headers=B).status_code == 404
+    assert keyed.get(f"/api/batches/{batch['id']}", headers=A).status_code == 200
+
+    # the same bytes uploaded by B: same id, now B's too, not encoded again
+    again = upload(keyed, toy_png(2, 0, 3), "beta.png", headers=B).json()
+    assert again["id"] == mine and again["status"] == "ready"
+    assert keyed.get(f"/api/images/{mine}", headers=B).status_code == 200
