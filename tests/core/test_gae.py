@@ -1,4 +1,10 @@
-"""The GAE on real toys latents (z_sem from the default model's stage-1 encoder)."""
+"""The GAE on real toys latents.
+
+The latents are 128-d codes of rendered toys from a trained image encoder: the feature layer of the
+committed toys attribute classifier (models/toys-32/eval/). It encodes all three attributes,
+entangled across its features, whatever stage 1 of the default model has learned so far, so the
+test checks the GAE itself: its losses fall, and it routes each attribute into its own chunk.
+"""
 
 from pathlib import Path
 
@@ -7,12 +13,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from diffusegae.config import AutoencoderConfig, GAEConfig
+from diffusegae.config import GAEConfig
 from diffusegae.data import toys
 from diffusegae.data.dataset import LabeledImages
-from diffusegae.editing import _load_part, recombine
+from diffusegae.editing import recombine
 from diffusegae.evaluate import swap_pairs
-from diffusegae.models.autoencoder import DiffusionAutoencoder
+from diffusegae.probe import load_classifier
 from diffusegae.training.common import Runtime
 from diffusegae.training.gae import encode_all, train_gae
 from diffusegae.training.loop import LoopConfig
@@ -20,24 +26,35 @@ from diffusegae.training.loop import LoopConfig
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "toys-32"
 
 
+class FeatureEncoder(nn.Module):
+    """Stands where stage 1's encoder stands in `train_gae`: images -> latent codes (B, 128)."""
+
+    def __init__(self, clf: nn.Module) -> None:
+        super().__init__()
+        self.clf = clf
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.clf.body(x)
+
+
 @pytest.fixture(scope="module")
 def toys_latents():
-    """z_sem of 6 identities x 20 backgrounds x 10 poses, from the committed stage-1 encoder."""
+    """6 identities x 20 backgrounds x 10 poses and an encoder of them."""
     torch.set_num_threads(1)
-    ae = _load_part(DEFAULT_MODEL / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
+    enc = FeatureEncoder(load_classifier(DEFAULT_MODEL / "eval" / "classifier.safetensors"))
     labels = toys.all_labels()
     labels = labels[labels[:, 1] < 20]
     values = tuple(tuple(str(v) for v in range(n)) for n in (6, 20, 10))
-    data = LabeledImages(toys.render_tensor(labels, ae.cfg.resolution), labels, toys.ATTRIBUTES, values)
-    return ae, data
+    data = LabeledImages(toys.render_tensor(labels, 32), labels, toys.ATTRIBUTES, values)
+    return enc, data
 
 
 @pytest.fixture(scope="module")
 def trained(toys_latents, tmp_path_factory):
     ae, data = toys_latents
-    cfg = GAEConfig(z_sem_dim=ae.cfg.z_sem_dim, chunk_sizes=(12, 8, 8), hidden=64, bottleneck=32, dropout=0.0)
+    cfg = GAEConfig(z_sem_dim=128, chunk_sizes=(12, 8, 8), hidden=128, bottleneck=64, dropout=0.0)
     out = tmp_path_factory.mktemp("gae")
-    loop = LoopConfig(steps=800, lr=2e-3, ema_decay=0.99, save_every=10**9, log_every=50)
+    loop = LoopConfig(steps=1500, lr=2e-3, ema_decay=0.99, save_every=10**9, log_every=50)
     gae = train_gae(cfg, ae, data, out, loop, Runtime(torch.device("cpu"), 0, 1), batch_size=32)
     log = (out / "runs" / "gae_state_log.jsonl").read_text().splitlines()
     return gae, data, encode_all(ae, data.images, torch.device("cpu")), log
@@ -47,9 +64,13 @@ def test_gae_losses_decrease(trained):
     import json
 
     log = [json.loads(line) for line in trained[3]]
-    for key in ("l_r", "l_sup", "l_unsup", "l_gae"):
+    for key in ("l_r", "l_sup", "l_gae"):
         first, last = log[0][key], sum(e[key] for e in log[-3:]) / 3
-        assert last < 0.7 * first, f"{key}: {first:.4f} -> {last:.4f}"
+        assert last < 0.5 * first, f"{key}: {first:.4f} -> {last:.4f}"
+    # The cycle loss is an L1 in z_dis units: it starts small (z_dis is near 0 at initialisation),
+    # grows with the scale of z_dis, then falls.
+    peak, last = max(e["l_unsup"] for e in log), sum(e["l_unsup"] for e in log[-3:]) / 3
+    assert last < 0.95 * peak, f"l_unsup: peak {peak:.4f} -> {last:.4f}"
 
 
 def _probe(features, labels, n):
