@@ -86,14 +86,24 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> None:
     from diffusegae.training.common import teardown_runtime
 
     cfg_path = args.out / AE_WEIGHTS.replace(".safetensors", ".json")
-    if args.resume and cfg_path.is_file():
+    init_from = None
+    if args.init_from is not None:
+        if args.resume:
+            raise SystemExit("--init-from starts a new run from earlier weights; it cannot be combined with --resume")
+        init_from = args.init_from
+        if init_from.is_dir():
+            direct = init_from / "model.safetensors"
+            init_from = direct if direct.is_file() else init_from / AE_WEIGHTS
+        cfg = from_json_dict(AutoencoderConfig, load_json(init_from.with_suffix(".json")))
+    elif args.resume and cfg_path.is_file():
         cfg = from_json_dict(AutoencoderConfig, load_json(cfg_path))
     else:
         cfg = AutoencoderConfig(resolution=args.resolution, **_parse_overrides(AutoencoderConfig, args.set))
     rt = _runtime(args)
     data = _load_data(args)
     train_autoencoder(cfg, data, args.out, _loop(args), rt, batch_size=args.batch_size, seed=args.seed,
-                      resume=args.resume, snapshot_every=args.snapshot_every)
+                      resume=args.resume, snapshot_every=args.snapshot_every, high_noise_frac=args.high_noise_frac,
+                      init_from=init_from)
     teardown_runtime()
 
 
@@ -329,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     _add_loop_args(p, steps=20000, lr=1e-4, batch=32, ema=0.999)
     p.add_argument("--snapshot-every", type=int, default=0, help="keep EMA snapshots for a learning curve")
+    p.add_argument("--high-noise-frac", type=float, default=0.0,
+                   help="fraction of each batch with t drawn from the upper half of the schedule")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="start a new run from these stage-1 weights (a model folder or its .safetensors)")
     p.set_defaults(func=cmd_train_autoencoder)
 
     p = train.add_parser("gae", help="stage 2: group autoencoder on cached latents of the stage-1 encoder")
@@ -408,8 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from diffusegae.checkpoint import CheckpointError
+    from diffusegae.data.folder import DatasetError
+
     args = build_parser().parse_args(argv)
-    args.func(args)
+    try:
+        args.func(args)
+    except (CheckpointError, DatasetError) as e:
+        raise SystemExit(f"error: {e}") from None
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffusegae.checkpoint import save_module
+from diffusegae.checkpoint import load_state_into, load_tensors, save_module
 from diffusegae.config import AutoencoderConfig, to_json_dict
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.models.autoencoder import DiffusionAutoencoder
@@ -19,26 +19,41 @@ AE_WEIGHTS = "autoencoder/model.safetensors"
 
 def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime, *,
                       batch_size: int = 32, seed: int = 0, resume: bool = False,
-                      snapshot_every: int = 0) -> DiffusionAutoencoder:
+                      snapshot_every: int = 0, high_noise_frac: float = 0.0,
+                      init_from: Path | None = None) -> DiffusionAutoencoder:
     """Train stage 1 on `data` and write the EMA weights to `out/autoencoder/`.
 
     `snapshot_every` > 0 also keeps EMA snapshots under `out/runs/` for a later learning curve.
+    `high_noise_frac` of each batch draws t from the upper half of the schedule, where only z_sem
+    can tell the UNet what to draw. `init_from` (a stage-1 weight file) starts a new run from
+    earlier weights; step numbers in checkpoints then continue from that file's step.
     """
-    model = _DDPForward(DiffusionAutoencoder(cfg))
+    torch.manual_seed(seed * 1000 + rt.rank)  # before the model: its initial weights are part of the run
+    ae = DiffusionAutoencoder(cfg)
+    init_step = 0
+    if init_from is not None:
+        tensors, meta = load_tensors(init_from)
+        load_state_into(ae, tensors, init_from)
+        init_step = int(meta.get("step", 0))
+    model = _DDPForward(ae)
     images = data.images
     gen = generator_for(seed, rt)
-    torch.manual_seed(seed * 1000 + rt.rank)
+    n_high = round(batch_size * high_noise_frac)
+    half = cfg.num_timesteps // 2
 
     def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         idx = torch.randint(0, images.shape[0], (batch_size,), generator=gen)
         x0 = images[idx].to(rt.device)
-        t = torch.randint(0, cfg.num_timesteps, (batch_size,), generator=gen).to(rt.device)
+        t = torch.cat([torch.randint(0, cfg.num_timesteps, (batch_size - n_high,), generator=gen),
+                       torch.randint(half, cfg.num_timesteps, (n_high,), generator=gen)]).to(rt.device)
         return m(x0, t).mean(), {}
 
     def on_save(step: int, ema: nn.Module) -> None:
-        save_module(out / AE_WEIGHTS, ema.ae, to_json_dict(cfg), step=step)
-        if snapshot_every and step % snapshot_every == 0:
-            save_module(out / "runs" / "autoencoder" / f"ema_{step:07d}.safetensors", ema.ae, to_json_dict(cfg), step=step)
+        total = init_step + step
+        save_module(out / AE_WEIGHTS, ema.ae, to_json_dict(cfg), step=total)
+        if snapshot_every and total % snapshot_every == 0:
+            save_module(out / "runs" / "autoencoder" / f"ema_{total:07d}.safetensors", ema.ae, to_json_dict(cfg),
+                        step=total)
 
     ema = run_loop(model, loss_fn, loop, rt, out / "runs" / "autoencoder_state.pt", on_save=on_save,
                    resume=resume, desc="autoencoder")

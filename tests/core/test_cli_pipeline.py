@@ -6,6 +6,7 @@ import sys
 
 from PIL import Image
 
+from diffusegae.checkpoint import load_tensors
 from diffusegae.editing import Editor
 
 TINY_AE = ["unet_channels=8", "unet_mult=[1,2]", "unet_attn_res=[]", "enc_channels=8", "enc_mult=[1,2]", "enc_blocks=1",
@@ -30,6 +31,12 @@ def test_train_all_stages_then_edit(tmp_path):
     ds = ["--dataset", "folder", "--images", data, "--labels", data / "labels.csv", "--resolution", "16", "--threads", "1"]
     out = tmp_path / "model"
     _cli("train", "autoencoder", *ds, "--out", out, "--steps", "3", "--batch-size", "4", *_sets(TINY_AE))
+    # A new run from those weights (as after a lost run state) continues the step count.
+    cont = tmp_path / "cont"
+    _cli("train", "autoencoder", *ds, "--out", cont, "--init-from", out, "--steps", "2", "--batch-size", "4",
+         "--high-noise-frac", "0.5", "--snapshot-every", "5")
+    _, meta = load_tensors(cont / "autoencoder" / "model.safetensors")
+    assert meta["step"] == 5 and (cont / "runs" / "autoencoder" / "ema_0000005.safetensors").is_file()
     _cli("train", "gae", *ds, "--out", out, "--steps", "5", "--batch-size", "8", *_sets(TINY_GAE), "--default-steps", "4")
     _cli("train", "joint", *ds, "--out", out, "--steps", "2", "--groups", "2")
     for stage in ("autoencoder", "gae", "joint"):

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# How models/toys-32 was made (see its MODEL_CARD.md for what each run measured).
+# Usage: bash scripts/train_default_model.sh [autoencoder|continue|classifier|gae|evaluate]
+#
+# Stage 1 is long on a CPU. It runs in a work folder ($RUN, outside the model folder) so that the
+# shipped model is never overwritten half-way; it checkpoints every 500 steps and RESUME=1 continues
+# it. `continue` starts a new run from the shipped weights (when the run state is gone).
+# Copy the chosen checkpoint ($RUN/autoencoder/) into models/toys-32/autoencoder/, then re-run
+# `gae` and `evaluate`: the GAE must be trained on the encoder it ships with.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+M=models/toys-32
+RUN=${RUN:-runs/toys-32-stage1}
+T=${THREADS:-1}
+STAGE1=(--steps 60000 --batch-size 32 --lr 2e-4 --save-every 500 --snapshot-every 1000 --threads "$T")
+
+case "${1:-}" in
+  autoencoder)
+    diffusegae train autoencoder --out "$RUN" "${STAGE1[@]}" ${RESUME:+--resume} ;;
+  continue)  # FROM: stage-1 weights to start from (default: the shipped ones); NPROC: data-parallel processes
+    OMP_NUM_THREADS=1 python -m torch.distributed.run --standalone --nproc_per_node "${NPROC:-2}" -m diffusegae.cli \
+      train autoencoder --out "$RUN" --init-from "${FROM:-$M/autoencoder}" --high-noise-frac 0.3 --seed "${SEED:-1}" \
+      "${STAGE1[@]}" ;;
+  classifier)
+    diffusegae train classifier --resolution 32 --out $M/eval/classifier.safetensors --steps 1500 --threads "$T" ;;
+  gae)
+    diffusegae train gae --out $M --steps 2000 --batch-size 128 --lr 5e-4 --set hidden=512 --set bottleneck=128 \
+      --save-every 1000 --threads "$T" ;;
+  evaluate)
+    diffusegae curve --snapshots "$RUN/runs/autoencoder" --classifier $M/eval/classifier.safetensors \
+      --num-images 128 --steps 20 --threads "$T" --out $M/eval/random_xT_curve.json
+    diffusegae evaluate --model $M --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 ;;  # -> $M/eval/
+  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate" >&2; exit 2 ;;
+esac
