@@ -32,11 +32,11 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
     """Train the GAE on latents of `data` and write it (with the z_sem mean/std) to `out/gae/`."""
     z_sem = encode_all(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
     sampler = GroupSampler(data.labels, data.attributes)
+    torch.manual_seed(seed * 1000 + rt.rank)  # before the model: its initial weights are part of the run
     gae = GroupAutoencoder(cfg)
     gae.set_stats(z_sem.mean(0), z_sem.std(0))
     z_norm = gae.normalize(z_sem).to(rt.device)
     gen = generator_for(seed, rt)
-    torch.manual_seed(seed * 1000 + rt.rank)
 
     def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         anchors, partners = sampler.sample(batch_size, gen)

@@ -55,4 +55,6 @@ def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tens
     l_unsup = F.l1_loss(re, mixed.detach())
 
     total = l_r + gae.cfg.lambda_sup * l_sup + gae.cfg.lambda_unsup * l_unsup
-    return {"l_gae": total, "l_r": l_r, "l_sup": l_sup, "l_unsup": l_unsup}
+    # L_unsup is in z_dis units, so it rises with the scale of z_dis; log that scale (not a loss)
+    # so that the cycle error can be read relative to it.
+    return {"l_gae": total, "l_r": l_r, "l_sup": l_sup, "l_unsup": l_unsup, "z_dis_scale": mixed.abs().mean().detach()}

@@ -54,8 +54,10 @@ def trained(toys_latents, tmp_path_factory):
     ae, data = toys_latents
     cfg = GAEConfig(z_sem_dim=128, chunk_sizes=(12, 8, 8), hidden=128, bottleneck=64, dropout=0.0)
     out = tmp_path_factory.mktemp("gae")
-    loop = LoopConfig(steps=1500, lr=2e-3, ema_decay=0.99, save_every=10**9, log_every=50)
-    gae = train_gae(cfg, ae, data, out, loop, Runtime(torch.device("cpu"), 0, 1), batch_size=32)
+    # 3000 steps: at 1500 some seeds had not yet routed pose/identity apart (swap accuracy 0.8);
+    # at 3000 all of seeds 0-7 read >= 0.90 for every attribute. The run itself is seeded.
+    loop = LoopConfig(steps=3000, lr=2e-3, ema_decay=0.99, save_every=10**9, log_every=50)
+    gae = train_gae(cfg, ae, data, out, loop, Runtime(torch.device("cpu"), 0, 1), batch_size=32, seed=0)
     log = (out / "runs" / "gae_state_log.jsonl").read_text().splitlines()
     return gae, data, encode_all(ae, data.images, torch.device("cpu")), log
 
@@ -67,13 +69,14 @@ def test_gae_losses_decrease(trained):
     for key in ("l_r", "l_sup", "l_gae"):
         first, last = log[0][key], sum(e[key] for e in log[-3:]) / 3
         assert last < 0.5 * first, f"{key}: {first:.4f} -> {last:.4f}"
-    # The cycle loss is an L1 in z_dis units: it starts small (z_dis is near 0 at initialisation),
-    # grows with the scale of z_dis, then falls.
-    peak, last = max(e["l_unsup"] for e in log), sum(e["l_unsup"] for e in log[-3:]) / 3
-    assert last < 0.95 * peak, f"l_unsup: peak {peak:.4f} -> {last:.4f}"
+    # The cycle loss is an L1 in z_dis units and grows with the scale of z_dis (near 0 at
+    # initialisation), so read it relative to that scale.
+    rel = [e["l_unsup"] / e["z_dis_scale"] for e in log]
+    assert sum(rel[-3:]) / 3 < 0.5 * rel[0], f"l_unsup / |z_dis|: {rel[0]:.4f} -> {sum(rel[-3:]) / 3:.4f}"
 
 
 def _probe(features, labels, n):
+    torch.manual_seed(0)
     lin = nn.Linear(features.shape[1], n)
     opt = torch.optim.LBFGS(lin.parameters(), max_iter=300, line_search_fn="strong_wolfe")
 
