@@ -46,24 +46,24 @@ def test_garbage_weights(tiny_model, tmp_path):
         Editor.load(m, "cpu")
 
 
+def _update_config(path, **fields):
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
+
+
 def test_config_that_does_not_match_the_weights(tiny_model, tmp_path):
     m = _copy(tiny_model, tmp_path / "m")
-    cfg_path = m / "autoencoder" / "model.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["unet_channels"] = 24
-    cfg_path.write_text(json.dumps(cfg))
+    _update_config(m / "autoencoder" / "model.json", unet_channels=24)
     with pytest.raises(CheckpointError, match="do not match the config.*wrong shape"):
         Editor.load(m, "cpu")
 
 
 def test_unknown_config_field_and_missing_folder(tiny_model, tmp_path):
     m = _copy(tiny_model, tmp_path / "m")
-    cfg_path = m / "gae" / "model.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg_path.write_text(json.dumps({**cfg, "colour": 1}))
+    good = (m / "gae" / "model.json").read_text()
+    _update_config(m / "gae" / "model.json", colour=1)
     with pytest.raises(CheckpointError, match=r"gae/model.json: invalid config: unknown GAEConfig fields"):
         Editor.load(m, "cpu")
-    cfg_path.write_text(json.dumps(cfg))
+    (m / "gae" / "model.json").write_text(good)
     with pytest.raises(CheckpointError, match="not found"):
         Editor.load(tmp_path / "nope", "cpu")
     (m / "gae" / "model.safetensors").unlink()
