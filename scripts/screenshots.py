@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Screenshots of the UI's main screens, for docs/UI.md and the README.
+"""Screenshots of the UI's main screens, for the README.
 
     python scripts/screenshots.py --url http://127.0.0.1:8000 --out docs/screenshots
 
