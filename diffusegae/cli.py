@@ -280,14 +280,14 @@ def cmd_curve(args: argparse.Namespace) -> None:
     import torch
 
     from diffusegae.editing import _load_part
-    from diffusegae.evaluate import random_xT_retention
+    from diffusegae.evaluate import random_xT_retention, spread_rows
     from diffusegae.models.autoencoder import DiffusionAutoencoder
     from diffusegae.probe import load_classifier
 
     if args.threads:
         torch.set_num_threads(args.threads)
     data = _load_data(args, split="test")
-    data = data.subset(torch.arange(min(args.num_images, len(data))))
+    data = data.subset(spread_rows(len(data), args.num_images))
     clf = load_classifier(args.classifier)
     rows = []
     for snap in sorted(args.snapshots.glob("ema_*.safetensors")):

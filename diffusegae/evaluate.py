@@ -2,7 +2,8 @@
 
 - reconstruction MSE (images in [0, 1]) with the inferred x_T, per sampler and step count;
 - the perplexity matrix of linear probes on z_dis chunks (PAPER.md section 6);
-- attribute-swap accuracy judged by the attribute classifier;
+- attribute-swap accuracy judged by the attribute classifier, decoding with the base's inferred
+  x_T (faithful replacement) and with a random x_T (recombination);
 - how well a random-x_T decode keeps the input's attributes (is z_sem what decides the picture?).
 """
 
@@ -69,6 +70,11 @@ def random_xT_retention(ae: DiffusionAutoencoder, clf: AttributeClassifier, data
         "all": round((pred == data.labels).all(1).float().mean().item(), 4)}
 
 
+def spread_rows(n_rows: int, n: int, seed: int = 0) -> torch.Tensor:
+    """n seeded random row indices of n_rows: a subset that covers every attribute, unlike the sorted head."""
+    return torch.randperm(n_rows, generator=torch.Generator().manual_seed(seed))[:n]
+
+
 def swap_pairs(labels: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """n (base, donor) row pairs that differ in every attribute."""
     gen = torch.Generator().manual_seed(seed)
@@ -83,20 +89,22 @@ def swap_pairs(labels: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tenso
 
 @torch.no_grad()
 def swap_accuracy(editor: Editor, clf: AttributeClassifier, data: LabeledImages, lat: Latents, *, pairs: int = 100,
-                  steps: int = 20, batch: int = 64) -> dict[str, dict[str, float]]:
-    """For each attribute: take its chunk from a donor (weight 1), decode with the base's inferred x_T.
+                  steps: int = 20, batch: int = 64, seed: int | None = None) -> dict[str, dict[str, float]]:
+    """For each attribute: take its chunk from a donor (weight 1), decode with the base's inferred x_T
+    (faithful replacement) or, given a seed, with a random x_T (recombination).
 
     Success = the classifier reads the donor's value for that attribute and the base's for all the
     others. `lat` holds the latents of every row of `data`.
     """
     bases, donors = swap_pairs(data.labels, pairs)
+    x_T = lat.x_T if seed is None else torch.randn(lat.x_T.shape, generator=torch.Generator().manual_seed(seed))
     out = {}
     for j, name in enumerate(data.attributes):
         hits = {"swapped": 0, "kept": 0, "all": 0}
         for sl in _batches(pairs, batch):
             b, d = bases[sl], donors[sl]
             z = recombine(lat.z_dis[b], {name: (lat.z_dis[d], 1.0)}, editor.slices)
-            pred = clf.predict(editor.decode(z, lat.x_T[b], steps=steps))
+            pred = clf.predict(editor.decode(z, x_T[b], steps=steps))
             want = data.labels[b].clone()
             want[:, j] = data.labels[d, j]
             right = pred == want
@@ -184,7 +192,8 @@ def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeCl
     samplers = samplers or list(SAMPLERS)
     result: dict = {"images": len(data), "edit_steps": edit_steps}
     log(f"reconstruction on {min(recon_images, len(data))} images ...")
-    result["reconstruction_mse"] = reconstruction(editor, data.images[:recon_images], steps_list, samplers)
+    result["reconstruction_mse"] = reconstruction(editor, data.images[spread_rows(len(data), recon_images)],
+                                                  steps_list, samplers)
     log("encoding the evaluation set ...")
     lat = encode_all(editor, data.images, steps=edit_steps)
     probe_data = probe_data or data
@@ -199,12 +208,14 @@ def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeCl
     if clf is not None:
         log("attribute swaps ...")
         result["swap_accuracy"] = swap_accuracy(editor, clf, data, lat, pairs=swap_pairs_n, steps=edit_steps)
+        result["swap_accuracy_random_xT"] = swap_accuracy(editor, clf, data, lat, pairs=swap_pairs_n,
+                                                          steps=edit_steps, seed=0)
         log("random x_T decodes ...")
         result["random_xT_attribute_accuracy"] = random_xT_retention(
-            editor.ae, clf, data.subset(torch.arange(min(len(data), swap_pairs_n))), steps=edit_steps,
+            editor.ae, clf, data.subset(spread_rows(len(data), swap_pairs_n)), steps=edit_steps,
             cond_fn=editor.gae.roundtrip)
     log("figures ...")
-    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:10]  # varied rows, not the sorted head
+    pick = spread_rows(len(data), 10)
     for a in attrs:
         swap_grid(editor, data.images[pick], lat[pick], a, steps=edit_steps).save(out / f"swap_{a}.png")
     interpolation_strips(editor, data.images[pick], lat[pick], steps=edit_steps).save(out / "interpolation.png")
