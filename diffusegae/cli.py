@@ -55,6 +55,8 @@ def _add_loop_args(p: argparse.ArgumentParser, *, steps: int, lr: float, batch: 
     p.add_argument("--batch-size", type=int, default=batch)
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--ema-decay", type=float, default=ema)
+    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="cosine: decay the learning rate to 0 over --steps")
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the run state in OUT/runs/")
@@ -76,7 +78,8 @@ def _runtime(args: argparse.Namespace):
 def _loop(args: argparse.Namespace):
     from diffusegae.training.loop import LoopConfig
 
-    return LoopConfig(steps=args.steps, lr=args.lr, ema_decay=args.ema_decay, save_every=args.save_every)
+    return LoopConfig(steps=args.steps, lr=args.lr, ema_decay=args.ema_decay, save_every=args.save_every,
+                      lr_schedule=args.lr_schedule)
 
 
 def cmd_train_autoencoder(args: argparse.Namespace) -> None:

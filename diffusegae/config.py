@@ -58,6 +58,9 @@ class GAEConfig:
     dropout: float = 0.1
     lambda_sup: float = 1.0  # PAPER.md section 3
     lambda_unsup: float = 0.5
+    # Not in the paper (0 = off): pull the chunk an anchor and its partner share towards each other.
+    # On toys it is what separates identity from pose (models/toys-32/MODEL_CARD.md).
+    lambda_align: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.attributes) != len(self.chunk_sizes):

@@ -24,8 +24,8 @@ case "${1:-}" in
   classifier)
     diffusegae train classifier --resolution 32 --out $M/eval/classifier.safetensors --steps 1500 --threads "$T" ;;
   gae)
-    diffusegae train gae --out $M --steps 6000 --batch-size 64 --lr 1e-3 --ema-decay 0.999 \
-      --set hidden=256 --set bottleneck=64 --set dropout=0 --save-every 1000 --threads "$T" ;;
+    diffusegae train gae --out $M --steps 6000 --batch-size 64 --lr 1e-3 --lr-schedule cosine --ema-decay 0.999 \
+      --set hidden=256 --set bottleneck=64 --set dropout=0 --set lambda_align=1 --save-every 1000 --threads "$T" ;;
   evaluate)
     diffusegae curve --snapshots "$RUN/runs/autoencoder" --classifier $M/eval/classifier.safetensors \
       --num-images 128 --steps 20 --threads "$T" --out $M/eval/random_xT_curve.json

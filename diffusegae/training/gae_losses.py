@@ -17,7 +17,7 @@ def _swap(a: torch.Tensor, b: torch.Tensor, sl: slice) -> torch.Tensor:
 
 def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tensor,
                gen: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """L_r, L_sup, L_unsup and their weighted sum L_GAE.
+    """L_r, L_sup, L_unsup, L_align and their weighted sum L_GAE.
 
     anchor: (B, 512) normalised z_sem; partners: (B, k, 512), partner j sharing only attribute j
     with the anchor.
@@ -33,8 +33,14 @@ def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tens
     e_a = e[:, 0]
     swapped_in, swapped_out, targets_in, targets_out = [], [], [], []
     assembled = torch.empty_like(e_a)
+    l_align = e_a.new_zeros(())
     for j, sl in enumerate(slices):
         e_j = e[:, j + 1]
+        # The shared chunk, anchor vs partner, relative to that chunk's spread over the batch so
+        # that shrinking z_dis cannot make it small. L_sup alone lets the encoder keep other
+        # attributes in a chunk as long as the decoder ignores them there.
+        spread = (e_j[:, sl] - e_j[:, sl].mean(0)).abs().mean()
+        l_align = l_align + (e_a[:, sl] - e_j[:, sl]).abs().mean() / (spread + 1e-6) / k
         swapped_in.append(_swap(e_a, e_j, sl))  # anchor with the partner's shared chunk
         swapped_out.append(_swap(e_j, e_a, sl))  # partner with the anchor's shared chunk
         targets_in.append(anchor)
@@ -54,7 +60,8 @@ def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tens
     re = gae.encode(gae.decode(mixed))
     l_unsup = F.l1_loss(re, mixed.detach())
 
-    total = l_r + gae.cfg.lambda_sup * l_sup + gae.cfg.lambda_unsup * l_unsup
+    total = l_r + gae.cfg.lambda_sup * l_sup + gae.cfg.lambda_unsup * l_unsup + gae.cfg.lambda_align * l_align
     # L_unsup is in z_dis units, so it rises with the scale of z_dis; log that scale (not a loss)
     # so that the cycle error can be read relative to it.
-    return {"l_gae": total, "l_r": l_r, "l_sup": l_sup, "l_unsup": l_unsup, "z_dis_scale": mixed.abs().mean().detach()}
+    return {"l_gae": total, "l_r": l_r, "l_sup": l_sup, "l_unsup": l_unsup, "l_align": l_align,
+            "z_dis_scale": mixed.abs().mean().detach()}

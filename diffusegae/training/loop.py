@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +19,9 @@ from diffusegae.training.common import EMA, Runtime, load_state, save_state, wra
 LossFn = Callable[[nn.Module, int], tuple[torch.Tensor, dict[str, float]]]
 
 
+LR_SCHEDULES = ("constant", "cosine")
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     steps: int  # total optimiser steps (a resumed run continues up to this count)
@@ -27,6 +31,17 @@ class LoopConfig:
     weight_decay: float = 0.0
     save_every: int = 500  # steps between checkpoints (and the on_save hook)
     log_every: int = 50
+    lr_schedule: str = "constant"  # or "cosine": decay to 0 over `steps`
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"unknown lr schedule {self.lr_schedule!r}; choose from {LR_SCHEDULES}")
+
+    def lr_at(self, step: int) -> float:
+        """Learning rate of optimiser step `step` (0-based); a function of the step, so resuming needs no state."""
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1 + math.cos(math.pi * min(step, self.steps) / self.steps))
+        return self.lr
 
 
 def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, state_path: Path, *,
@@ -68,9 +83,11 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        for group in opt.param_groups:
+            group["lr"] = cfg.lr_at(step)
         opt.step()
         ema.update(model)
-        logs = {"loss": loss.item(), "grad_norm": float(gnorm), **logs}
+        logs = {"loss": loss.item(), "grad_norm": float(gnorm), "lr": cfg.lr_at(step), **logs}
         for k, v in logs.items():
             acc[k] = acc.get(k, 0.0) + v
         n_acc += 1

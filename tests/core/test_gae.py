@@ -6,6 +6,7 @@ entangled across its features, whatever stage 1 of the default model has learned
 test checks the GAE itself: its losses fall, and it routes each attribute into its own chunk.
 """
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,11 @@ from diffusegae.data import toys
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.editing import recombine
 from diffusegae.evaluate import swap_pairs
+from diffusegae.models.gae import GroupAutoencoder
 from diffusegae.probe import load_classifier
 from diffusegae.training.common import Runtime
 from diffusegae.training.gae import encode_all, train_gae
+from diffusegae.training.gae_losses import gae_losses
 from diffusegae.training.loop import LoopConfig
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "toys-32"
@@ -73,6 +76,19 @@ def test_gae_losses_decrease(trained):
     # initialisation), so read it relative to that scale.
     rel = [e["l_unsup"] / e["z_dis_scale"] for e in log]
     assert sum(rel[-3:]) / 3 < 0.5 * rel[0], f"l_unsup / |z_dis|: {rel[0]:.4f} -> {sum(rel[-3:]) / 3:.4f}"
+
+
+def test_align_loss_is_zero_only_for_partners_that_share_the_chunk():
+    torch.manual_seed(0)
+    cfg = GAEConfig(attributes=("a", "b"), z_sem_dim=16, chunk_sizes=(4, 4), hidden=32, bottleneck=16)
+    gae = GroupAutoencoder(cfg).eval()
+    anchor, partners = torch.randn(8, 16), torch.randn(8, 2, 16)
+    assert gae_losses(gae, anchor, anchor[:, None].expand(8, 2, 16))["l_align"].item() < 1e-6
+    off = gae_losses(gae, anchor, partners, torch.Generator().manual_seed(0))
+    assert off["l_align"].item() > 0.1
+    gae.cfg = dataclasses.replace(cfg, lambda_align=2.0)
+    on = gae_losses(gae, anchor, partners, torch.Generator().manual_seed(0))
+    assert on["l_gae"].item() == pytest.approx(off["l_gae"].item() + 2.0 * off["l_align"].item(), rel=1e-5)
 
 
 def _probe(features, labels, n):

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Compare GAE recipes on one stage-1 encoder.
+
+Each recipe is trained exactly as `diffusegae train gae` trains (same function, seed 0, on the
+training split) starting from the model's shipped GAE config, into a scratch folder; then its
+perplexity matrix (all images, PAPER.md section 6) and its z_sem round-trip error are printed
+as one JSON line.
+
+    python benchmarks/gae_recipes.py --model models/toys-32 --steps 6000 \
+        --recipe lambda_align=0,lr_schedule=cosine --recipe lambda_align=1,lr_schedule=constant
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from diffusegae.checkpoint import load_json
+from diffusegae.config import GAEConfig, from_json_dict
+from diffusegae.data.dataset import load_toys
+from diffusegae.editing import load_model
+from diffusegae.probe import perplexity_matrix
+from diffusegae.training.common import Runtime
+from diffusegae.training.gae import encode_all, train_gae
+from diffusegae.training.loop import LoopConfig
+
+
+def parse_recipe(text: str) -> dict[str, str]:
+    return dict(kv.split("=", 1) for kv in text.split(",") if kv)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+    p.add_argument("--recipe", action="append", required=True,
+                   help="comma-separated KEY=VALUE: GAEConfig fields, lr_schedule, lr")
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    ae, _, info = load_model(args.model)
+    base = from_json_dict(GAEConfig, load_json(args.model / "gae" / "model.json"))
+    train, everything = load_toys(info.resolution, "train"), load_toys(info.resolution, "all")
+    z_all = encode_all(ae, everything.images, torch.device("cpu"))  # (N, 512)
+    for text in args.recipe:
+        recipe = parse_recipe(text)
+        loop = LoopConfig(steps=args.steps, lr=float(recipe.pop("lr", 1e-3)),
+                          lr_schedule=recipe.pop("lr_schedule", "constant"), save_every=10**9)
+        fields = {f.name: f.type for f in dataclasses.fields(GAEConfig)}
+        cfg = dataclasses.replace(base, **{k: float(v) if fields[k] == "float" else int(v) for k, v in recipe.items()})
+        t0 = time.time()
+        with tempfile.TemporaryDirectory() as out:
+            gae = train_gae(cfg, ae, train, Path(out), loop, Runtime(torch.device("cpu"), 0, 1),
+                            batch_size=args.batch_size).eval()
+        with torch.no_grad():
+            z_dis = gae.z_dis_of(z_all)
+            back = gae.roundtrip(z_all)
+        rel = ((back - z_all).norm(dim=1) / (z_all - z_all.mean(0)).norm(dim=1)).mean().item()
+        pm = perplexity_matrix(z_dis, everything.labels, cfg.chunk_slices(), everything.num_values)
+        print(json.dumps({"recipe": text, "steps": args.steps, "train_s": round(time.time() - t0),
+                          "perplexity_rows_chunks": [[round(v, 3) for v in r] for r in pm.tolist()],
+                          "roundtrip_relative_error": round(rel, 3)}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
