@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from diffusegae.checkpoint import load_json
+from diffusegae.cli import _parse_overrides
 from diffusegae.config import GAEConfig, from_json_dict
 from diffusegae.data.dataset import load_toys
 from diffusegae.editing import load_model
@@ -30,9 +31,15 @@ from diffusegae.training.common import Runtime
 from diffusegae.training.gae import encode_all, train_gae
 from diffusegae.training.loop import LoopConfig
 
+LOOP_KEYS = ("lr", "lr_schedule")
 
-def parse_recipe(text: str) -> dict[str, str]:
-    return dict(kv.split("=", 1) for kv in text.split(",") if kv)
+
+def parse_recipe(text: str, base: GAEConfig) -> tuple[GAEConfig, dict[str, str]]:
+    """'k=v,k=v' -> (base with the GAEConfig fields replaced, {loop key: value})."""
+    pairs = [kv for kv in text.split(",") if kv]
+    loop = dict(kv.split("=", 1) for kv in pairs if kv.split("=", 1)[0] in LOOP_KEYS)
+    fields = [kv for kv in pairs if kv.split("=", 1)[0] not in LOOP_KEYS]
+    return dataclasses.replace(base, **_parse_overrides(GAEConfig, fields)), loop
 
 
 def main() -> None:
@@ -51,11 +58,9 @@ def main() -> None:
     train, everything = load_toys(info.resolution, "train"), load_toys(info.resolution, "all")
     z_all = encode_all(ae, everything.images, torch.device("cpu"))  # (N, 512)
     for text in args.recipe:
-        recipe = parse_recipe(text)
-        loop = LoopConfig(steps=args.steps, lr=float(recipe.pop("lr", 1e-3)),
-                          lr_schedule=recipe.pop("lr_schedule", "constant"), save_every=10**9)
-        fields = {f.name: f.type for f in dataclasses.fields(GAEConfig)}
-        cfg = dataclasses.replace(base, **{k: float(v) if fields[k] == "float" else int(v) for k, v in recipe.items()})
+        cfg, opts = parse_recipe(text, base)
+        loop = LoopConfig(steps=args.steps, lr=float(opts.get("lr", 1e-3)),
+                          lr_schedule=opts.get("lr_schedule", "constant"), save_every=10**9)
         t0 = time.time()
         with tempfile.TemporaryDirectory() as out:
             gae = train_gae(cfg, ae, train, Path(out), loop, Runtime(torch.device("cpu"), 0, 1),

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from diffusegae.config import AutoencoderConfig
+from diffusegae.config import LR_SCHEDULES, AutoencoderConfig
 
 
 def _parse_overrides(cls: type, pairs: list[str]) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def _add_loop_args(p: argparse.ArgumentParser, *, steps: int, lr: float, batch: 
     p.add_argument("--batch-size", type=int, default=batch)
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--ema-decay", type=float, default=ema)
-    p.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default="constant",
                    help="cosine: decay the learning rate to 0 over --steps")
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)

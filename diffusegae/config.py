@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+LR_SCHEDULES = ("constant", "cosine")  # training.loop.LoopConfig.lr_schedule
+
+
 @dataclass(frozen=True)
 class AutoencoderConfig:
     """Stage 1: semantic encoder + conditional UNet (Diff-AE)."""

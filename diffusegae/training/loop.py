@@ -14,12 +14,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from diffusegae.config import LR_SCHEDULES
 from diffusegae.training.common import EMA, Runtime, load_state, save_state, wrap_ddp
 
 LossFn = Callable[[nn.Module, int], tuple[torch.Tensor, dict[str, float]]]
 
-
-LR_SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -83,11 +82,12 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        lr = cfg.lr_at(step)
         for group in opt.param_groups:
-            group["lr"] = cfg.lr_at(step)
+            group["lr"] = lr
         opt.step()
         ema.update(model)
-        logs = {"loss": loss.item(), "grad_norm": float(gnorm), "lr": cfg.lr_at(step), **logs}
+        logs = {"loss": loss.item(), "grad_norm": float(gnorm), "lr": lr, **logs}
         for k, v in logs.items():
             acc[k] = acc.get(k, 0.0) + v
         n_acc += 1
