@@ -29,24 +29,25 @@ def _parse_overrides(cls: type, pairs: list[str]) -> dict[str, Any]:
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="toys", help="'toys' (rendered) or 'folder' (with --images/--labels)")
+    p.add_argument("--dataset", default="toys",
+                   help="'toys' or 'vehicles' (rendered), or 'folder' (with --images/--labels)")
     p.add_argument("--images", type=Path, help="folder of images (dataset=folder)")
     p.add_argument("--labels", type=Path, help="CSV: file,attr1,attr2,... (dataset=folder)")
     p.add_argument("--resolution", type=int, default=32)
 
 
 def _load_data(args: argparse.Namespace, split: str = "train"):
-    from diffusegae.data.dataset import load_toys
+    from diffusegae.data.dataset import RENDERED_KINDS, load_rendered
 
-    if args.dataset == "toys":
-        return load_toys(args.resolution, split)
+    if args.dataset in RENDERED_KINDS:
+        return load_rendered(args.dataset, args.resolution, split)
     if args.dataset == "folder":
         from diffusegae.data.folder import load_folder
 
         if args.images is None or args.labels is None:
             raise SystemExit("--dataset folder needs --images DIR and --labels CSV")
         return load_folder(args.images, args.labels, args.resolution)
-    raise SystemExit(f"unknown dataset {args.dataset!r} (toys or folder)")
+    raise SystemExit(f"unknown dataset {args.dataset!r} ({', '.join(RENDERED_KINDS)} or folder)")
 
 
 def _add_loop_args(p: argparse.ArgumentParser, *, steps: int, lr: float, batch: int, ema: float) -> None:
@@ -164,20 +165,29 @@ def cmd_train_classifier(args: argparse.Namespace) -> None:
 def cmd_dataset_render(args: argparse.Namespace) -> None:
     import csv
 
+    from PIL import Image
+
     from diffusegae.data import toys
+    from diffusegae.data.dataset import render_vehicles
 
     args.out.mkdir(parents=True, exist_ok=True)
     labels = toys.all_labels()
     if args.limit:
         labels = labels[torch_perm(labels.shape[0], args.seed)[: args.limit]]
+    if args.kind == "vehicles":
+        arrays = render_vehicles(labels, args.resolution, workers=args.workers or None)
+        images = (Image.fromarray(a) for a in arrays)
+    else:
+        images = (toys.render(i, b, p, args.resolution) for i, b, p in labels.tolist())
+    prefix = "toy" if args.kind == "toys" else "vehicle"
     with (args.out / "labels.csv").open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["file", *toys.ATTRIBUTES])
-        for i, b, p in labels.tolist():
-            name = f"toy_i{i}_b{b:03d}_p{p}.png"
-            toys.render(i, b, p, args.resolution).save(args.out / name)
+        for (i, b, p), img in zip(labels.tolist(), images):
+            name = f"{prefix}_i{i}_b{b:03d}_p{p}.png"
+            img.save(args.out / name)
             w.writerow([name, i, b, p])
-    print(f"wrote {labels.shape[0]} images and labels.csv to {args.out}")
+    print(f"wrote {labels.shape[0]} {args.kind} images and labels.csv to {args.out}")
 
 
 def torch_perm(n: int, seed: int):
@@ -371,7 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train_classifier)
 
     ds = sub.add_parser("dataset", help="datasets").add_subparsers(dest="action", required=True)
-    p = ds.add_parser("render", help="write the toys dataset as PNGs + labels.csv")
+    p = ds.add_parser("render", help="write a rendered dataset as PNGs + labels.csv")
+    p.add_argument("--kind", choices=("toys", "vehicles"), default="toys",
+                   help="toys: flat icons; vehicles: ray-cast 3-D toy vehicles with photographic nuisance")
+    p.add_argument("--workers", type=int, default=0, help="render processes for vehicles (0 = all cores)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--limit", type=int, default=0, help="only this many (a seeded random subset)")

@@ -1,12 +1,24 @@
-"""A labelled image set held in memory: what every training stage and the evaluation read."""
+"""A labelled image set held in memory: what every training stage and the evaluation read.
+
+Two rendered kinds share the attribute structure identity (6) x background (111) x pose (10):
+"toys" (flat icons, `data/toys.py`) and "vehicles" (3-D toy vehicle photographs, `data/vehicles.py`).
+Vehicles take about a minute per thousand images to render, so whole sets are cached as uint8 arrays
+under `cache_dir` (default `$DIFFUSEGAE_CACHE` or `~/.cache/diffusegae`).
+"""
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 
-from diffusegae.data import toys
+from diffusegae.data import toys, vehicles
+
+RENDERED_KINDS = ("toys", "vehicles")
 
 
 @dataclass
@@ -34,21 +46,77 @@ class LabeledImages:
 
 
 def toys_split(seed: int = 0, test_fraction: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fixed train/test partition of the 6,660 toys combinations: (train rows, test rows) of all_labels()."""
+    """Fixed train/test partition of the 6,660 label combinations: (train rows, test rows) of all_labels()."""
     n = toys.all_labels().shape[0]
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     n_test = int(round(n * test_fraction))
     return perm[n_test:].sort().values, perm[:n_test].sort().values
 
 
+def _split_labels(split: str) -> torch.Tensor:
+    labels = toys.all_labels()
+    if split == "all":
+        return labels
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be train, test or all, got {split!r}")
+    train, test = toys_split()
+    return labels[train if split == "train" else test]
+
+
 def load_toys(resolution: int = 32, split: str = "train") -> LabeledImages:
     """Render the toys set ("train", "test" or "all") at `resolution`."""
-    labels = toys.all_labels()
-    if split != "all":
-        train, test = toys_split()
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be train, test or all, got {split!r}")
-        labels = labels[train if split == "train" else test]
+    labels = _split_labels(split)
     images = toys.render_tensor(labels, resolution)
     values = tuple(tuple(str(v) for v in range(n)) for n in toys.NUM_VALUES)
     return LabeledImages(images, labels, toys.ATTRIBUTES, values)
+
+
+def vehicle_value_names() -> tuple[tuple[str, ...], ...]:
+    return (vehicles.IDENTITY_NAMES, tuple(vehicles.background_name(b) for b in range(vehicles.NUM_VALUES[1])),
+            tuple(f"{36 * p + 20} deg" for p in range(vehicles.NUM_VALUES[2])))
+
+
+def _render_vehicle_row(args: tuple[int, int, int, int]) -> np.ndarray:
+    i, b, p, resolution = args
+    return np.asarray(vehicles.render(i, b, p, resolution))
+
+
+def render_vehicles(labels: torch.Tensor, resolution: int, workers: int | None = None) -> np.ndarray:
+    """(N, 3) labels -> (N, R, R, 3) uint8, rendered in `workers` processes (default: all cores)."""
+    rows = [(i, b, p, resolution) for i, b, p in labels.tolist()]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(rows) < 64:
+        return np.stack([_render_vehicle_row(r) for r in rows])
+    with ProcessPoolExecutor(workers) as pool:
+        return np.stack(list(pool.map(_render_vehicle_row, rows, chunksize=32)))
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("DIFFUSEGAE_CACHE", Path.home() / ".cache" / "diffusegae"))
+
+
+def load_vehicles(resolution: int = 64, split: str = "train", cache_dir: Path | None = None) -> LabeledImages:
+    """The vehicles set ("train", "test" or "all") at `resolution`, rendered once and then read from the cache."""
+    labels = _split_labels(split)
+    cache = (cache_dir or default_cache_dir()) / f"vehicles-v{vehicles.RENDER_VERSION}-{resolution}.npy"
+    if cache.is_file():
+        everything = np.load(cache, mmap_mode="r")
+    else:
+        everything = render_vehicles(toys.all_labels(), resolution)
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, everything)
+        tmp.replace(cache)
+    # all_labels() enumerates (identity, background, pose) in row-major order, so a label row is its index.
+    rows = (labels[:, 0] * vehicles.NUM_VALUES[1] + labels[:, 1]) * vehicles.NUM_VALUES[2] + labels[:, 2]
+    arr = torch.from_numpy(np.ascontiguousarray(everything[rows.numpy()]))
+    images = arr.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    return LabeledImages(images, labels, vehicles.ATTRIBUTES, vehicle_value_names())
+
+
+def load_rendered(kind: str, resolution: int, split: str = "train") -> LabeledImages:
+    if kind == "toys":
+        return load_toys(resolution, split)
+    if kind == "vehicles":
+        return load_vehicles(resolution, split)
+    raise ValueError(f"unknown rendered dataset {kind!r}; one of {RENDERED_KINDS}")

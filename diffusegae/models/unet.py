@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from diffusegae.config import AutoencoderConfig
@@ -42,16 +43,18 @@ class ConditionalUNet(nn.Module):
         temb_dim = 4 * ch0
         zd = cfg.z_sem_dim
         self.ch0 = ch0
+        self.patch = cfg.unet_patch
+        pix = cfg.in_channels * cfg.unet_patch**2  # channels per position after space-to-depth
         self.time_mlp = nn.Sequential(nn.Linear(ch0, temb_dim), nn.SiLU(), nn.Linear(temb_dim, temb_dim))
         self.z_mlp = nn.Sequential(nn.Linear(zd, zd), nn.SiLU(), nn.Linear(zd, zd))
-        self.in_conv = nn.Conv2d(cfg.in_channels, ch0, 3, padding=1)
+        self.in_conv = nn.Conv2d(pix, ch0, 3, padding=1)
 
         def block(cin: int, cout: int) -> AdaGNResBlock:
             return AdaGNResBlock(cin, cout, temb_dim, zd, cfg.dropout)
 
         self.down = nn.ModuleList()
         skips = [ch0]
-        ch, side = ch0, cfg.resolution
+        ch, side = ch0, cfg.resolution // cfg.unet_patch
         for level, mult in enumerate(cfg.unet_mult):
             for _ in range(cfg.unet_res_blocks):
                 mods = nn.ModuleList([block(ch, ch0 * mult)])
@@ -77,7 +80,7 @@ class ConditionalUNet(nn.Module):
                     mods.append(nn.Conv2d(ch, ch, 3, padding=1))
                     side *= 2
                 self.up.append(mods)
-        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), zero_module(nn.Conv2d(ch, cfg.in_channels, 3, padding=1)))
+        self.out = nn.Sequential(group_norm(ch), nn.SiLU(), zero_module(nn.Conv2d(ch, pix, 3, padding=1)))
 
     @staticmethod
     def _run(mods: nn.ModuleList, h: torch.Tensor, temb: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -88,7 +91,7 @@ class ConditionalUNet(nn.Module):
     def forward(self, x_t: torch.Tensor, t: torch.Tensor, z_sem: torch.Tensor) -> torch.Tensor:
         temb = self.time_mlp(timestep_embedding(t, self.ch0))  # (B, 4C)
         z = self.z_mlp(z_sem)  # (B, z_sem_dim)
-        h = self.in_conv(x_t)
+        h = self.in_conv(F.pixel_unshuffle(x_t, self.patch) if self.patch > 1 else x_t)  # (B, C, R/p, R/p)
         hs = [h]
         for mods in self.down:
             h = self._run(mods, h, temb, z)
@@ -96,4 +99,5 @@ class ConditionalUNet(nn.Module):
         h = self._run(self.mid, h, temb, z)
         for mods in self.up:
             h = self._run(mods, torch.cat([h, hs.pop()], dim=1), temb, z)
-        return self.out(h)
+        out = self.out(h)
+        return F.pixel_shuffle(out, self.patch) if self.patch > 1 else out
