@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 MAX_WEIGHT = 3.0
+MIN_STEPS, MAX_STEPS = 2, 1000
+MIN_FRAMES, MAX_FRAMES = 2, 16
 
 
 # --- requests ---
@@ -27,7 +29,7 @@ class AttributeEdit(BaseModel):
 class Sampling(BaseModel):
     x_T: Literal["inferred", "random"] = Field("inferred", description="the base's inferred x_T, or a seeded random one")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the random x_T")
-    steps: int | None = Field(None, ge=2, le=1000, description="sampling steps (default: the model's)")
+    steps: int | None = Field(None, ge=MIN_STEPS, le=MAX_STEPS, description="sampling steps (default: the model's)")
     sampler: str | None = Field(None, description="ddim or dpmpp_2m (default: the model's)")
 
 
@@ -43,7 +45,7 @@ class InterpolateRequest(Sampling):
     base: str
     donor: str
     attributes: list[str] | None = Field(None, description="chunks to interpolate; null: all")
-    frames: int = Field(7, ge=2, le=16)
+    frames: int = Field(7, ge=MIN_FRAMES, le=MAX_FRAMES)
 
 
 class BatchRequest(BaseModel):
@@ -70,6 +72,14 @@ class ImageList(BaseModel):
     images: list[ImageOut]
 
 
+class Limits(BaseModel):
+    """What requests may ask for, so that a client's controls can offer exactly that."""
+
+    weight: tuple[float, float] = (-MAX_WEIGHT, MAX_WEIGHT)
+    steps: tuple[int, int] = (MIN_STEPS, MAX_STEPS)
+    frames: tuple[int, int] = (MIN_FRAMES, MAX_FRAMES)
+
+
 class ModelOut(BaseModel):
     name: str
     attributes: list[str]
@@ -80,6 +90,7 @@ class ModelOut(BaseModel):
     default_sampler: str
     samplers: list[str]
     device: str | None = None
+    limits: Limits = Field(default_factory=Limits, description="ranges of weight, steps and frames a request may use")
 
 
 class Progress(BaseModel):
