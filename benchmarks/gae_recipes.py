@@ -25,10 +25,10 @@ from diffusegae.checkpoint import load_json
 from diffusegae.cli import _parse_overrides
 from diffusegae.config import GAEConfig, from_json_dict
 from diffusegae.data.dataset import load_toys
-from diffusegae.editing import load_model
-from diffusegae.probe import perplexity_matrix
+from diffusegae.evaluation.probes import perplexity_matrix
+from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.training.common import Runtime
-from diffusegae.training.gae import encode_all, train_gae
+from diffusegae.training.gae import encode_z_sem, train_gae
 from diffusegae.training.loop import LoopConfig
 
 LOOP_KEYS = ("lr", "lr_schedule")
@@ -53,10 +53,11 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
-    ae, _, info = load_model(args.model)
-    base = from_json_dict(GAEConfig, load_json(args.model / "gae" / "model.json"))
-    train, everything = load_toys(info.resolution, "train"), load_toys(info.resolution, "all")
-    z_all = encode_all(ae, everything.images, torch.device("cpu"))  # (N, 512)
+    folder = ModelFolder(args.model)
+    ae, _ = load_parts(folder)
+    base = from_json_dict(GAEConfig, load_json(folder.gae_weights.with_suffix(".json")))
+    train, everything = load_toys(ae.cfg.resolution, "train"), load_toys(ae.cfg.resolution, "all")
+    z_all = encode_z_sem(ae, everything.images, torch.device("cpu"))  # (N, 512)
     for text in args.recipe:
         cfg, opts = parse_recipe(text, base)
         loop = LoopConfig(steps=args.steps, lr=float(opts.get("lr", 1e-3)),

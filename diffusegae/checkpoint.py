@@ -7,14 +7,18 @@ stack trace from deep inside torch.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from diffusegae.config import from_json_dict
+
+M = TypeVar("M", bound=nn.Module)
 
 class CheckpointError(ValueError):
     """A model folder or weight file is missing, truncated, corrupt or does not match its config."""
@@ -79,3 +83,23 @@ def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], source:
                 parts.append(f"{label}: {', '.join(keys[:5])}{' ...' if len(keys) > 5 else ''}")
         raise CheckpointError(f"{source}: weights do not match the config ({'; '.join(parts)})")
     module.load_state_dict(tensors)
+
+
+def load_module(weights: Path, cfg_cls: type, build: Callable[[Any], M]) -> M:
+    """Build a module from a weight file and its config: `weights` with .json beside it, else its metadata."""
+    weights = Path(weights)
+    cfg_path = weights.with_suffix(".json")
+    tensors, meta = load_tensors(weights)
+    if cfg_path.is_file():
+        raw, source = load_json(cfg_path), cfg_path
+    elif "config" in meta:
+        raw, source = meta["config"], weights
+    else:
+        raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
+    try:
+        cfg = from_json_dict(cfg_cls, raw)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{source}: invalid config: {e}") from None
+    module = build(cfg)
+    load_state_into(module, tensors, weights)
+    return module.eval()

@@ -86,18 +86,19 @@ def _loop(args: argparse.Namespace):
 def cmd_train_autoencoder(args: argparse.Namespace) -> None:
     from diffusegae.checkpoint import load_json
     from diffusegae.config import from_json_dict
-    from diffusegae.training.autoencoder import AE_WEIGHTS, train_autoencoder
+    from diffusegae.model_folder import WEIGHTS, ModelFolder
+    from diffusegae.training.autoencoder import train_autoencoder
     from diffusegae.training.common import teardown_runtime
 
-    cfg_path = args.out / AE_WEIGHTS.replace(".safetensors", ".json")
+    cfg_path = ModelFolder(args.out).autoencoder_weights.with_suffix(".json")
     init_from = None
     if args.init_from is not None:
         if args.resume:
             raise SystemExit("--init-from starts a new run from earlier weights; it cannot be combined with --resume")
         init_from = args.init_from
-        if init_from.is_dir():
-            direct = init_from / "model.safetensors"
-            init_from = direct if direct.is_file() else init_from / AE_WEIGHTS
+        if init_from.is_dir():  # a stage folder (autoencoder/) or a whole model folder
+            direct = init_from / WEIGHTS
+            init_from = direct if direct.is_file() else ModelFolder(init_from).autoencoder_weights
         cfg = from_json_dict(AutoencoderConfig, load_json(init_from.with_suffix(".json")))
     elif args.resume and cfg_path.is_file():
         cfg = from_json_dict(AutoencoderConfig, load_json(cfg_path))
@@ -114,15 +115,15 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> None:
 def cmd_train_gae(args: argparse.Namespace) -> None:
     from diffusegae.checkpoint import load_json
     from diffusegae.config import GAEConfig, default_chunk_sizes, from_json_dict
-    from diffusegae.editing import _load_part, write_model_json
-    from diffusegae.models.autoencoder import DiffusionAutoencoder
+    from diffusegae.model_folder import ModelFolder, manifest_for
     from diffusegae.training.common import teardown_runtime
-    from diffusegae.training.gae import GAE_WEIGHTS, train_gae
+    from diffusegae.training.gae import train_gae
 
     rt = _runtime(args)
     data = _load_data(args)
-    ae = _load_part(args.out / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
-    cfg_path = args.out / GAE_WEIGHTS.replace(".safetensors", ".json")
+    folder = ModelFolder(args.out)
+    ae = folder.load_autoencoder()
+    cfg_path = folder.gae_weights.with_suffix(".json")
     if args.resume and cfg_path.is_file():
         cfg = from_json_dict(GAEConfig, load_json(cfg_path))
     else:
@@ -131,19 +132,19 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
         cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, **over)
     train_gae(cfg, ae, data, args.out, _loop(args), rt, batch_size=args.batch_size, seed=args.seed, resume=args.resume)
     if rt.is_main:
-        write_model_json(args.out, name=args.out.name, attributes=data.attributes, values=data.values,
-                         default_steps=args.default_steps, default_sampler=args.default_sampler, dataset=args.dataset)
+        folder.write_manifest(manifest_for(args.out.name, data.attributes, data.values, default_steps=args.default_steps,
+                                           default_sampler=args.default_sampler, dataset=args.dataset))
     teardown_runtime()
 
 
 def cmd_train_joint(args: argparse.Namespace) -> None:
-    from diffusegae.editing import load_model
+    from diffusegae.model_folder import ModelFolder, load_parts
     from diffusegae.training.common import teardown_runtime
     from diffusegae.training.joint import train_joint
 
     rt = _runtime(args)
     data = _load_data(args)
-    ae, gae, _ = load_model(args.out, "cpu")
+    ae, gae = load_parts(ModelFolder(args.out))
     train_joint(ae, gae, data, args.out, _loop(args), rt, groups_per_batch=args.groups, gamma=args.gamma,
                 seed=args.seed, resume=args.resume)
     teardown_runtime()
@@ -152,7 +153,7 @@ def cmd_train_joint(args: argparse.Namespace) -> None:
 def cmd_train_classifier(args: argparse.Namespace) -> None:
     import torch
 
-    from diffusegae.probe import save_classifier, train_classifier
+    from diffusegae.evaluation.classifier import save_classifier, train_classifier
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -271,8 +272,8 @@ def cmd_recombine(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from diffusegae.evaluate import evaluate
-    from diffusegae.probe import load_classifier
+    from diffusegae.evaluation.classifier import load_classifier
+    from diffusegae.evaluation.report import evaluate
 
     ed = _editor(args)
     data = _load_data(args, split="test")
@@ -292,10 +293,10 @@ def cmd_curve(args: argparse.Namespace) -> None:
     """Random-x_T attribute accuracy of each stage-1 EMA snapshot: the learning curve of the model card."""
     import torch
 
-    from diffusegae.editing import _load_part
-    from diffusegae.evaluate import random_xT_retention, spread_rows
+    from diffusegae.checkpoint import load_module
+    from diffusegae.evaluation.classifier import load_classifier
+    from diffusegae.evaluation.metrics import random_xT_retention, spread_rows
     from diffusegae.models.autoencoder import DiffusionAutoencoder
-    from diffusegae.probe import load_classifier
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -304,12 +305,7 @@ def cmd_curve(args: argparse.Namespace) -> None:
     clf = load_classifier(args.classifier)
     rows = []
     for snap in sorted(args.snapshots.glob("ema_*.safetensors")):
-        import tempfile
-
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            (folder / "model.safetensors").symlink_to(snap.resolve())
-            ae = _load_part(folder, AutoencoderConfig, DiffusionAutoencoder)
+        ae = load_module(snap, AutoencoderConfig, DiffusionAutoencoder)
         step = int(snap.stem.split("_")[1])
         acc = random_xT_retention(ae, clf, data, steps=args.steps)
         rows.append({"step": step, **acc})

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -109,9 +107,5 @@ def from_json_dict(cls: type[T], data: dict[str, Any]) -> T:
         raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
     return cls(**kw)
-
-
-def save_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 

@@ -1,12 +1,10 @@
 """The editing API the service and the CLI call: encode, recombine, decode, interpolate.
 
-A model folder holds `autoencoder/` and `gae/` (safetensors + JSON config each) and `model.json`
-(attribute value names, default sampler and steps). Nothing here knows about HTTP or queues.
+A model is loaded from a model folder (`diffusegae.model_folder`). Nothing here knows about HTTP or queues.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,11 +12,10 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from diffusegae.checkpoint import CheckpointError, load_json, load_state_into, load_tensors
-from diffusegae.config import AutoencoderConfig, GAEConfig, from_json_dict
-from diffusegae.data.folder import square_resize
-from diffusegae.data.toys import to_image, to_tensor
+from diffusegae.checkpoint import CheckpointError
+from diffusegae.data.images import square_resize, to_image, to_tensor
 from diffusegae.diffusion.samplers import SAMPLERS
+from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
 
@@ -92,7 +89,7 @@ class ModelInfo:
     name: str
     attributes: tuple[str, ...]
     chunk_sizes: tuple[int, ...]
-    values: tuple[tuple[str, ...], ...]  # value names per attribute ("" list when unknown)
+    values: tuple[tuple[str, ...], ...]  # value names per attribute
     resolution: int
     default_steps: int
     default_sampler: str
@@ -104,49 +101,17 @@ class ModelInfo:
                 "default_sampler": self.default_sampler, "samplers": list(SAMPLERS)}
 
 
-def write_model_json(model_dir: Path, *, name: str, values: Sequence[Sequence[str]], attributes: Sequence[str],
-                     default_steps: int = 20, default_sampler: str = "ddim", **extra) -> None:
-    """The folder-level facts a loaded model reports: value names per attribute and sampler defaults."""
-    data = {"name": name, "values": {a: list(v) for a, v in zip(attributes, values)},
-            "default_steps": default_steps, "default_sampler": default_sampler, **extra}
-    Path(model_dir).mkdir(parents=True, exist_ok=True)
-    (Path(model_dir) / "model.json").write_text(json.dumps(data, indent=2) + "\n")
-
-
-def _load_part(folder: Path, cfg_cls, build):
-    """Build one stage from `folder/model.safetensors` and its config (beside it, else in the metadata)."""
-    cfg_path, weights = folder / "model.json", folder / "model.safetensors"
-    tensors, meta = load_tensors(weights)
-    if cfg_path.is_file():
-        raw, source = load_json(cfg_path), cfg_path
-    elif "config" in meta:
-        raw, source = meta["config"], weights
-    else:
-        raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
-    try:
-        cfg = from_json_dict(cfg_cls, raw)
-    except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{source}: invalid config: {e}") from None
-    module = build(cfg)
-    load_state_into(module, tensors, weights)
-    return module.eval()
-
-
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder, ModelInfo]:
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise CheckpointError(f"{model_dir}: model folder not found")
-    ae = _load_part(model_dir / "autoencoder", AutoencoderConfig, DiffusionAutoencoder)
-    gae = _load_part(model_dir / "gae", GAEConfig, GroupAutoencoder)
-    if ae.cfg.z_sem_dim != gae.cfg.z_sem_dim:
-        raise CheckpointError(f"{model_dir}: autoencoder z_sem {ae.cfg.z_sem_dim} != GAE z_sem {gae.cfg.z_sem_dim}")
-    meta = load_json(model_dir / "model.json") if (model_dir / "model.json").is_file() else {}
-    values = meta.get("values", {})
-    info = ModelInfo(
-        name=meta.get("name", model_dir.name), attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
-        values=tuple(tuple(values.get(a, [])) for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
-        default_steps=int(meta.get("default_steps", 20)), default_sampler=meta.get("default_sampler", "ddim"))
-    return ae.to(device), gae.to(device), info
+    folder = ModelFolder(model_dir)
+    ae, gae = load_parts(folder, device)
+    manifest = folder.read_manifest()
+    missing = [a for a in gae.cfg.attributes if a not in manifest.values]
+    if missing:
+        raise CheckpointError(f"{folder.manifest_path}: no value names for attribute(s) {missing}")
+    info = ModelInfo(name=manifest.name, attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
+                     values=tuple(manifest.values[a] for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
+                     default_steps=manifest.default_steps, default_sampler=manifest.default_sampler)
+    return ae, gae, info
 
 
 class Editor:

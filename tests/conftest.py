@@ -14,13 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 # What decides the tiny model's weights; editing the CLI or the evaluation does not retrain it.
-_MODEL_SOURCES = ("config.py", "tiny.py", "checkpoint.py", "models", "training", "data", "diffusion")
+_MODEL_SOURCES = ("diffusegae/config.py", "tests/tiny_model.py", "diffusegae/checkpoint.py", "diffusegae/model_folder.py",
+                  "diffusegae/models", "diffusegae/training", "diffusegae/data", "diffusegae/diffusion")
 
 
 def _library_hash() -> str:
     h = hashlib.sha256()
-    lib = ROOT / "diffusegae"
-    files = [p for name in _MODEL_SOURCES for p in ([lib / name] if name.endswith(".py") else (lib / name).rglob("*.py"))]
+    files = [p for name in _MODEL_SOURCES for p in ([ROOT / name] if name.endswith(".py") else (ROOT / name).rglob("*.py"))]
     for p in sorted(files):
         h.update(p.relative_to(ROOT).as_posix().encode())
         h.update(p.read_bytes())
@@ -33,7 +33,7 @@ def tiny_model_dir() -> Path:
     The cache lives under $DIFFUSEGAE_TEST_CACHE (default /tmp/diffusegae-test-cache) and is
     keyed by a hash of the library source, so a change to the models retrains it.
     """
-    from diffusegae.tiny import build_tiny_model
+    from tests.tiny_model import build_tiny_model
 
     cache = Path(os.environ.get("DIFFUSEGAE_TEST_CACHE", "/tmp/diffusegae-test-cache"))
     final = cache / f"tiny-{_library_hash()}"

@@ -10,20 +10,11 @@ from PIL import Image, UnidentifiedImageError
 
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.data.groups import GroupSampler
-from diffusegae.data.toys import to_tensor
+from diffusegae.data.images import square_resize, to_tensor
 
 
 class DatasetError(ValueError):
     """The folder or its label table cannot be used; the message names the file and row."""
-
-
-def square_resize(img: Image.Image, resolution: int) -> Image.Image:
-    """Centre-crop to a square and resize to `resolution` (anti-aliased)."""
-    img = img.convert("RGB")
-    w, h = img.size
-    s = min(w, h)
-    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    return img.resize((resolution, resolution), Image.Resampling.LANCZOS)
 
 
 def _value_key(v: str) -> tuple[int, int | str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import colorsys
 import math
-from dataclasses import dataclass
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
+
+from diffusegae.data.images import to_tensor
 
 ATTRIBUTES = ("identity", "background", "pose")
 NUM_VALUES = (6, 111, 10)
@@ -57,13 +57,6 @@ def _background_colours() -> list[tuple[int, int, int]]:
 
 
 _BG_COLOURS = _background_colours()
-
-
-@dataclass(frozen=True)
-class ToyLabels:
-    identity: int
-    background: int
-    pose: int
 
 
 def all_labels() -> torch.Tensor:
@@ -127,18 +120,6 @@ def render(identity: int, background: int, pose: int, resolution: int = 32, *, s
     _draw_background(draw, size, int(background))
     _draw_object(draw, size, int(identity), int(pose))
     return img.resize((resolution, resolution), Image.Resampling.BOX)
-
-
-def to_tensor(img: Image.Image) -> torch.Tensor:
-    """PIL RGB image -> (3, H, W) float in [-1, 1]."""
-    arr = np.asarray(img.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
-
-
-def to_image(x: torch.Tensor) -> Image.Image:
-    """(3, H, W) float in [-1, 1] -> PIL RGB image."""
-    arr = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-    return Image.fromarray(arr, "RGB")
 
 
 def render_tensor(labels: torch.Tensor, resolution: int = 32) -> torch.Tensor:

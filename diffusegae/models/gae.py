@@ -24,7 +24,9 @@ class _GroupNorm1d(nn.GroupNorm):
 def _norm(kind: str, dim: int) -> nn.Module:
     if kind == "layer":
         return nn.LayerNorm(dim)
-    return _GroupNorm1d(num_groups(dim), dim)
+    if kind == "group":
+        return _GroupNorm1d(num_groups(dim), dim)
+    raise ValueError(f"unknown norm {kind!r}: 'layer' or 'group'")
 
 
 class MLPBlock(nn.Module):

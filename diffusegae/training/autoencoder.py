@@ -10,24 +10,24 @@ from torch import nn
 from diffusegae.checkpoint import load_state_into, load_tensors, save_module
 from diffusegae.config import AutoencoderConfig, to_json_dict
 from diffusegae.data.dataset import LabeledImages
+from diffusegae.model_folder import ModelFolder
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.training.common import Runtime, generator_for
 from diffusegae.training.loop import LoopConfig, run_loop
-
-AE_WEIGHTS = "autoencoder/model.safetensors"
 
 
 def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime, *,
                       batch_size: int = 32, seed: int = 0, resume: bool = False,
                       snapshot_every: int = 0, high_noise_frac: float = 0.0,
                       init_from: Path | None = None) -> DiffusionAutoencoder:
-    """Train stage 1 on `data` and write the EMA weights to `out/autoencoder/`.
+    """Train stage 1 on `data` and write the EMA weights into the model folder `out`.
 
     `snapshot_every` > 0 also keeps EMA snapshots under `out/runs/` for a later learning curve.
     `high_noise_frac` of each batch draws t from the upper half of the schedule, where only z_sem
     can tell the UNet what to draw. `init_from` (a stage-1 weight file) starts a new run from
     earlier weights; step numbers in checkpoints then continue from that file's step.
     """
+    folder = ModelFolder(out)
     torch.manual_seed(seed * 1000 + rt.rank)  # before the model: its initial weights are part of the run
     ae = DiffusionAutoencoder(cfg)
     init_step = 0
@@ -50,12 +50,12 @@ def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, lo
 
     def on_save(step: int, ema: nn.Module) -> None:
         total = init_step + step
-        save_module(out / AE_WEIGHTS, ema.ae, to_json_dict(cfg), step=total)
+        save_module(folder.autoencoder_weights, ema.ae, to_json_dict(cfg), step=total)
         if snapshot_every and total % snapshot_every == 0:
-            save_module(out / "runs" / "autoencoder" / f"ema_{total:07d}.safetensors", ema.ae, to_json_dict(cfg),
+            save_module(folder.runs / "autoencoder" / f"ema_{total:07d}.safetensors", ema.ae, to_json_dict(cfg),
                         step=total)
 
-    ema = run_loop(model, loss_fn, loop, rt, out / "runs" / "autoencoder_state.pt", on_save=on_save,
+    ema = run_loop(model, loss_fn, loop, rt, folder.runs / "autoencoder_state.pt", on_save=on_save,
                    resume=resume, desc="autoencoder")
     return ema.ae
 

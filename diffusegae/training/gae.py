@@ -11,17 +11,16 @@ from diffusegae.checkpoint import save_module
 from diffusegae.config import GAEConfig, to_json_dict
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.data.groups import GroupSampler
+from diffusegae.model_folder import ModelFolder
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
 from diffusegae.training.common import Runtime, generator_for
 from diffusegae.training.gae_losses import gae_losses
 from diffusegae.training.loop import LoopConfig, run_loop
 
-GAE_WEIGHTS = "gae/model.safetensors"
-
 
 @torch.no_grad()
-def encode_all(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
+def encode_z_sem(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
     """z_sem for every image: (N, 3, R, R) -> (N, 512), on the CPU."""
     ae.eval().to(device)
     return torch.cat([ae.encode(images[i: i + batch].to(device)).cpu() for i in range(0, images.shape[0], batch)])
@@ -29,8 +28,8 @@ def encode_all(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.dev
 
 def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime,
               *, batch_size: int = 256, seed: int = 0, resume: bool = False) -> GroupAutoencoder:
-    """Train the GAE on latents of `data` and write it (with the z_sem mean/std) to `out/gae/`."""
-    z_sem = encode_all(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
+    """Train the GAE on latents of `data` and write it (with the z_sem mean/std) into the model folder `out`."""
+    z_sem = encode_z_sem(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
     sampler = GroupSampler(data.labels, data.attributes)
     torch.manual_seed(seed * 1000 + rt.rank)  # before the model: its initial weights are part of the run
     gae = GroupAutoencoder(cfg)
@@ -44,9 +43,9 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
         return losses["l_gae"], {k: v.item() for k, v in losses.items()}
 
     def on_save(step: int, ema: nn.Module) -> None:
-        save_module(out / GAE_WEIGHTS, ema.gae, to_json_dict(cfg), step=step)
+        save_module(ModelFolder(out).gae_weights, ema.gae, to_json_dict(cfg), step=step)
 
-    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, out / "runs" / "gae_state.pt", on_save=on_save,
+    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, ModelFolder(out).runs / "gae_state.pt", on_save=on_save,
                    resume=resume, desc="gae")
     return ema.gae
 

@@ -11,11 +11,10 @@ from diffusegae.checkpoint import save_module
 from diffusegae.config import to_json_dict
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.data.groups import GroupSampler
+from diffusegae.model_folder import ModelFolder
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
-from diffusegae.training.autoencoder import AE_WEIGHTS
 from diffusegae.training.common import Runtime, generator_for
-from diffusegae.training.gae import GAE_WEIGHTS
 from diffusegae.training.gae_losses import gae_losses
 from diffusegae.training.loop import LoopConfig, run_loop
 
@@ -42,7 +41,7 @@ class JointModel(nn.Module):
 def train_joint(ae: DiffusionAutoencoder, gae: GroupAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig,
                 rt: Runtime, *, groups_per_batch: int = 8, gamma: float = 1.0, seed: int = 0,
                 resume: bool = False) -> tuple[DiffusionAutoencoder, GroupAutoencoder]:
-    """Fine-tune both stages on `data`; overwrites `out/autoencoder/` and `out/gae/` with the EMA weights."""
+    """Fine-tune both stages on `data`; overwrites both stages in the model folder `out` with the EMA weights."""
     sampler = GroupSampler(data.labels, data.attributes)
     k = data.labels.shape[1]
     gen = generator_for(seed, rt)
@@ -57,10 +56,12 @@ def train_joint(ae: DiffusionAutoencoder, gae: GroupAutoencoder, data: LabeledIm
         losses = m(x0, t, k, gen)
         return losses["loss"], {k_: v.item() for k_, v in losses.items() if k_ != "loss"}
 
-    def on_save(step: int, ema: nn.Module) -> None:
-        save_module(out / AE_WEIGHTS, ema.ae, to_json_dict(ema.ae.cfg), step=step, stage="joint")
-        save_module(out / GAE_WEIGHTS, ema.gae, to_json_dict(ema.gae.cfg), step=step, stage="joint")
+    folder = ModelFolder(out)
 
-    ema = run_loop(model, loss_fn, loop, rt, out / "runs" / "joint_state.pt", on_save=on_save, resume=resume,
+    def on_save(step: int, ema: nn.Module) -> None:
+        save_module(folder.autoencoder_weights, ema.ae, to_json_dict(ema.ae.cfg), step=step, stage="joint")
+        save_module(folder.gae_weights, ema.gae, to_json_dict(ema.gae.cfg), step=step, stage="joint")
+
+    ema = run_loop(model, loss_fn, loop, rt, folder.runs / "joint_state.pt", on_save=on_save, resume=resume,
                    desc="joint")
     return ema.ae, ema.gae

@@ -18,11 +18,11 @@ from diffusegae.config import GAEConfig
 from diffusegae.data import toys
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.editing import recombine
-from diffusegae.evaluate import swap_pairs
+from diffusegae.evaluation.classifier import load_classifier
+from diffusegae.evaluation.metrics import swap_pairs
 from diffusegae.models.gae import GroupAutoencoder
-from diffusegae.probe import load_classifier
 from diffusegae.training.common import Runtime
-from diffusegae.training.gae import encode_all, train_gae
+from diffusegae.training.gae import encode_z_sem, train_gae
 from diffusegae.training.gae_losses import gae_losses
 from diffusegae.training.loop import LoopConfig
 
@@ -62,7 +62,7 @@ def trained(toys_latents, tmp_path_factory):
     loop = LoopConfig(steps=3000, lr=2e-3, ema_decay=0.99, save_every=10**9, log_every=50)
     gae = train_gae(cfg, ae, data, out, loop, Runtime(torch.device("cpu"), 0, 1), batch_size=32, seed=0)
     log = (out / "runs" / "gae_state_log.jsonl").read_text().splitlines()
-    return gae, data, encode_all(ae, data.images, torch.device("cpu")), log
+    return gae, data, encode_z_sem(ae, data.images, torch.device("cpu")), log
 
 
 def test_gae_losses_decrease(trained):

@@ -7,7 +7,7 @@ from diffusegae.data import toys
 from diffusegae.diffusion.samplers import SAMPLERS, ddim_sample
 from diffusegae.diffusion.schedule import NoiseSchedule
 from diffusegae.editing import Editor
-from diffusegae.evaluate import mse01
+from diffusegae.evaluation.metrics import mse01
 
 
 @pytest.fixture(scope="module")

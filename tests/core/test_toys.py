@@ -5,10 +5,11 @@ import sys
 import torch
 
 from diffusegae.data import toys
+from diffusegae.data.images import to_tensor
 
 
 def _img(i, b, p, r=32):
-    return toys.to_tensor(toys.render(i, b, p, r))
+    return to_tensor(toys.render(i, b, p, r))
 
 
 def test_render_is_deterministic_and_sized():

@@ -1,4 +1,4 @@
-"""A tiny but really trained model, built in seconds on a CPU, for tests and local smoke runs.
+"""A tiny but really trained model, built in seconds on a CPU, for the tests.
 
 It goes through the same training functions as the default model, on a 16x16 subset of the
 toys (6 identities x 6 backgrounds x 10 poses).
@@ -13,7 +13,7 @@ import torch
 from diffusegae.config import AutoencoderConfig, GAEConfig
 from diffusegae.data import toys
 from diffusegae.data.dataset import LabeledImages
-from diffusegae.editing import write_model_json
+from diffusegae.model_folder import ModelFolder, manifest_for
 from diffusegae.training.autoencoder import train_autoencoder
 from diffusegae.training.common import Runtime
 from diffusegae.training.gae import train_gae
@@ -41,5 +41,6 @@ def build_tiny_model(out: Path, *, ae_steps: int = 300, gae_steps: int = 300, se
                                                           log_every=10**9), rt, batch_size=32, seed=seed)
     train_gae(TINY_GAE, ae, data, out, LoopConfig(steps=gae_steps, lr=2e-3, ema_decay=0.9, save_every=10**9,
                                                   log_every=10**9), rt, batch_size=64, seed=seed)
-    write_model_json(out, name="tiny-toys-16", attributes=data.attributes, values=data.values, default_steps=10)
+    ModelFolder(out).write_manifest(manifest_for("tiny-toys-16", data.attributes, data.values, default_steps=10,
+                                                 dataset="toys"))
     return out

@@ -1,7 +1,6 @@
-"""Measuring instruments: an attribute classifier on images and linear probes on latent chunks.
+"""The attribute classifier: the instrument that judges whether a decoded image shows the attributes it should.
 
-The classifier is trained on rendered toys (with noise and blur, so slightly soft decodes are
-still read right) and judges whether a decoded image shows the attributes it should.
+It is trained on rendered images (with noise and blur, so slightly soft decodes are still read right).
 """
 
 from __future__ import annotations
@@ -81,37 +80,3 @@ def load_classifier(path: Path) -> AttributeClassifier:
     clf = AttributeClassifier(tuple(meta["num_values"]))
     load_state_into(clf, tensors, path)
     return clf.eval()
-
-
-def linear_probe_accuracy(features: torch.Tensor, labels: torch.Tensor, num_classes: int, *, seed: int = 0,
-                          steps: int = 300) -> float:
-    """Test accuracy of a linear classifier on an 80/20 split (PAPER.md section 6)."""
-    n = features.shape[0]
-    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
-    cut = int(0.8 * n)
-    tr, te = perm[:cut], perm[cut:]
-    mu, sd = features[tr].mean(0), features[tr].std(0).clamp_min(1e-6)
-    f = (features - mu) / sd
-    lin = nn.Linear(f.shape[1], num_classes)
-    opt = torch.optim.LBFGS(lin.parameters(), lr=0.5, max_iter=steps, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = F.cross_entropy(lin(f[tr]), labels[tr]) + 1e-4 * lin.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        return (lin(f[te]).argmax(1) == labels[te]).float().mean().item()
-
-
-def perplexity_matrix(z_dis: torch.Tensor, labels: torch.Tensor, slices: dict[str, slice],
-                      num_values: tuple[int, ...]) -> torch.Tensor:
-    """(chunks, attributes) test accuracies of linear probes: row = latent chunk, column = attribute."""
-    names = list(slices)
-    out = torch.zeros(len(names), len(num_values))
-    for i, name in enumerate(names):
-        for j, n in enumerate(num_values):
-            out[i, j] = linear_probe_accuracy(z_dis[:, slices[name]], labels[:, j], n)
-    return out

@@ -1,0 +1,1 @@
+"""Measuring a trained model: the attribute classifier, linear probes, metrics, figures, the report."""

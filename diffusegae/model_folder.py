@@ -1,0 +1,125 @@
+"""A model folder: the one place that knows where a trained model's files live.
+
+    MODEL/
+      model.json                   ModelManifest: name, dataset, value names, default steps and sampler
+      autoencoder/model.safetensors + model.json    stage 1 weights + AutoencoderConfig
+      gae/model.safetensors + model.json            stage 2 weights + GAEConfig
+      MODEL_CARD.md, eval/         what the model measured
+      runs/                        training state (checkpoints, snapshots, logs; not shipped)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from diffusegae.checkpoint import CheckpointError, load_json, load_module
+from diffusegae.config import AutoencoderConfig, GAEConfig
+from diffusegae.models.autoencoder import DiffusionAutoencoder
+from diffusegae.models.gae import GroupAutoencoder
+
+WEIGHTS = "model.safetensors"  # each stage's weights; its config is the .json beside it
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    """`model.json`: the folder-level facts a loaded model reports."""
+
+    name: str
+    values: Mapping[str, tuple[str, ...]]  # value names per attribute, in the GAE's attribute order
+    default_steps: int = 20  # sampling steps the service uses when a request names none
+    default_sampler: str = "ddim"
+    dataset: str = ""  # what it was trained on: "toys", "vehicles", "folder" ("" when unknown)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "values": {a: list(v) for a, v in self.values.items()}}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: Path) -> ModelManifest:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise CheckpointError(f"{source}: unknown fields {unknown}")
+        values = data.get("values")
+        if not isinstance(values, dict) or not all(isinstance(v, list) for v in values.values()):
+            raise CheckpointError(f"{source}: 'values' must map each attribute to a list of value names")
+        try:
+            return cls(**{**data, "values": {str(a): tuple(map(str, v)) for a, v in values.items()}})
+        except TypeError as e:
+            raise CheckpointError(f"{source}: {e}") from None
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "model.json"
+
+    @property
+    def autoencoder_weights(self) -> Path:
+        return self.root / "autoencoder" / WEIGHTS
+
+    @property
+    def gae_weights(self) -> Path:
+        return self.root / "gae" / WEIGHTS
+
+    @property
+    def runs(self) -> Path:
+        """Training state: resumable checkpoints, EMA snapshots, loss logs."""
+        return self.root / "runs"
+
+    @property
+    def eval_dir(self) -> Path:
+        return self.root / "eval"
+
+    def read_manifest(self) -> ModelManifest:
+        return ModelManifest.from_json(load_json(self.manifest_path), self.manifest_path)
+
+    def write_manifest(self, manifest: ModelManifest) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.manifest_path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+
+    def load_autoencoder(self) -> DiffusionAutoencoder:
+        return load_module(self.autoencoder_weights, AutoencoderConfig, DiffusionAutoencoder)
+
+    def load_gae(self) -> GroupAutoencoder:
+        return load_module(self.gae_weights, GAEConfig, GroupAutoencoder)
+
+    def check_exists(self) -> None:
+        if not self.root.is_dir():
+            raise CheckpointError(f"{self.root}: model folder not found")
+
+    def fingerprint(self) -> str:
+        """Changes when the model's weights or configs change: latents made with another model are redone."""
+        h = hashlib.sha256()
+        for p in (self.manifest_path, self.autoencoder_weights.with_suffix(".json"), self.autoencoder_weights,
+                  self.gae_weights.with_suffix(".json"), self.gae_weights):
+            if p.is_file():
+                st = p.stat()
+                h.update(f"{p.relative_to(self.root)}:{st.st_size}:{st.st_mtime_ns};".encode())
+        return h.hexdigest()[:16]
+
+
+def manifest_for(name: str, attributes: Sequence[str], values: Sequence[Sequence[str]], **fields: Any) -> ModelManifest:
+    return ModelManifest(name=name, values={a: tuple(v) for a, v in zip(attributes, values)}, **fields)
+
+
+def load_parts(folder: ModelFolder, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder]:
+    """Both stages, checked against each other."""
+    folder.check_exists()
+    ae, gae = folder.load_autoencoder(), folder.load_gae()
+    if ae.cfg.z_sem_dim != gae.cfg.z_sem_dim:
+        raise CheckpointError(f"{folder.root}: autoencoder z_sem {ae.cfg.z_sem_dim} != GAE z_sem {gae.cfg.z_sem_dim}")
+    return ae.to(device), gae.to(device)
