@@ -18,6 +18,8 @@ COPY pyproject.toml ./
 COPY diffusegae ./diffusegae
 COPY backend ./backend
 COPY worker ./worker
+COPY core ./core
+COPY server ./server
 COPY frontend ./frontend
 RUN pip install -e .
 

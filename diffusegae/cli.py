@@ -1,4 +1,4 @@
-"""The `diffusegae` command line."""
+"""The library's commands: datasets, training, editing, evaluation (`server.cli` adds the service's)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -314,33 +315,10 @@ def cmd_curve(args: argparse.Namespace) -> None:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
 
-def _add_service_commands(sub: argparse._SubParsersAction) -> None:
-    """`serve`, `api`, `worker`: the web service lives in backend/ and worker/, imported only when run."""
-
-    def run(name: str):
-        def _go(args: argparse.Namespace) -> None:
-            from backend import commands
-
-            getattr(commands, name)(args)
-
-        return _go
-
-    p = sub.add_parser("serve", help="API + an embedded worker on one machine, default model (local mode)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", type=Path, default=None, help="model folder (default: settings / models/toys-32)")
-    p.set_defaults(func=run("serve"))
-    p = sub.add_parser("api", help="the FastAPI app alone (scaled mode)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(func=run("api"))
-    p = sub.add_parser("worker", help="one Celery worker process (scaled mode; one per GPU)")
-    p.add_argument("--model", type=Path, default=None)
-    p.set_defaults(func=run("worker"))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diffusegae", description=__doc__)
+def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:
+    """The library's commands; each extension adds more subcommands (the service's, from `server.cli`)."""
+    parser = argparse.ArgumentParser(prog="diffusegae", description="DiffuseGAE: attribute editing with a diffusion "
+                                     "autoencoder and a group-supervised autoencoder.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train one stage").add_subparsers(dest="stage", required=True)
@@ -429,19 +407,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None)
     p.set_defaults(func=cmd_curve)
 
-    _add_service_commands(sub)
+    for extend in extensions:
+        extend(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
+    """Parse and run one command; known data and checkpoint errors end it with one line, not a trace."""
     from diffusegae.checkpoint import CheckpointError
     from diffusegae.data.folder import DatasetError
 
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     try:
         args.func(args)
     except (CheckpointError, DatasetError) as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(build_parser(), argv)
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ class Stack:
     def start_serve(self, port: int | None = None, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
         """The one-command local mode (`diffusegae serve`) in this namespace; -> (process, base URL)."""
         port = port or free_port()
-        cmd = [sys.executable, "-m", "diffusegae.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        cmd = [sys.executable, "-m", "server.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
         proc = self._spawn(cmd, "serve", env)
         return proc, f"http://127.0.0.1:{port}"
 

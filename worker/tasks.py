@@ -1,4 +1,4 @@
-"""Thin tasks: take an id, hand it to the process's Runner (which holds the loaded model)."""
+"""Thin tasks: take an id, hand it to the process's WorkerProcess (which holds the loaded model)."""
 
 from __future__ import annotations
 
@@ -7,41 +7,44 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_init, worker_shutdown
 
-from backend.core.config import get_settings
-from backend.core.queue import PROCESS_TASK
+from core.queue import DECODE_TASK, ENCODE_TASK
+from core.settings import get_settings
 from worker.app import app
-from worker.runtime import Runner
+from worker.process import WorkerProcess
 
 
 class ModelTask(Task):
-    """Base class holding the per-process Runner: the model is loaded once per worker process."""
+    """Base class holding the per-process WorkerProcess: the model is loaded once per worker process."""
 
-    _runner: Runner | None = None
+    _process: WorkerProcess | None = None
 
     @property
-    def runner(self) -> Runner:
-        if ModelTask._runner is None:
-            ModelTask._runner = Runner(get_settings())
-            ModelTask._runner.start()
-        return ModelTask._runner
+    def process(self) -> WorkerProcess:
+        if ModelTask._process is None:
+            ModelTask._process = WorkerProcess(get_settings())
+            ModelTask._process.start()
+        return ModelTask._process
 
 
-@app.task(name=PROCESS_TASK, base=ModelTask, bind=True, acks_late=True, ignore_result=True)
-def process(self: ModelTask, kind: str, unit_id: str) -> None:
-    """Encode an image ("encode") or run a recombination/interpolation job ("decode"), merged with
-    whatever else of the same kind is queued; idempotent (see backend.core.records)."""
-    if kind not in ("encode", "decode"):
-        raise ValueError(f"unknown kind {kind!r}")
-    self.runner.process(kind, unit_id)
+@app.task(name=ENCODE_TASK, base=ModelTask, bind=True, acks_late=True, ignore_result=True)
+def encode(self: ModelTask, image_id: str) -> None:
+    """Encode one image, merged with the other queued encodes; idempotent (see core.records)."""
+    self.process.run_encode(image_id)
+
+
+@app.task(name=DECODE_TASK, base=ModelTask, bind=True, acks_late=True, ignore_result=True)
+def decode(self: ModelTask, job_id: str) -> None:
+    """Run one recombine or interpolate job, merged with queued jobs of its sampler group; idempotent."""
+    self.process.run_decode(job_id)
 
 
 @worker_init.connect
 def _load_model(**_: Any) -> None:
     """Load the model before consuming, so the first request does not pay for it."""
-    process.runner  # noqa: B018 (creates and starts the Runner)
+    encode.process  # noqa: B018 (creates and starts the WorkerProcess)
 
 
 @worker_shutdown.connect
 def _stop(**_: Any) -> None:
-    if ModelTask._runner is not None:
-        ModelTask._runner.stop()
+    if ModelTask._process is not None:
+        ModelTask._process.stop()

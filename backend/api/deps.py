@@ -9,10 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 
-from backend.core.config import Settings
-from backend.core.queue import Dispatcher
-from backend.core.records import Records
-from backend.core.store import Store, valid_id
+from core.queue import Dispatcher
+from core.records import Records
+from core.settings import Settings
+from core.store import Store
 
 
 @dataclass
@@ -62,10 +62,3 @@ def get_model(services: ServicesDep) -> dict[str, Any]:
 
 
 ModelDep = Annotated[dict[str, Any], Depends(get_model)]
-
-
-def checked_id(value: str, what: str) -> str:
-    """404 for anything that is not an id of ours (also keeps paths out of the store)."""
-    if not valid_id(value):
-        raise HTTPException(404, f"{what} {value!r} not found")
-    return value

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
 
-from backend.core.uploads import UploadError
+from backend.api.uploads import UploadError
 
 log = logging.getLogger("diffusegae.api")
 

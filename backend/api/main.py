@@ -16,10 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from backend.api.deps import Services, get_owner
 from backend.api.errors import install_error_handlers
 from backend.api.routes import batches, edits, health, images, jobs, model
-from backend.core.config import Settings, get_settings
-from backend.core.queue import Dispatcher, make_celery
-from backend.core.records import Records
-from backend.core.store import Store
+from core.queue import Dispatcher, make_celery
+from core.records import Records
+from core.settings import Settings, get_settings
+from core.store import Store
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

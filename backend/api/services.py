@@ -19,10 +19,12 @@ from backend.api.schemas import (
     JobOut,
     Progress,
     RecombineRequest,
+    Sampling,
 )
-from backend.core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, decode_group
-from backend.core.store import content_id, new_id, valid_id
-from backend.core.uploads import ImageFacts, UploadError, check_image
+from backend.api.uploads import ImageFacts, UploadError, check_image
+from core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL
+from core.specs import Blend, InterpolateSpec, JobSpec, RecombineSpec
+from core.store import content_id, new_id, valid_id
 
 _IMAGE_STATUS = {QUEUED: "queued", RUNNING: "encoding", SUCCEEDED: "ready", FAILED: "failed", CANCELLED: "failed"}
 
@@ -62,8 +64,9 @@ def add_image(s: Services, owner: str, data: bytes, filename: str | None) -> tup
     facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file")
     image_id = content_id(data)
     s.store.put_original(image_id, data)
-    model = s.records.model() or {}
-    state = s.records.queue_encode(image_id, model.get("fingerprint", ""), filename=(filename or "")[:200],
+    model = s.records.model()
+    fingerprint = model["fingerprint"] if model else ""  # "" = unknown: no worker has published its model yet
+    state = s.records.queue_encode(image_id, fingerprint, filename=(filename or "")[:200],
                                    format=facts.format, width=facts.width, height=facts.height, bytes=len(data))
     s.records.add_image_owner(owner, image_id)
     if state in ("new", QUEUED):  # a second task for a queued image finds it taken and returns
@@ -79,12 +82,13 @@ def owned_image(s: Services, owner: str, image_id: str, what: str = "image") -> 
 
 # --- jobs ---
 
-def _sampling(model: dict[str, Any], steps: int | None, sampler: str | None) -> tuple[int, str]:
-    samplers = model.get("samplers") or ["ddim", "dpmpp_2m"]
-    sampler = sampler or model["default_sampler"]
+def _sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
+    """The sampling fields of a spec, the model's defaults filled in."""
+    samplers = model["samplers"]
+    sampler = body.sampler or model["default_sampler"]
     if sampler not in samplers:
         raise HTTPException(422, f"unknown sampler {sampler!r}; choose from {samplers}")
-    return int(steps or model["default_steps"]), sampler
+    return {"x_T": body.x_T, "seed": body.seed, "steps": int(body.steps or model["default_steps"]), "sampler": sampler}
 
 
 def _check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
@@ -94,34 +98,31 @@ def _check_attributes(model: dict[str, Any], names: list[str], where: str) -> No
 
 
 def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: RecombineRequest,
-                   where: str = "") -> tuple[dict[str, Any], int, str]:
-    """A checked recombine body -> (spec the worker reads, steps, sampler); 404/422 when it cannot run."""
+                   where: str = "") -> RecombineSpec:
+    """A recombine body -> the spec the worker runs; 404/422 when it cannot run."""
     _check_attributes(model, list(body.attributes), where)
     base = owned_image(s, owner, body.base, f"{where}base image")
     attrs = {}
     for name, edit in body.attributes.items():
         donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
-        attrs[name] = {"donor": donor, "weight": edit.weight}
-    steps, sampler = _sampling(model, body.steps, body.sampler)
-    return {"base": base, "attributes": attrs, "x_T": body.x_T, "seed": body.seed}, steps, sampler
+        attrs[name] = Blend(donor=donor, weight=edit.weight)
+    return RecombineSpec(base=base, attributes=attrs, **_sampling(model, body))
 
 
-def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> tuple[dict[str, Any], int, str]:
+def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> InterpolateSpec:
     if body.attributes is not None:
         if not body.attributes:
             raise HTTPException(422, "attributes: name at least one attribute, or null for all")
         _check_attributes(model, body.attributes, "")
-    spec = {"base": owned_image(s, owner, body.base, "base image"), "donor": owned_image(s, owner, body.donor, "donor image"),
-            "attributes": body.attributes, "frames": body.frames, "x_T": body.x_T, "seed": body.seed}
-    steps, sampler = _sampling(model, body.steps, body.sampler)
-    return spec, steps, sampler
+    return InterpolateSpec(base=owned_image(s, owner, body.base, "base image"),
+                           donor=owned_image(s, owner, body.donor, "donor image"),
+                           attributes=tuple(body.attributes) if body.attributes is not None else None,
+                           frames=body.frames, **_sampling(model, body))
 
 
-def submit_job(s: Services, owner: str, kind: str, spec: dict[str, Any], steps: int, sampler: str,
-               batch: str = "") -> str:
+def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "") -> str:
     job_id = new_id()
-    s.records.create_job(job_id, decode_group(steps, sampler), kind=kind, owner=owner, spec=json.dumps(spec), steps=steps,
-                         sampler=sampler, batch=batch, frames=spec.get("frames", 1))
+    s.records.create_job(job_id, spec, owner=owner, batch=batch)
     try:
         s.dispatcher.decode(job_id)
     except Exception:

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.api.main import create_app
-from backend.core.config import Settings
+from core.settings import Settings
 from tests.service.helpers import toy_png
 from tests.stack import free_port, stop_process, wait_for
 

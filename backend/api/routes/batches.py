@@ -16,9 +16,9 @@ from backend.api.deps import ModelDep, OwnerDep, ServicesDep
 from backend.api.errors import validation_message
 from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
 from backend.api.services import add_image, batch_out, owned_batch, recombine_spec, submit_job
-from backend.core.records import SUCCEEDED
-from backend.core.store import new_id, valid_id
-from backend.core.uploads import UploadError, parse_spec, read_zip
+from backend.api.uploads import UploadError, parse_spec, read_zip
+from core.records import SUCCEEDED
+from core.store import new_id, valid_id
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
@@ -101,7 +101,7 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request
     batch_id = new_id()
 
     def submit_all() -> list[str]:
-        return [submit_job(s, owner, "recombine", spec, steps, sampler, batch=batch_id) for spec, steps, sampler in specs]
+        return [submit_job(s, owner, spec, batch=batch_id) for spec in specs]
 
     job_ids = await run_in_threadpool(submit_all)
     s.records.create_batch(batch_id, job_ids, owner=owner)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.api.deps import ModelDep, OwnerDep, ServicesDep
 from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
 from backend.api.services import interpolate_spec, job_out, recombine_spec, submit_job, wait_until_finished
-from backend.core.records import SUCCEEDED
+from core.records import SUCCEEDED
 
 router = APIRouter(prefix="/api", tags=["edits"])
 
@@ -34,8 +34,8 @@ async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: Reco
 
     Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
     """
-    spec, steps, sampler = await run_in_threadpool(recombine_spec, s, owner, model, body)
-    job_id = await run_in_threadpool(submit_job, s, owner, "recombine", spec, steps, sampler)
+    spec = await run_in_threadpool(recombine_spec, s, owner, model, body)
+    job_id = await run_in_threadpool(submit_job, s, owner, spec)
     return await _respond(s, job_id, wait)
 
 
@@ -45,6 +45,6 @@ async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: In
 
     The result is the frames side by side in one strip; each frame is at /api/jobs/{id}/frames/{i}.png.
     """
-    spec, steps, sampler = await run_in_threadpool(interpolate_spec, s, owner, model, body)
-    job_id = await run_in_threadpool(submit_job, s, owner, "interpolate", spec, steps, sampler)
+    spec = await run_in_threadpool(interpolate_spec, s, owner, model, body)
+    job_id = await run_in_threadpool(submit_job, s, owner, spec)
     return await _respond(s, job_id, wait)

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from backend.api.deps import OwnerDep, ServicesDep
 from backend.api.schemas import ImageList, ImageOut
 from backend.api.services import add_image, image_out, owned_image
-from backend.core.uploads import FORMATS
+from backend.api.uploads import FORMATS
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 

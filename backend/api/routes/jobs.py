@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from backend.api.deps import OwnerDep, ServicesDep
 from backend.api.schemas import JobOut
 from backend.api.services import job_out, owned_job, wait_until_finished
-from backend.core.records import SUCCEEDED, TERMINAL
+from core.records import SUCCEEDED, TERMINAL
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from celery import Celery
 
-from backend.core.config import Settings
+from core.settings import Settings
 
-PROCESS_TASK = "diffusegae.process"  # (kind, unit id): kind "encode" (an image) or "decode" (a job)
+ENCODE_TASK = "diffusegae.encode"  # (image id): encode one image, merged with other queued encodes
+DECODE_TASK = "diffusegae.decode"  # (job id): run one recombine/interpolate job, merged with its sampler group
 
 
 def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
@@ -40,13 +41,13 @@ def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
 
 
 class Dispatcher:
-    """Sends the task that processes one unit (see backend.core.records)."""
+    """Sends the task that processes one unit (see core.records)."""
 
     def __init__(self, app: Celery, queue: str) -> None:
         self.app, self.queue = app, queue
 
     def encode(self, image_id: str) -> None:
-        self.app.send_task(PROCESS_TASK, args=["encode", image_id], queue=self.queue)
+        self.app.send_task(ENCODE_TASK, args=[image_id], queue=self.queue)
 
     def decode(self, job_id: str) -> None:
-        self.app.send_task(PROCESS_TASK, args=["decode", job_id], queue=self.queue)
+        self.app.send_task(DECODE_TASK, args=[job_id], queue=self.queue)

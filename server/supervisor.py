@@ -1,4 +1,4 @@
-"""`diffusegae serve | api | worker`: the ways to run the service (called from diffusegae/cli.py).
+"""`diffusegae serve | api | worker`: the ways to run the service (the commands are in server/cli.py).
 
 - serve: local mode, one command. Uses Redis at DGAE_REDIS_URL, or starts a private, non-persistent
   `redis-server` child when nothing answers on a local address; starts one Celery worker child
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from backend.core.config import ROOT, Settings, get_settings
+from core.settings import ROOT, Settings, get_settings
 
 log = logging.getLogger("diffusegae.serve")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")

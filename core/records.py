@@ -4,13 +4,14 @@ One unit of work is a Redis hash: an image's encoding (`image:<sha256>`) or a de
 (`job:<id>`, a recombination or an interpolation). Fields every one has:
 
     state     queued | running | succeeded | failed | cancelled
-    group     what can share a sampler batch: "encode" or "decode:<steps>:<sampler>"
+    group     what can share a sampler batch (core.specs.sampler_group): "encode" or "decode:<steps>:<sampler>"
     done, total  sampler steps
     claimant  id of the worker process running it; leader: key of the unit whose task ran it
     error     a message for people when failed
 
-Queued units also sit in `pending:<group>` (a sorted set by arrival). The API writes the record,
-then sends a Celery task naming the unit. The task *claims* its unit and, in the same atomic
+A job's `spec` field is its typed spec (core.specs) as JSON. Queued units also sit in
+`pending:<group>` (a sorted set by arrival). The API writes the record, then sends a Celery task
+naming the unit (core.queue). The task *claims* its unit and, in the same atomic
 step, up to `max_sampler_batch - 1` other pending units of its group (merging requests that
 arrived together); the tasks of units claimed that way find them taken and return. A claim is
 only honoured while its worker's heartbeat key lives, so when a worker dies (SIGKILL) its
@@ -28,9 +29,10 @@ from typing import Any
 
 import redis
 
+from core.specs import ENCODE_GROUP, JobSpec, sampler_group
+
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-ENCODE_GROUP = "encode"
 RECORD_TTL = 7 * 24 * 3600  # jobs and batches are forgotten a week after they were made
 
 _CLAIMABLE = """
@@ -127,14 +129,10 @@ local stale = st == 'succeeded' and ARGV[2] ~= '' and redis.call('HGET', KEYS[1]
 if st == 'queued' or st == 'running' or (st == 'succeeded' and not stale) then return st end
 redis.call('HDEL', KEYS[1], 'chunks', 'error', 'claimant', 'leader')
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'state', 'queued', 'group', 'encode', 'done', 0, 'total', 0, 'queued_at', ARGV[3])
-redis.call('ZADD', ARGV[1] .. 'pending:encode', ARGV[3], KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'queued', 'group', '@ENCODE_GROUP@', 'done', 0, 'total', 0, 'queued_at', ARGV[3])
+redis.call('ZADD', ARGV[1] .. 'pending:@ENCODE_GROUP@', ARGV[3], KEYS[1])
 return 'new'
-"""
-
-
-def decode_group(steps: int, sampler: str) -> str:
-    return f"decode:{int(steps)}:{sampler}"
+""".replace("@ENCODE_GROUP@", ENCODE_GROUP)
 
 
 class Records:
@@ -202,12 +200,16 @@ class Records:
         return self.r.zrevrange(f"{self.p}owner:{owner}:images", 0, limit - 1)
 
     # --- jobs and batches ---
-    def create_job(self, job_id: str, group: str, **fields: Any) -> str:
+    def create_job(self, job_id: str, spec: JobSpec, **fields: Any) -> str:
+        """A queued job running `spec`; `fields` are for people (owner, batch). Kind, steps, sampler and
+        frames are copied out of the spec so that the job's JSON can show them without parsing it."""
         key = self.job_key(job_id)
         now = time.time()
+        group = sampler_group(spec)
+        shown = {"kind": spec.kind, "steps": spec.steps, "sampler": spec.sampler, "frames": getattr(spec, "frames", 1)}
         pipe = self.r.pipeline(transaction=True)
-        pipe.hset(key, mapping={**{k: _str(v) for k, v in fields.items()}, "id": job_id, "state": QUEUED,
-                                "group": group, "done": 0, "total": 0, "created": now})
+        pipe.hset(key, mapping={**{k: _str(v) for k, v in {**fields, **shown}.items()}, "id": job_id, "state": QUEUED,
+                                "spec": spec.model_dump_json(), "group": group, "done": 0, "total": 0, "created": now})
         pipe.expire(key, RECORD_TTL)
         pipe.zadd(f"{self.p}pending:{group}", {key: now})
         pipe.execute()
@@ -254,9 +256,6 @@ class Records:
         pipe.delete(f"{self.p}hb:{worker_id}")
         pipe.zrem(f"{self.p}workers", worker_id)
         pipe.execute()
-
-    def alive(self, worker_id: str) -> bool:
-        return bool(self.r.exists(f"{self.p}hb:{worker_id}"))
 
     def workers(self) -> list[dict[str, Any]]:
         """Live workers (their heartbeat info)."""

@@ -5,35 +5,26 @@ Everything here calls the library's editing API (diffusegae.editing); nothing kn
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 
+from core.specs import InterpolateSpec, RecombineSpec
 from diffusegae.checkpoint import load_tensors, save_tensors
 from diffusegae.editing import Editor, Latents, interpolate, recombine
+
+log = logging.getLogger("diffusegae.worker")
 
 
 class SpecError(ValueError):
     """A job cannot be built (e.g. an image it names failed to encode); fails that job only."""
-
-
-def model_fingerprint(model_dir: Path) -> str:
-    """Changes when the model's weights or configs change: latents made with another model are redone."""
-    h = hashlib.sha256()
-    for rel in ("model.json", "autoencoder/model.json", "autoencoder/model.safetensors", "gae/model.json",
-                "gae/model.safetensors"):
-        p = Path(model_dir) / rel
-        if p.is_file():
-            st = p.stat()
-            h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return h.hexdigest()[:16]
 
 
 def save_latents(path: Path, lat: Latents, meta: Mapping[str, Any]) -> None:
@@ -42,11 +33,14 @@ def save_latents(path: Path, lat: Latents, meta: Mapping[str, Any]) -> None:
 
 
 def latents_meta(path: Path) -> dict[str, Any] | None:
-    """The metadata of a latents file, None when there is none (or it cannot be read)."""
+    """The metadata of a latents file; None when there is no usable file, and the image is encoded again."""
+    if not path.is_file():
+        return None
     try:
         with safe_open(str(path), framework="pt") as f:
             return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-    except Exception:  # missing, truncated, corrupt: the image is encoded again
+    except (SafetensorError, OSError, json.JSONDecodeError) as e:
+        log.warning("%s cannot be read (%s); the image will be encoded again", path, e)
         return None
 
 
@@ -65,33 +59,25 @@ def frame_weights(frames: int) -> list[float]:
     return [i / (frames - 1) for i in range(frames)]
 
 
-def rows_for(editor: Editor, kind: str, spec: Mapping[str, Any], lat: Mapping[str, Latents]) -> tuple[torch.Tensor, torch.Tensor]:
+def rows_for(editor: Editor, spec: RecombineSpec | InterpolateSpec,
+             lat: Mapping[str, Latents]) -> tuple[torch.Tensor, torch.Tensor]:
     """One job -> its rows of the sampler batch: z_dis (N, D) and x_T (N, 3, R, R).
 
     recombine: N = 1; each named attribute blends the base chunk towards its donor's (donor None
     keeps the base's chunk). interpolate: N = frames, lerp of z_dis and slerp of x_T from base to donor.
     x_T "random" replaces the inferred code by a seeded N(0, I) one (the same for every frame).
     """
-    base = lat[spec["base"]]
-    if kind == "recombine":
-        donors = {a: (lat[e["donor"]].z_dis, float(e["weight"])) for a, e in spec["attributes"].items() if e.get("donor")}
+    base = lat[spec.base]
+    if isinstance(spec, RecombineSpec):
+        donors = {a: (lat[b.donor].z_dis, b.weight) for a, b in spec.attributes.items() if b.donor}
         z = recombine(base.z_dis, donors, editor.slices)
-        n = 1
-        x = base.x_T
-    elif kind == "interpolate":
-        n = int(spec["frames"])
-        z, x = interpolate(base, lat[spec["donor"]], frame_weights(n), editor.slices, spec.get("attributes"))
+        n, x = 1, base.x_T
     else:
-        raise SpecError(f"unknown job kind {kind!r}")
-    if spec.get("x_T") == "random":
-        x = editor.random_x_T([int(spec.get("seed", 0))] * n)
+        n = spec.frames
+        z, x = interpolate(base, lat[spec.donor], frame_weights(n), editor.slices, spec.attributes)
+    if spec.x_T == "random":
+        x = editor.random_x_T([spec.seed] * n)
     return z, x
-
-
-def images_needed(kind: str, spec: Mapping[str, Any]) -> list[str]:
-    if kind == "recombine":
-        return [spec["base"], *(e["donor"] for e in spec["attributes"].values() if e.get("donor"))]
-    return [spec["base"], spec["donor"]]
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -34,13 +34,18 @@ def valid_id(value: str) -> bool:
     return bool(_ID.match(value))
 
 
+def _checked(value: str) -> str:
+    if not valid_id(value):
+        raise ValueError(f"not an id: {value!r}")
+    return value
+
+
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     def image_dir(self, image_id: str) -> Path:
-        assert valid_id(image_id), f"not an id: {image_id!r}"
-        return self.root / "images" / image_id
+        return self.root / "images" / _checked(image_id)
 
     def original(self, image_id: str) -> Path:
         return self.image_dir(image_id) / "original"
@@ -52,12 +57,10 @@ class Store:
         return self.image_dir(image_id) / "latents.safetensors"
 
     def result(self, job_id: str) -> Path:
-        assert valid_id(job_id), f"not an id: {job_id!r}"
-        return self.root / "results" / f"{job_id}.png"
+        return self.root / "results" / f"{_checked(job_id)}.png"
 
     def frame(self, job_id: str, index: int) -> Path:
-        assert valid_id(job_id), f"not an id: {job_id!r}"
-        return self.root / "results" / job_id / f"{int(index)}.png"
+        return self.root / "results" / _checked(job_id) / f"{int(index)}.png"
 
     @staticmethod
     def write_atomic(path: Path, data: bytes) -> None:

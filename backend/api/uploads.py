@@ -30,10 +30,6 @@ class ImageFacts:
     width: int
     height: int
 
-    @property
-    def media_type(self) -> str:
-        return FORMATS[self.format]
-
 
 def check_image(data: bytes, *, max_pixels: int, name: str = "the file") -> ImageFacts:
     """PNG / JPEG / WebP, at most `max_pixels` pixels, and decodable to the end."""

@@ -1,0 +1,69 @@
+"""The typed contract of a decode job: what the API writes into a job record and the worker reads back.
+
+A job record's `spec` field holds one of these as JSON (`spec.model_dump_json()`); the worker parses
+it with `parse_job_spec`. By then every id has been checked to belong to the caller and the steps
+and sampler are resolved (the model's defaults filled in), so the worker only computes.
+
+Units that can share one sampler batch have the same group (`sampler_group`): all encodes share
+`ENCODE_GROUP`; decode jobs share a group when they run the same sampler for the same steps.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+ENCODE_GROUP = "encode"  # an image's encoding: z_sem, z_dis and the inferred x_T, at the model's defaults
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Blend(_Spec):
+    """One attribute's chunk: base + weight (donor - base); no donor keeps the base's chunk."""
+
+    donor: str | None
+    weight: float
+
+
+class Sampling(_Spec):
+    x_T: Literal["inferred", "random"]  # the base's inferred stochastic code, or a seeded N(0, I) one
+    seed: int
+    steps: int
+    sampler: str
+
+
+class RecombineSpec(Sampling):
+    kind: Literal["recombine"] = "recombine"
+    base: str
+    attributes: dict[str, Blend]  # only the named attributes change
+
+    def image_ids(self) -> list[str]:
+        return [self.base, *(b.donor for b in self.attributes.values() if b.donor)]
+
+
+class InterpolateSpec(Sampling):
+    kind: Literal["interpolate"] = "interpolate"
+    base: str
+    donor: str
+    attributes: tuple[str, ...] | None  # the chunks to interpolate; None: all (and x_T is slerped too)
+    frames: int
+
+    def image_ids(self) -> list[str]:
+        return [self.base, self.donor]
+
+
+JobSpec = Annotated[RecombineSpec | InterpolateSpec, Field(discriminator="kind")]
+_JOB_SPEC: TypeAdapter[RecombineSpec | InterpolateSpec] = TypeAdapter(JobSpec)
+
+
+def parse_job_spec(raw: str) -> RecombineSpec | InterpolateSpec:
+    """A job record's `spec` field -> its spec (pydantic.ValidationError when it is not one)."""
+    return _JOB_SPEC.validate_json(raw)
+
+
+def sampler_group(spec: RecombineSpec | InterpolateSpec) -> str:
+    """The batching group of a decode job: jobs of one group can run as one sampler batch."""
+    return f"decode:{spec.steps}:{spec.sampler}"

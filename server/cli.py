@@ -1,0 +1,44 @@
+"""`diffusegae`, the installed command: the library's commands plus `serve`, `api` and `worker`.
+
+The library (`diffusegae.cli`) knows nothing of the service; this module layers the service's
+commands on top of its parser, and imports the web and worker code only when one of them runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from diffusegae import cli as library_cli
+
+
+def add_service_commands(sub: argparse._SubParsersAction) -> None:
+    def run(name: str):
+        def go(args: argparse.Namespace) -> None:
+            from server import supervisor
+
+            getattr(supervisor, name)(args)
+
+        return go
+
+    p = sub.add_parser("serve", help="API + an embedded worker on one machine, default model (local mode)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", type=Path, default=None, help="model folder (default: DGAE_MODEL_DIR, else models/toys-32)")
+    p.set_defaults(func=run("serve"))
+    p = sub.add_parser("api", help="the FastAPI app alone (scaled mode)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=run("api"))
+    p = sub.add_parser("worker", help="one Celery worker process (scaled mode; one per GPU)")
+    p.add_argument("--model", type=Path, default=None)
+    p.set_defaults(func=run("worker"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    library_cli.run(library_cli.build_parser(add_service_commands), argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

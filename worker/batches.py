@@ -1,0 +1,160 @@
+"""The work on a claimed batch of units: read what they need, run one sampler batch, write results, close records.
+
+`encode_images` and `decode_jobs` get the keys `WorkerProcess.claim` returned (the unit whose task
+ran first, then its batch mates) and close every one of them: succeeded, failed with a reason, or
+left cancelled. Result files are written before a record is closed (core.records), so a unit that
+is redone after a crash finds its work done or does it again, never half of it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import torch
+from PIL import Image
+from pydantic import ValidationError
+
+from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL
+from core.specs import ENCODE_GROUP, InterpolateSpec, RecombineSpec, parse_job_spec, sampler_group
+from diffusegae.editing import Editor, Latents
+from worker.progress import Cancelled, StepReporter
+from worker.tensors import SpecError, chunk_lists, latents_meta, load_latents, png_bytes, rows_for, save_latents, strip
+
+if TYPE_CHECKING:
+    from worker.process import WorkerProcess
+
+log = logging.getLogger("diffusegae.worker")
+
+ENCODE_WAIT_S = 600.0  # a decode waits this long for an image another live worker is encoding
+
+
+def encode_images(proc: WorkerProcess, keys: list[str]) -> None:
+    """Encode the images of `keys` (image records) in one batch: latents file, the model's view as PNG, chunks."""
+    ed = proc.editor
+    images, todo = [], []
+    for key in keys:
+        iid = proc.records.id_of(key)
+        meta = latents_meta(proc.store.latents(iid))
+        if meta and meta.get("model") == proc.fingerprint and proc.store.image_png(iid).is_file():
+            # encoded before (a redelivered task, or a re-upload after Redis lost its records)
+            z_dis = load_latents(proc.store.latents(iid), ed.device).z_dis
+            proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, z_dis)[0]))
+            continue
+        try:
+            with Image.open(proc.store.original(iid)) as im:
+                im.load()
+                images.append(im.convert("RGB"))
+            todo.append(key)
+        except Exception as e:  # the API validated it, but never let one image fail the batch
+            proc.records.finish(key, FAILED, f"cannot read the image: {e}")
+    if not todo:
+        return
+    steps, sampler = ed.info.default_steps, ed.info.default_sampler
+    x0 = ed.preprocess(images)  # (B, 3, R, R)
+    with StepReporter(proc.records, todo, cancellable=False) as report:
+        lat = ed.encode(x0, steps=steps, sampler=sampler, progress=report)
+    chunks = chunk_lists(ed, lat.z_dis)
+    seen = Editor.to_images(x0)
+    for i, key in enumerate(todo):
+        iid = proc.records.id_of(key)
+        save_latents(proc.store.latents(iid), lat[i:i + 1], {"model": proc.fingerprint, "steps": steps, "sampler": sampler})
+        proc.store.write_atomic(proc.store.image_png(iid), png_bytes(seen[i]))
+        proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunks[i]))
+
+
+def latents_for(proc: WorkerProcess, image_ids: set[str]) -> dict[str, Latents | str]:
+    """Latents of every image a decode batch needs -> {image id: Latents (batch 1) or why there are none}.
+
+    An image not encoded yet (with this model) is encoded here, unless another live worker is at it:
+    then this waits for it, up to ENCODE_WAIT_S.
+    """
+    out: dict[str, Latents | str] = {}
+    deadline = time.monotonic() + ENCODE_WAIT_S
+    waiting = set(image_ids)
+    while waiting:
+        for iid in sorted(waiting):
+            path = proc.store.latents(iid)
+            meta = latents_meta(path)
+            if meta and meta.get("model") == proc.fingerprint:
+                out[iid] = load_latents(path, proc.editor.device)
+                continue
+            key = proc.records.image_key(iid)
+            rec = proc.records.get(key) or {}
+            state = rec.get("state")
+            if not proc.store.original(iid).is_file():
+                out[iid] = f"image {iid} not found in the store"
+            elif state == FAILED:
+                out[iid] = f"image {iid} could not be encoded: {rec.get('error') or 'unknown error'}"
+            else:  # not encoded with this model, or running on a worker that may be dead: claim it
+                if state not in (QUEUED, RUNNING):
+                    proc.records.set_fields(key, state=QUEUED, group=ENCODE_GROUP, done=0, total=0)
+                claimed = proc.claim(key)
+                try:
+                    encode_images(proc, claimed)
+                except Exception as e:
+                    log.exception("encoding inside a decode batch failed")
+                    for k in claimed:
+                        proc.records.finish(k, FAILED, f"{type(e).__name__}: {e}")
+        waiting -= set(out)
+        if waiting:
+            if time.monotonic() > deadline:
+                out.update({iid: f"timed out waiting for image {iid} to be encoded" for iid in waiting})
+                break
+            time.sleep(0.2)  # another live worker is encoding them
+    return out
+
+
+def decode_jobs(proc: WorkerProcess, keys: list[str]) -> None:
+    """Run the jobs of `keys` (one sampler group) as one sampler batch and write their PNGs."""
+    ed = proc.editor
+    specs: list[tuple[str, RecombineSpec | InterpolateSpec]] = []
+    for key, rec in zip(keys, proc.records.get_many(keys)):
+        try:
+            specs.append((key, parse_job_spec((rec or {})["spec"])))
+        except (KeyError, ValidationError) as e:
+            proc.records.finish(key, FAILED, f"invalid job record: {e}")
+    if not specs:
+        return
+    group = sampler_group(specs[0][1])
+    for key, spec in specs[1:]:
+        if sampler_group(spec) != group:  # the claim takes units of one group only: a broken record
+            raise RuntimeError(f"{key} is in group {sampler_group(spec)}, claimed into a batch of {group}")
+    lat = latents_for(proc, {iid for _, spec in specs for iid in spec.image_ids()})
+    rows, live = [], []
+    for key, spec in specs:
+        errors = [lat[i] for i in spec.image_ids() if isinstance(lat[i], str)]
+        try:
+            if errors:
+                raise SpecError("; ".join(errors))
+            rows.append(rows_for(ed, spec, lat))
+            live.append((key, spec))
+        except (SpecError, KeyError, ValueError) as e:
+            proc.records.finish(key, FAILED, str(e))
+    if not live:
+        return
+    z = torch.cat([r[0] for r in rows])  # (N, D) over all jobs' rows
+    x = torch.cat([r[1] for r in rows])  # (N, 3, R, R)
+    steps, sampler = live[0][1].steps, live[0][1].sampler
+    try:
+        with StepReporter(proc.records, [k for k, _ in live], cancellable=True) as report:
+            out = ed.decode(z, x, steps=steps, sampler=sampler, progress=report)
+    except Cancelled:
+        log.info("decode stopped: every job in the batch was cancelled")
+        return
+    images = Editor.to_images(out)
+    row = 0
+    for (key, spec), (zr, _) in zip(live, rows):
+        mine, row = images[row:row + zr.shape[0]], row + zr.shape[0]
+        if (proc.records.get(key) or {}).get("state") in TERMINAL:
+            continue  # cancelled while the batch ran
+        jid = proc.records.id_of(key)
+        if isinstance(spec, InterpolateSpec):
+            for i, im in enumerate(mine):
+                proc.store.write_atomic(proc.store.frame(jid, i), png_bytes(im))
+            proc.store.write_atomic(proc.store.result(jid), png_bytes(strip(mine)))
+        else:
+            proc.store.write_atomic(proc.store.result(jid), png_bytes(mine[0]))
+        proc.records.finish(key, SUCCEEDED)
