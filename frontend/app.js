@@ -1,29 +1,58 @@
-// Entry point of the editor page (index.html).
+// Entry point of the editor page (index.html): mounts the components and wires them together.
 
-import { $, initChrome, loadModel, showError } from "./common.js";
-import { Editor } from "./editor.js";
-import { ImageStore, mountGallery } from "./gallery.js";
+import { api, getApiKey, setApiKey, urls } from "./api.js";
+import { mount as mountEditor } from "./editor.js";
+import { mount as mountErrorBanner } from "./error-banner.js";
+import { mount as mountGallery } from "./gallery.js";
+import { ImageStore } from "./image-store.js";
+import { mount as mountInterpolation } from "./interpolation.js";
+import { limitsOf, loadModel } from "./model.js";
+import { mount as mountResultPanel } from "./result-panel.js";
+import { mount as mountTopbar } from "./topbar.js";
+
+const page = (selector) => document.querySelector(selector);
 
 async function main() {
-  initChrome();
-  const store = new ImageStore();
+  const banner = mountErrorBanner(page("#error-banner"));
+  const showError = banner.show;
+  const apiKey = { get: getApiKey, set: setApiKey };
+  const topbar = mountTopbar(page(".topbar"), { api, apiKey, onKeyChange: () => location.reload() });
+  const store = new ImageStore({ api, onError: showError });
   let editor = null;
-  mountGallery($("#gallery-panel"), store, { onUse: (id) => editor?.setBase(id) });
+  mountGallery(page("#gallery-panel"), { store, urls, showError, onUse: (id) => editor?.setBase(id) });
+  const result = mountResultPanel(page("#result-panel"), { api, urls, store, apiKey, showError });
 
   const storeReady = store.refresh(); // the gallery does not need the model
   let model;
   try {
-    model = await loadModel(() => {
-      $("[data-testid=job-state]").textContent = "waiting for a worker…";
+    model = await loadModel(api, {
+      onWait(err, attempt) {
+        if (attempt === 0) showError(err);
+        result.say("waiting", "waiting for a worker…");
+      },
+      onReady: banner.clear,
     });
   } catch (err) {
     showError(`Cannot load the model description: ${err.message}`);
-    $("[data-testid=job-state]").textContent = "no model";
+    result.say("error", "no model");
     return;
   }
-  $("[data-testid=model-name]").textContent = model.name ? `model: ${model.name}` : "";
-  editor = new Editor(store, model);
-  window.diffusegaeEditor = editor; // for debugging from the console
+  topbar.setModel(model);
+  const limits = limitsOf(model);
+  const interpolation = mountInterpolation(page("#interp-panel"), { api, urls, model, limits, store, showError });
+  editor = mountEditor(page("#editor"), {
+    model,
+    limits,
+    store,
+    urls,
+    showError,
+    onChange(edit) {
+      result.update(edit);
+      interpolation.update(edit);
+    },
+  });
+  result.update(editor.edit());
+  interpolation.update(editor.edit());
   await storeReady;
   document.body.dataset.ready = "true";
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from helpers import (
     RENDER_TIMEOUT_MS,
@@ -20,15 +21,59 @@ from helpers import (
 STEPS = "8"  # few sampler steps: the suite runs on two shared CPU cores
 
 
-def test_model_attributes_make_labelled_slots(page):
+def model_info(page) -> dict:
+    return page.evaluate("fetch('/api/model').then(r => r.json())")
+
+
+def test_model_attributes_make_labelled_slots_bounded_by_the_api_limits(page):
     open_editor(page)
-    attributes = page.evaluate("fetch('/api/model').then(r => r.json()).then(m => m.attributes)")
-    assert attributes, "the model reports no attributes"
-    for attr in attributes:
+    model = model_info(page)
+    limits = model["limits"]
+    assert model["attributes"], "the model reports no attributes"
+    for attr in model["attributes"]:
         slider = page.get_by_label(f"{attr} weight", exact=True)
         assert slider.get_attribute("type") == "range"
-        assert (slider.get_attribute("min"), slider.get_attribute("max"), slider.get_attribute("step")) == ("-0.5", "1.5", "0.05")
+        assert [float(slider.get_attribute("min")), float(slider.get_attribute("max"))] == limits["weight"]
+        assert slider.get_attribute("step") == "0.05"
         assert page.locator(f"[data-testid=slot-{attr}]").count() == 1
+    for testid, name in (("steps", "steps"), ("interp-frames", "frames")):
+        box = page.locator(f"[data-testid={testid}]")
+        assert [int(box.get_attribute("min")), int(box.get_attribute("max"))] == limits[name], testid
+    assert page.js_errors == []
+
+
+def _recombine_with_weight(attr: str, weight: float):
+    def match(response) -> bool:
+        req = response.request
+        if req.method != "POST" or not req.url.split("?")[0].endswith("/api/recombine"):
+            return False
+        return json.loads(req.post_data)["attributes"].get(attr, {}).get("weight") == weight
+
+    return match
+
+
+def test_weight_slider_reaches_the_api_limits_by_keyboard(page):
+    open_editor(page)
+    low, high = model_info(page)["limits"]["weight"]
+    page.fill("[data-testid=steps]", STEPS)
+    base, donor = upload(page, SAMPLES[:2])
+    page.select_option("[data-testid=base-picker]", base)
+    page.select_option("[data-testid=picker-background]", donor)
+    slider = page.locator("[data-testid=weight-background]")
+    slider.focus()
+
+    # End: the API's maximum, sent as is and accepted (the job's result comes up).
+    with page.expect_response(_recombine_with_weight("background", high), timeout=RENDER_TIMEOUT_MS) as resp:
+        page.keyboard.press("End")
+    assert page.text_content("[data-testid=weight-value-background]") == f"{high:.2f}"
+    assert resp.value.status == 202, resp.value.text()
+    page.wait_for_selector(f'[data-testid=result-image][data-job-id="{resp.value.json()["id"]}"]', timeout=RENDER_TIMEOUT_MS)
+
+    # Home: the API's minimum.
+    with page.expect_response(_recombine_with_weight("background", low), timeout=RENDER_TIMEOUT_MS) as resp:
+        page.keyboard.press("Home")
+    assert page.text_content("[data-testid=weight-value-background]") == f"{low:.2f}"
+    assert resp.value.status == 202, resp.value.text()
     assert page.js_errors == []
 
 

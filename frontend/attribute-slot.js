@@ -1,0 +1,97 @@
+// One attribute's slot: its donor (dropped card or <select> picker, empty = keep the base) and
+// its blend weight.
+
+import { el, uid } from "./dom.js";
+import { dropTarget } from "./drop-target.js";
+import { imageLabel, imageOptions } from "./labels.js";
+import { mount as mountWeightSlider } from "./weight-slider.js";
+
+/**
+ * mount(slot, {attr, meta, limits, store, urls, onChange, uploadFile}) -> {setDonor(id), update(), destroy()}.
+ * Builds the slot inside `slot`; `onChange({donor, weight})` on every edit; `update()` repaints
+ * after the image list changed; `uploadFile(files)` resolves to the id of a dropped file.
+ */
+export function mount(root, { attr, meta, limits, store, urls, onChange, uploadFile }) {
+  const state = { donor: null, weight: 1 };
+  const pickerId = uid(`picker-${attr}`);
+
+  const thumb = el("div", { class: "slot-thumb", dataset: { testid: `slot-thumb-${attr}` } });
+  const picker = el("select", {
+    id: pickerId,
+    dataset: { testid: `picker-${attr}` },
+    onchange: (ev) => setDonor(ev.target.value || null),
+  });
+  const weightRow = el("div", { class: "weight-row" });
+  root.replaceChildren(
+    thumb,
+    el(
+      "div",
+      { class: "slot-body" },
+      el(
+        "div",
+        { class: "slot-head" },
+        el("label", { class: "slot-title", for: pickerId }, attr),
+        meta ? el("small", {}, meta) : null,
+        el(
+          "button",
+          {
+            type: "button",
+            class: "small clear",
+            "aria-label": `Clear the ${attr} donor`,
+            dataset: { testid: `clear-${attr}` },
+            onclick: () => setDonor(null),
+          },
+          "Clear",
+        ),
+      ),
+      picker,
+      weightRow,
+    ),
+  );
+  const slider = mountWeightSlider(weightRow, {
+    attr,
+    limits,
+    onInput(weight) {
+      state.weight = weight;
+      paint();
+      changed();
+    },
+  });
+  const undrop = dropTarget(root, {
+    onImage: (id) => setDonor(id),
+    onFiles: async (files) => {
+      const id = await uploadFile(files);
+      if (id) setDonor(id);
+    },
+  });
+
+  function paint() {
+    const img = state.donor ? store.get(state.donor) : null;
+    root.classList.toggle("empty", !state.donor);
+    root.dataset.donor = state.donor || "";
+    slider.update({ weight: state.weight, enabled: Boolean(state.donor) });
+    thumb.replaceChildren(
+      state.donor
+        ? el("img", { src: urls.image(state.donor), alt: `${attr} donor ${img ? imageLabel(img) : state.donor}` })
+        : el("span", {}, "base"),
+    );
+    if (img && img.status !== "ready") thumb.append(el("span", { class: `badge ${img.status}` }, img.status));
+    picker.value = state.donor || "";
+  }
+
+  const changed = () => onChange({ donor: state.donor, weight: state.weight });
+
+  function setDonor(id) {
+    state.donor = id || null;
+    paint();
+    changed();
+  }
+
+  function update() {
+    picker.replaceChildren(...imageOptions(store.list, "— base (no donor) —"));
+    paint();
+  }
+
+  update();
+  return { setDonor, update, destroy: undrop };
+}

@@ -1,0 +1,59 @@
+// The base slot: the image every edit starts from (dropped card or <select> picker).
+
+import { el, part } from "./dom.js";
+import { dropTarget } from "./drop-target.js";
+import { imageLabel, imageOptions } from "./labels.js";
+
+/**
+ * mount(slot, {store, urls, onChange, uploadFile}) -> {set(id), update(), destroy()}.
+ * The slot holds .slot-thumb, select[name=base] and .slot-note; `onChange(id)` on every change.
+ */
+export function mount(root, { store, urls, onChange, uploadFile }) {
+  const state = { base: null };
+  const thumb = part(root, ".slot-thumb");
+  const picker = part(root, "select[name=base]");
+  const note = part(root, ".slot-note");
+
+  function paint() {
+    const img = state.base ? store.get(state.base) : null;
+    root.dataset.base = state.base || "";
+    root.classList.toggle("empty", !state.base);
+    thumb.replaceChildren(
+      state.base
+        ? el("img", { src: urls.image(state.base), alt: `Base ${img ? imageLabel(img) : ""}` })
+        : el("span", {}, "drop a base image"),
+    );
+    picker.value = state.base || "";
+    note.textContent = !state.base ? "Drag an image here or choose one." : img ? `${img.status}${img.error ? `: ${img.error}` : ""}` : "";
+  }
+
+  function set(id) {
+    state.base = id || null;
+    paint();
+    onChange(state.base);
+  }
+
+  function update() {
+    picker.replaceChildren(...imageOptions(store.list, "— choose a base —"));
+    paint();
+  }
+
+  const onPick = (ev) => set(ev.target.value || null);
+  picker.addEventListener("change", onPick);
+  const undrop = dropTarget(root, {
+    onImage: set,
+    onFiles: async (files) => {
+      const id = await uploadFile(files);
+      if (id) set(id);
+    },
+  });
+  update();
+  return {
+    set,
+    update,
+    destroy() {
+      undrop();
+      picker.removeEventListener("change", onPick);
+    },
+  };
+}

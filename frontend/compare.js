@@ -1,0 +1,39 @@
+// Before/after: the result over the base, cut at a split the slider moves.
+
+import { part } from "./dom.js";
+
+/**
+ * mount(root, {}) -> {setBase(url), setResult(url, jobId)}. The root holds .compare (with
+ * img.compare-base, img.compare-result, .compare-empty) and input[name=split].
+ */
+export function mount(root) {
+  const state = { baseUrl: null, resultUrl: null, jobId: null, split: 100 };
+  const frame = part(root, ".compare");
+  const baseImg = part(frame, "img.compare-base");
+  const resultImg = part(frame, "img.compare-result");
+  const empty = part(frame, ".compare-empty");
+  const slider = part(root, "input[name=split]");
+
+  function paint() {
+    frame.style.setProperty("--split", `${state.split}%`);
+    baseImg.hidden = !state.baseUrl;
+    if (state.baseUrl) baseImg.src = state.baseUrl;
+    resultImg.hidden = !state.resultUrl;
+    empty.hidden = Boolean(state.resultUrl);
+    if (state.resultUrl && resultImg.src !== state.resultUrl) resultImg.src = state.resultUrl;
+    if (state.jobId) resultImg.dataset.jobId = state.jobId;
+  }
+
+  function set(patch) {
+    Object.assign(state, patch);
+    paint();
+  }
+
+  slider.value = String(state.split);
+  slider.addEventListener("input", (ev) => set({ split: Number(ev.target.value) }));
+  paint();
+  return {
+    setBase: (url) => set({ baseUrl: url }),
+    setResult: (url, jobId) => set({ resultUrl: url, jobId }),
+  };
+}

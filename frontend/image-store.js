@@ -1,0 +1,83 @@
+// The images the server knows about (newest first), shared by the gallery, the editor and the batch
+// page. Listeners get (store, {flash}) on every change; `flash` names an image uploaded again.
+
+const POLL_MS = 700;
+
+export class ImageStore {
+  /** @param api the API client; @param onError where failed uploads and refreshes are reported */
+  constructor({ api, onError }) {
+    this.api = api;
+    this.onError = onError;
+    this.list = [];
+    this.byId = new Map();
+    this.listeners = new Set();
+    this.pollTimer = null;
+  }
+
+  /** Subscribe; returns the unsubscribe function. */
+  on(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  get(id) {
+    return this.byId.get(id);
+  }
+
+  ready() {
+    return this.list.filter((img) => img.status === "ready");
+  }
+
+  set(list, { flash = null } = {}) {
+    // Keep client-side names (the file name at upload) when the server does not echo them.
+    for (const img of list) {
+      const old = this.byId.get(img.id);
+      if (old && old.filename && !img.filename) img.filename = old.filename;
+    }
+    // Stable order: images already shown keep their place (a card never jumps away from under the
+    // pointer, e.g. when the same bytes are uploaded again); new ones go first, newest first.
+    const shown = new Map(this.list.map((img, i) => [img.id, i]));
+    const fresh = list.filter((img) => !shown.has(img.id));
+    const kept = list.filter((img) => shown.has(img.id)).sort((a, b) => shown.get(a.id) - shown.get(b.id));
+    this.list = [...fresh, ...kept];
+    this.byId = new Map(this.list.map((img) => [img.id, img]));
+    for (const fn of this.listeners) fn(this, { flash });
+  }
+
+  upsert(img) {
+    const old = this.byId.get(img.id);
+    const merged = { ...(old || {}), ...img };
+    const list = old ? this.list.map((x) => (x.id === img.id ? merged : x)) : [merged, ...this.list];
+    this.set(list, { flash: old ? img.id : null }); // the same image again: point at the card it already has
+  }
+
+  async refresh() {
+    clearTimeout(this.pollTimer);
+    try {
+      this.set(await this.api.listImages());
+    } catch (err) {
+      this.onError(err);
+    }
+    // Poll while anything is still encoding.
+    if (this.list.some((img) => img.status === "queued" || img.status === "encoding")) {
+      this.pollTimer = setTimeout(() => this.refresh(), POLL_MS);
+    }
+  }
+
+  /** Upload files one by one; returns the image objects (failed uploads are reported and skipped). */
+  async upload(files) {
+    const out = [];
+    for (const file of files) {
+      try {
+        const img = await this.api.uploadImage(file);
+        if (!img.filename && file.name) img.filename = file.name;
+        this.upsert(img);
+        out.push(img);
+      } catch (err) {
+        this.onError(`${file.name || "image"}: ${err.message}`);
+      }
+    }
+    this.refresh();
+    return out;
+  }
+}

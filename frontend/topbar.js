@@ -1,0 +1,62 @@
+// The top bar: model name, health badge (polled) and the API key field.
+
+import { part } from "./dom.js";
+
+const HEALTH_EVERY_MS = 15000;
+
+/**
+ * mount(header, {api, apiKey: {get, set}, onKeyChange}) -> {setModel(model), destroy()}.
+ * Images and jobs belong to a key, so `onKeyChange` usually starts the page over.
+ */
+export function mount(root, { api, apiKey, onKeyChange }) {
+  const state = { model: null, health: null, healthError: null, timer: null };
+  const name = part(root, ".model-name");
+  const badge = part(root, ".health");
+  const key = part(root, "input[name=api-key]");
+
+  function paintHealth() {
+    if (state.healthError) {
+      badge.className = "health bad";
+      badge.textContent = "offline";
+      badge.title = state.healthError;
+      return;
+    }
+    const h = state.health;
+    if (!h) return;
+    const workers = Number(h.workers ?? 0);
+    const ok = h.status === "ok" && workers > 0;
+    badge.className = `health ${ok ? "ok" : "warn"}`;
+    badge.textContent = ok
+      ? `online · ${workers} worker${workers === 1 ? "" : "s"}`
+      : `degraded · redis ${h.redis ? "up" : "down"} · ${workers} workers`;
+    badge.title = JSON.stringify(h);
+  }
+
+  async function refreshHealth() {
+    try {
+      state.health = await api.health();
+      state.healthError = null;
+    } catch (err) {
+      state.healthError = err.message;
+    }
+    paintHealth();
+  }
+
+  key.value = apiKey.get();
+  key.addEventListener("change", (ev) => {
+    apiKey.set(ev.target.value);
+    onKeyChange();
+  });
+  refreshHealth();
+  state.timer = setInterval(refreshHealth, HEALTH_EVERY_MS);
+
+  return {
+    setModel(model) {
+      state.model = model;
+      name.textContent = model?.name ? `model: ${model.name}` : "";
+    },
+    destroy() {
+      clearInterval(state.timer);
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// One attribute's blend weight: a labelled range slider over the API's weight limits, its value,
+// and marks at 0 (the base) and 1 (the donor).
+
+import { el, uid } from "./dom.js";
+
+export const WEIGHT_STEP = 0.05;
+
+/**
+ * mount(row, {attr, limits: {min, max}, onInput}) -> {update({weight, enabled})}.
+ * Builds the label, slider and output inside `row`; `onInput(weight)` on every move.
+ */
+export function mount(root, { attr, limits, onInput }) {
+  const state = { weight: 1, enabled: false };
+  const id = uid(`weight-${attr}`);
+  const ticks = uid("weight-ticks");
+  const at = (v) => `left: ${(100 * (v - limits.min)) / (limits.max - limits.min)}%`;
+
+  const slider = el("input", {
+    type: "range",
+    id,
+    min: String(limits.min),
+    max: String(limits.max),
+    step: String(WEIGHT_STEP),
+    list: ticks,
+    dataset: { testid: `weight-${attr}` },
+    oninput: (ev) => onInput(Number(ev.target.value)),
+  });
+  const output = el("output", { for: id, dataset: { testid: `weight-value-${attr}` } });
+  root.replaceChildren(
+    el("label", { for: id }, `${attr} weight`),
+    slider,
+    output,
+    el("datalist", { id: ticks }, el("option", { value: "0" }), el("option", { value: "1" })),
+    el(
+      "div",
+      { class: "weight-scale", "aria-hidden": "true" },
+      el("span", { class: "mark-base", style: at(0) }, "base 0"),
+      el("span", { class: "mark-donor", style: at(1) }, "1 donor"),
+    ),
+  );
+
+  function paint() {
+    slider.value = String(state.weight);
+    slider.disabled = !state.enabled;
+    output.textContent = state.weight.toFixed(2);
+    slider.setAttribute(
+      "aria-valuetext",
+      state.enabled ? `${state.weight.toFixed(2)} (0 is the base, 1 the donor)` : "no donor: the base's value",
+    );
+  }
+
+  paint();
+  return {
+    update(next) {
+      Object.assign(state, next);
+      paint();
+    },
+  };
+}
