@@ -172,18 +172,23 @@ def owned_batch(s: Services, owner: str, batch_id: str) -> dict[str, str]:
     return rec
 
 
+def batch_state(states: list[str], *, cancelled: bool) -> str:
+    """A batch's state from its items': cancelled (asked to, and an item was); finished: succeeded unless
+    every item failed; else running once any item started or finished, queued before."""
+    if cancelled and CANCELLED in states:
+        return CANCELLED
+    if all(st in TERMINAL for st in states):
+        return SUCCEEDED if SUCCEEDED in states or FAILED not in states else FAILED
+    return RUNNING if any(st == RUNNING or st in TERMINAL for st in states) else QUEUED
+
+
 def batch_out(s: Services, rec: dict[str, str], *, items: bool = True) -> tuple[BatchOut, list[dict[str, str] | None]]:
     job_ids: list[str] = json.loads(rec["jobs"])
     jobs = s.records.get_many(s.records.job_key(j) for j in job_ids)
-    states = [(j or {}).get("state", FAILED) for j in jobs]
+    states = [(j or {}).get("state", FAILED) for j in jobs]  # a job record gone (expired) counts as failed
     count = {st: states.count(st) for st in (SUCCEEDED, FAILED, CANCELLED, RUNNING)}
     partial = sum(1.0 if st in TERMINAL else _fraction(j or {}) for st, j in zip(states, jobs))
-    if rec.get("cancelled") == "1" and count[CANCELLED]:
-        state = CANCELLED
-    elif all(st in TERMINAL for st in states):
-        state = SUCCEEDED if count[SUCCEEDED] or not count[FAILED] else FAILED
-    else:
-        state = RUNNING if count[RUNNING] or any(st in TERMINAL for st in states) else QUEUED
+    state = batch_state(states, cancelled=rec.get("cancelled") == "1")
     out = BatchOut(id=rec["id"], state=state, total=len(job_ids), done=count[SUCCEEDED], failed=count[FAILED],
                    cancelled=count[CANCELLED], progress=partial / max(1, len(job_ids)),
                    results_url=f"/api/batches/{rec['id']}/results.zip",

@@ -1,0 +1,104 @@
+"""The Redis claim protocol (core.records' Lua scripts) against the real Redis, one fresh key prefix per test."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+
+from core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Records
+from core.specs import ENCODE_GROUP, RecombineSpec, sampler_group
+from tests.stack import TEST_REDIS_URL
+
+
+@pytest.fixture
+def records():
+    rec = Records.connect(TEST_REDIS_URL, f"t-{uuid.uuid4().hex[:8]}:")
+    if not rec.ping():
+        pytest.fail(f"Redis does not answer at {TEST_REDIS_URL} (DGAE_TEST_REDIS_URL)")
+    yield rec
+    keys = list(rec.r.scan_iter(f"{rec.p}*"))
+    if keys:
+        rec.r.delete(*keys)
+    rec.r.close()
+
+
+def _spec(steps: int = 10, sampler: str = "ddim") -> RecombineSpec:
+    return RecombineSpec(base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=steps, sampler=sampler)
+
+
+def _jobs(records: Records, n: int, **spec) -> list[str]:
+    keys = []
+    for _ in range(n):
+        keys.append(records.create_job(uuid.uuid4().hex, _spec(**spec), owner="o"))
+        time.sleep(0.002)  # distinct arrival times
+    return keys
+
+
+def _alive(records: Records, worker: str) -> None:
+    records.heartbeat(worker, {"id": worker}, ttl=30)
+
+
+def test_a_claim_takes_its_unit_and_waiting_units_of_its_group_up_to_the_batch_size(records):
+    keys = _jobs(records, 5)
+    other = _jobs(records, 2, steps=20)  # another sampler group: never in the same batch
+    _alive(records, "w1")
+    got = records.claim(keys[2], "w1", 4)
+    assert got[0] == keys[2] and len(got) == 4 and set(got) <= set(keys)
+    assert records.states(got) == [RUNNING] * 4
+    assert records.states(other) == [QUEUED, QUEUED]
+    rest = [k for k in keys if k not in got]
+    assert records.claim(rest[0], "w1", 4) == rest  # the one left, alone
+    assert records.get(rest[0])["group"] == sampler_group(_spec())
+
+
+def test_a_unit_claimed_by_a_live_worker_is_not_taken_but_a_dead_worker_s_is(records):
+    [key] = _jobs(records, 1)
+    records.heartbeat("w1", {"id": "w1"}, ttl=0.3)
+    assert records.claim(key, "w1", 1) == [key]
+    _alive(records, "w2")
+    assert records.claim(key, "w2", 1) == []  # w1's heartbeat still lives
+    time.sleep(0.5)  # w1 dies: its heartbeat key expires
+    assert records.claim(key, "w2", 1) == [key]
+    assert records.get(key)["claimant"] == "w2"
+
+
+def test_a_redelivered_task_takes_back_the_batch_mates_its_dead_worker_had_claimed(records):
+    keys = _jobs(records, 3)
+    records.heartbeat("w1", {"id": "w1"}, ttl=0.3)
+    assert len(records.claim(keys[0], "w1", 3)) == 3
+    time.sleep(0.5)
+    _alive(records, "w2")
+    assert sorted(records.claim(keys[0], "w2", 1)) == sorted(keys)  # the leader's batch, whatever the size
+
+
+def test_finish_closes_only_open_units_and_cancel_leaves_the_queue(records):
+    a, b = _jobs(records, 2)
+    _alive(records, "w1")
+    assert records.cancel(b) == CANCELLED
+    assert records.claim(a, "w1", 8) == [a]  # b left the pending set: not merged
+    records.progress([a], 3, 10)
+    assert records.get(a)["done"] == "3"
+    assert records.finish(a, SUCCEEDED) is True
+    assert records.get(a)["done"] == "10"
+    assert records.finish(a, FAILED, "late") is False and records.get(a)["state"] == SUCCEEDED
+    assert records.finish(b, SUCCEEDED) is False and records.get(b)["state"] == CANCELLED
+    assert records.cancel(a) == SUCCEEDED  # a finished unit is never reopened
+
+
+def test_queue_encode_requeues_a_failed_image_or_one_made_by_another_model(records):
+    image = "b" * 64
+    key = records.image_key(image)
+    assert records.queue_encode(image, "m1", filename="x.png") == "new"
+    assert records.queue_encode(image, "m1") == QUEUED  # already waiting
+    assert records.get(key)["group"] == ENCODE_GROUP
+    _alive(records, "w1")
+    assert records.claim(key, "w1", 1) == [key]
+    records.finish(key, SUCCEEDED, model="m1")
+    assert records.queue_encode(image, "m1") == SUCCEEDED  # done with this model: left alone
+    assert records.queue_encode(image, "") == SUCCEEDED  # model unknown yet: left alone
+    assert records.queue_encode(image, "m2") == "new"  # another model: encoded again
+    records.claim(key, "w1", 1)
+    records.finish(key, FAILED, "bad")
+    assert records.queue_encode(image, "m2") == "new" and "error" not in records.get(key)
