@@ -275,14 +275,16 @@ def cmd_recombine(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.evaluation.report import evaluate
+    from diffusegae.model_folder import ModelFolder
 
     ed = _editor(args)
     data = _load_data(args, split="test")
-    clf_path = args.classifier or (args.model / "eval" / "classifier.safetensors")
+    folder = ModelFolder(args.model)
+    clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
     clf = load_classifier(clf_path) if clf_path.is_file() else None
     if clf is None:
         print(f"no attribute classifier at {clf_path}: swap accuracy is skipped", file=sys.stderr)
-    out = args.out or (args.model / "eval")
+    out = args.out or folder.eval_dir
     result = evaluate(ed, data, out, clf=clf, steps_list=args.steps_list, recon_images=args.recon_images,
                       swap_pairs_n=args.pairs, edit_steps=args.edit_steps, probe_data=_load_data(args, split="all"),
                       log=lambda m: print(m, file=sys.stderr, flush=True))

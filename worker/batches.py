@@ -11,27 +11,37 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
 from pydantic import ValidationError
 
-from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL
+from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Records
 from core.specs import ENCODE_GROUP, InterpolateSpec, RecombineSpec, parse_job_spec, sampler_group
+from core.store import Store
 from diffusegae.editing import Editor, Latents
 from worker.progress import Cancelled, StepReporter
 from worker.tensors import SpecError, chunk_lists, latents_meta, load_latents, png_bytes, rows_for, save_latents, strip
-
-if TYPE_CHECKING:
-    from worker.process import WorkerProcess
 
 log = logging.getLogger("diffusegae.worker")
 
 ENCODE_WAIT_S = 600.0  # a decode waits this long for an image another live worker is encoding
 
 
-def encode_images(proc: WorkerProcess, keys: list[str]) -> None:
+@dataclass(frozen=True)
+class Worker:
+    """What a batch needs of the process that runs it (built by `worker.process.WorkerProcess`)."""
+
+    records: Records
+    store: Store
+    editor: Editor
+    fingerprint: str  # of the loaded model: latents made by another model are redone
+    claim: Callable[[str], list[str]]  # claims a unit and its batch mates -> their keys
+
+
+def encode_images(proc: Worker, keys: list[str]) -> None:
     """Encode the images of `keys` (image records) in one batch: latents file, the model's view as PNG, chunks."""
     ed = proc.editor
     images, todo = [], []
@@ -65,7 +75,7 @@ def encode_images(proc: WorkerProcess, keys: list[str]) -> None:
         proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunks[i]))
 
 
-def latents_for(proc: WorkerProcess, image_ids: set[str]) -> dict[str, Latents | str]:
+def latents_for(proc: Worker, image_ids: set[str]) -> dict[str, Latents | str]:
     """Latents of every image a decode batch needs -> {image id: Latents (batch 1) or why there are none}.
 
     An image not encoded yet (with this model) is encoded here, unless another live worker is at it:
@@ -107,7 +117,7 @@ def latents_for(proc: WorkerProcess, image_ids: set[str]) -> dict[str, Latents |
     return out
 
 
-def decode_jobs(proc: WorkerProcess, keys: list[str]) -> None:
+def decode_jobs(proc: Worker, keys: list[str]) -> None:
     """Run the jobs of `keys` (one sampler group) as one sampler batch and write their PNGs."""
     ed = proc.editor
     specs: list[tuple[str, RecombineSpec | InterpolateSpec]] = []

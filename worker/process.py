@@ -21,6 +21,7 @@ from PIL import Image
 from core.records import FAILED, Records
 from core.settings import Settings
 from core.store import Store
+from worker.batches import Worker, decode_jobs, encode_images
 
 log = logging.getLogger("diffusegae.worker")
 
@@ -102,16 +103,12 @@ class WorkerProcess:
 
     # --- what the tasks call ---
     def run_encode(self, image_id: str) -> None:
-        from worker.batches import encode_images
-
         self._run(self.records.image_key(image_id), encode_images)
 
     def run_decode(self, job_id: str) -> None:
-        from worker.batches import decode_jobs
-
         self._run(self.records.job_key(job_id), decode_jobs)
 
-    def _run(self, key: str, work: Callable[[WorkerProcess, list[str]], None]) -> None:
+    def _run(self, key: str, work: Callable[[Worker, list[str]], None]) -> None:
         """Claim `key` and its batch mates, run `work` on them; any error fails exactly the claimed units."""
         keys = self.claim(key)
         if not keys:
@@ -121,7 +118,7 @@ class WorkerProcess:
         try:
             if self.editor is None:
                 raise ModelNotLoaded(self.model_error or "the model is not loaded")
-            work(self, keys)
+            work(Worker(self.records, self.store, self.editor, self.fingerprint, self.claim), keys)
         except Exception as e:
             log.exception("batch of %s failed", key)
             for k in keys:
