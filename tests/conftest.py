@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
+import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,49 @@ def _library_hash() -> str:
         h.update(p.relative_to(ROOT).as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("DIFFUSEGAE_TEST_CACHE", "/tmp/diffusegae-test-cache"))
+
+
+def cached_dir(name: str, *, sources: Sequence[str], files: Sequence[Path] = (), key: str = "",
+               build: Callable[[Path], None]) -> Path:
+    """A folder `build(folder)` fills, built once per input and reused: $DIFFUSEGAE_TEST_CACHE/<name>-<hash>.
+
+    The hash covers the library `sources` (files, or folders whose *.py count), the bytes of `files` (committed
+    weights the build reads), `key` (the build's own parameters, e.g. the source of the function that builds) and
+    the torch version. The folder is built under a temporary name and renamed into place, so a test process never
+    sees half of it; when two processes build at once, the first rename wins and the other build is dropped.
+    """
+    h = hashlib.sha256()
+    paths = [p for name_ in sources for p in ([ROOT / name_] if name_.endswith(".py") else (ROOT / name_).rglob("*.py"))]
+    for p in sorted(paths) + [Path(f).resolve() for f in files]:
+        h.update(p.relative_to(ROOT).as_posix().encode() if p.is_relative_to(ROOT) else p.name.encode())
+        h.update(hashlib.sha256(p.read_bytes()).digest())
+    h.update(key.encode())
+    h.update(torch.__version__.encode())
+    final = _cache_root() / f"{name}-{h.hexdigest()[:16]}"
+    if (final / "cache-key.json").is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{name}-building-", dir=final.parent))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the suite shares 2 cores with workers and browsers
+        build(tmp)
+        (tmp / "cache-key.json").write_text(json.dumps({"sources": list(sources), "files": [str(f) for f in files],
+                                                        "key": key, "torch": torch.__version__}, indent=2) + "\n")
+        tmp.chmod(0o755)  # mkdtemp makes it private
+        try:
+            tmp.rename(final)
+        except OSError:  # another process renamed its build into place first
+            if not (final / "cache-key.json").is_file():
+                raise
+    finally:
+        torch.set_num_threads(threads)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
 
 
 def tiny_model_dir() -> Path:

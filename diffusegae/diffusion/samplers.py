@@ -12,6 +12,7 @@ x0_hat = (x_t - sigma_t eps) / alpha_t.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -98,7 +99,7 @@ def _dpmpp_2m_walk(eps_model, schedule, x, path: list[int], cond, callback, *, c
                 d = (1 + 1 / (2 * r)) * x0_hat - (1 / (2 * r)) * x0_prev
             # 3. exponential-integrator update: x_t = (sigma_t / sigma_s) x_s - alpha_t (e^{-h} - 1) D
             sig_ratio = ((1 - abar_t) / (1 - abar_s)) ** 0.5
-            x = sig_ratio * x - abar_t**0.5 * torch.expm1(torch.tensor(-h)).item() * d
+            x = sig_ratio * x - abar_t**0.5 * math.expm1(-h) * d
             h_prev = h
         x0_prev = x0_hat
         if callback is not None:

@@ -7,6 +7,7 @@ test checks the GAE itself: its losses fall, and it routes each attribute into i
 """
 
 import dataclasses
+import inspect
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,19 @@ from diffusegae.data.dataset import LabeledImages
 from diffusegae.editing import recombine
 from diffusegae.evaluation.classifier import load_classifier
 from diffusegae.evaluation.metrics import swap_pairs
+from diffusegae.model_folder import ModelFolder
 from diffusegae.models.gae import GroupAutoencoder
 from diffusegae.training.common import Runtime
 from diffusegae.training.gae import encode_z_sem, train_gae
 from diffusegae.training.gae_losses import gae_losses
 from diffusegae.training.loop import LoopConfig
+from tests.conftest import cached_dir
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "toys-32"
+CLASSIFIER = DEFAULT_MODEL / "eval" / "classifier.safetensors"
+# What decides the trained GAE besides CLASSIFIER and the sources of FeatureEncoder, _toys_latents and _train_gae.
+_GAE_SOURCES = ("diffusegae/config.py", "diffusegae/checkpoint.py", "diffusegae/model_folder.py", "diffusegae/models",
+                "diffusegae/training", "diffusegae/data", "diffusegae/evaluation/classifier.py")
 
 
 class FeatureEncoder(nn.Module):
@@ -40,11 +47,9 @@ class FeatureEncoder(nn.Module):
         return self.clf.body(x)
 
 
-@pytest.fixture(scope="module")
-def toys_latents():
+def _toys_latents() -> tuple[FeatureEncoder, LabeledImages]:
     """6 identities x 20 backgrounds x 10 poses and an encoder of them."""
-    torch.set_num_threads(1)
-    enc = FeatureEncoder(load_classifier(DEFAULT_MODEL / "eval" / "classifier.safetensors"))
+    enc = FeatureEncoder(load_classifier(CLASSIFIER))
     labels = toys.all_labels()
     labels = labels[labels[:, 1] < 20]
     values = tuple(tuple(str(v) for v in range(n)) for n in (6, 20, 10))
@@ -52,16 +57,32 @@ def toys_latents():
     return enc, data
 
 
-@pytest.fixture(scope="module")
-def trained(toys_latents, tmp_path_factory):
-    ae, data = toys_latents
+def _train_gae(ae: FeatureEncoder, data: LabeledImages, out: Path) -> None:
+    """Train the GAE into the folder `out`: gae/model.safetensors + model.json and runs/gae_state_log.jsonl."""
     cfg = GAEConfig(z_sem_dim=128, chunk_sizes=(12, 8, 8), hidden=128, bottleneck=64, dropout=0.0)
-    out = tmp_path_factory.mktemp("gae")
     # 3000 steps: at 1500 some seeds had not yet routed pose/identity apart (swap accuracy 0.8);
     # at 3000 all of seeds 0-7 read >= 0.90 for every attribute. The run itself is seeded.
     loop = LoopConfig(steps=3000, lr=2e-3, ema_decay=0.99, save_every=10**9, log_every=50)
-    gae = train_gae(cfg, ae, data, out, loop, Runtime(torch.device("cpu"), 0, 1), batch_size=32, seed=0)
-    log = (out / "runs" / "gae_state_log.jsonl").read_text().splitlines()
+    train_gae(cfg, ae, data, out, loop, Runtime(torch.device("cpu"), 0, 1), batch_size=32, seed=0)
+    (ModelFolder(out).runs / "gae_state.pt").unlink()  # the resumable state: the tests need the weights and the log
+
+
+@pytest.fixture(scope="module")
+def toys_latents():
+    torch.set_num_threads(1)
+    return _toys_latents()
+
+
+@pytest.fixture(scope="module")
+def trained(toys_latents):
+    """The GAE trained by `_train_gae`, built once and cached like the tiny model (tests/conftest.py), loaded back
+    through the library's loader: (gae, data, z_sem, training log lines)."""
+    ae, data = toys_latents
+    key = "".join(inspect.getsource(f) for f in (FeatureEncoder, _toys_latents, _train_gae))
+    out = cached_dir("gae", sources=_GAE_SOURCES, files=[CLASSIFIER], key=key,
+                     build=lambda folder: _train_gae(ae, data, folder))
+    gae = ModelFolder(out).load_gae()
+    log = (ModelFolder(out).runs / "gae_state_log.jsonl").read_text().splitlines()
     return gae, data, encode_z_sem(ae, data.images, torch.device("cpu")), log
 
 
