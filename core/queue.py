@@ -5,11 +5,13 @@ Building it imports Celery only (no torch, no task code): `worker.app` adds the 
 
 from __future__ import annotations
 
+import redis
 from celery import Celery
 
 from core.settings import Settings
 
 ENCODE_TASK = "diffusegae.encode"  # (image id): encode one image, merged with other queued encodes
+RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: a worker process that ends with it asks its supervisor for a fresh one
 DECODE_TASK = "diffusegae.decode"  # (job id): run one recombine/interpolate job, merged with its sampler group
 
 
@@ -51,3 +53,8 @@ class Dispatcher:
 
     def decode(self, job_id: str) -> None:
         self.app.send_task(DECODE_TASK, args=[job_id], queue=self.queue)
+
+
+def waiting_messages(client: redis.Redis, settings: Settings) -> int:
+    """Task messages waiting in the queue's Redis list (the key Celery's Redis transport uses for it)."""
+    return int(client.llen(f"{settings.key_prefix}celery:{settings.queue}"))

@@ -15,7 +15,9 @@ naming the unit (core.queue). The task *claims* its unit and, in the same atomic
 step, up to `max_sampler_batch - 1` other pending units of its group (merging requests that
 arrived together); the tasks of units claimed that way find them taken and return. A claim is
 only honoured while its worker's heartbeat key lives, so when a worker dies (SIGKILL) its
-redelivered task, or any task naming one of its units, claims them again and redoes them.
+redelivered task, or any task naming one of its units, claims them again and redoes them. Running units
+are indexed in `running`; `orphans()` lists those whose worker is dead, so that a live worker can send
+their tasks again (a restarted worker does this instead of waiting for Celery's visibility timeout).
 Results are written before the state flips, and a finished (or cancelled) unit is never reopened:
 re-running a task is harmless.
 """
@@ -57,6 +59,7 @@ local pending = prefix .. 'pending:' .. (redis.call('HGET', unit, 'group') or ''
 local sbatch = prefix .. 'sbatch:' .. unit
 local function claim(key)
   redis.call('ZREM', pending, key)
+  redis.call('ZADD', prefix .. 'running', now, key)
   redis.call('HSET', key, 'state', 'running', 'claimant', me, 'leader', unit, 'started', now)
 end
 claim(unit)
@@ -95,10 +98,12 @@ end
 return out
 """
 
-# KEYS[1] unit; ARGV: new state, error, now, then field/value pairs. Only an open unit is closed.
+# KEYS[1] unit, KEYS[2] the running index; ARGV: new state, error, now, then field/value pairs.
+# Only an open unit is closed.
 _FINISH = """
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'queued' and st ~= 'running' then return 0 end
+redis.call('ZREM', KEYS[2], KEYS[1])
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'error', ARGV[2], 'finished', ARGV[3])
 if ARGV[1] == 'succeeded' then
   local total = redis.call('HGET', KEYS[1], 'total')
@@ -114,6 +119,7 @@ local st = redis.call('HGET', KEYS[1], 'state')
 if st == 'queued' or st == 'running' then
   local group = redis.call('HGET', KEYS[1], 'group') or ''
   redis.call('ZREM', ARGV[1] .. 'pending:' .. group, KEYS[1])
+  redis.call('ZREM', ARGV[1] .. 'running', KEYS[1])
   redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished', ARGV[2])
   return 'cancelled'
 end
@@ -135,6 +141,22 @@ return 'new'
 """.replace("@ENCODE_GROUP@", ENCODE_GROUP)
 
 
+# ARGV: key prefix. Units claimed by a worker whose heartbeat is gone -> their keys; index entries of
+# units no longer running are dropped on the way.
+_ORPHANS = """
+local out = {}
+for _, k in ipairs(redis.call('ZRANGE', ARGV[1] .. 'running', 0, -1)) do
+  if redis.call('HGET', k, 'state') ~= 'running' then
+    redis.call('ZREM', ARGV[1] .. 'running', k)
+  else
+    local c = redis.call('HGET', k, 'claimant')
+    if (not c) or c == '' or redis.call('EXISTS', ARGV[1] .. 'hb:' .. c) == 0 then table.insert(out, k) end
+  end
+end
+return out
+"""
+
+
 class Records:
     """Typed access to the records; one instance per process (the client pools connections)."""
 
@@ -145,6 +167,7 @@ class Records:
         self._finish = client.register_script(_FINISH)
         self._cancel = client.register_script(_CANCEL)
         self._queue_encode = client.register_script(_QUEUE_ENCODE)
+        self._orphans = client.register_script(_ORPHANS)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float = 2.0) -> Records:
@@ -243,7 +266,15 @@ class Records:
         args: list[Any] = [state, error, time.time()]
         for k, v in fields.items():
             args += [k, _str(v)]
-        return bool(self._finish(keys=[key], args=args))
+        return bool(self._finish(keys=[key, f"{self.p}running"], args=args))
+
+    def orphans(self) -> list[str]:
+        """Running units whose worker died (its heartbeat expired): their tasks may never come back on their own
+        (a task whose acknowledgement failed sits unacknowledged until the visibility timeout)."""
+        return self._orphans(keys=[], args=[self.p])
+
+    def is_image_key(self, key: str) -> bool:
+        return key.startswith(f"{self.p}image:")
 
     def heartbeat(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
         pipe = self.r.pipeline(transaction=False)

@@ -5,7 +5,8 @@
   process (`-P solo`, restarted if it dies) and runs the API in this process. Ctrl-C / SIGTERM
   stops everything it started.
 - api: the FastAPI app alone (scaled mode).
-- worker: one Celery worker process (scaled mode; one per GPU, pinned with CUDA_VISIBLE_DEVICES).
+- worker: one Celery worker process (scaled mode; one per GPU, pinned with CUDA_VISIBLE_DEVICES), as a
+  supervised child: restarted when it exits (a worker restarts itself after a Redis outage).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from core.queue import RESTART_EXIT_CODE
 from core.settings import ROOT, Settings, get_settings
 
 log = logging.getLogger("diffusegae.serve")
@@ -118,7 +120,10 @@ class SupervisedWorker:
             code = self.proc.wait()
             if self._stopping.is_set():
                 return
-            backoff = 1.0 if time.monotonic() - started > 30 else min(backoff * 2, 30.0)
+            if code == RESTART_EXIT_CODE or time.monotonic() - started > 30:
+                backoff = 1.0
+            else:  # it died young: do not spin
+                backoff = min(backoff * 2, 30.0)
             log.warning("the worker exited with %s; restarting in %.0f s", code, backoff)
             self._stopping.wait(backoff)
 
@@ -166,6 +171,17 @@ def api(args: argparse.Namespace) -> None:
 
 
 def worker(args: argparse.Namespace) -> None:
+    """One supervised Celery worker child in the foreground; SIGTERM / Ctrl-C stop it (warm shutdown)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = _apply_args(args)
-    os.chdir(ROOT)
-    os.execve(sys.executable, worker_command(settings), _child_env())
+    supervised = SupervisedWorker(settings)
+    done = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    supervised.start()
+    done.wait()
+    supervised.stop()

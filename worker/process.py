@@ -4,6 +4,11 @@ One `WorkerProcess` per Celery worker process (the model is loaded once). A task
 unit (`run_encode(image_id)` / `run_decode(job_id)`): it claims the unit plus other queued units of
 the same group (one sampler batch, see core.records for the claim protocol) and gives the claimed
 keys to `worker.batches`, which does the work and closes the records.
+
+Its watchdog thread beats the heartbeat, sends again the tasks of units whose worker died, and ends
+this process (exit code 75) when its Celery consumer can no longer be trusted: after Redis was
+unreachable (Celery's consumer may never consume again after a failed acknowledgement), or when it
+sits idle while its queue has messages. The supervisor (`server.supervisor`) starts a new one.
 """
 
 from __future__ import annotations
@@ -12,12 +17,15 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from PIL import Image
 
+from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
 from core.store import Store
@@ -25,13 +33,16 @@ from worker.batches import Worker, decode_jobs, encode_images
 
 log = logging.getLogger("diffusegae.worker")
 
+STALLED_AFTER_S = 30.0  # idle this long while the queue has messages: the consumer is stuck
+ORPHAN_SWEEP_S = 10.0  # how often running units of dead workers are looked for
+
 
 class ModelNotLoaded(RuntimeError):
     """This worker could not load its model; the units it claims fail with the reason."""
 
 
 class WorkerProcess:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
         self.settings = settings
         self.records = Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout)
         self.store = Store(settings.store_dir)
@@ -39,13 +50,18 @@ class WorkerProcess:
         self.editor = None  # diffusegae.editing.Editor once loaded
         self.fingerprint = ""  # of the loaded model folder: latents made by another model are redone
         self.model_status, self.model_error = "loading", None
+        self.dispatcher = dispatcher
         self._stop = threading.Event()
+        self._busy = False
+        self._idle_since = time.monotonic()
+        self._waiting_since: float | None = None  # idle with messages in the queue since
+        self._redis_lost = False
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
     # --- lifecycle ---
     def start(self) -> None:
         """Start the heartbeat, then load the model (errors are reported, the worker stays up)."""
-        threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True).start()
+        threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True).start()
         self.load_model()
 
     def stop(self) -> None:
@@ -89,17 +105,62 @@ class WorkerProcess:
         if self.model_status == "ready":  # again on every beat: survives Redis losing its data
             self.records.publish_model(self.model_info())
 
-    def _safe_beat(self) -> None:
+    def _safe_beat(self) -> bool:
         try:
             self._beat_once()
-        except Exception as e:  # Redis down: keep trying, the API reports it
-            log.warning("heartbeat failed: %s", e)
+        except Exception as e:  # Redis down: keep trying; the API reports it
+            if not self._redis_lost:
+                log.warning("Redis is unreachable (%s); this worker restarts once it is back", e)
+            self._redis_lost = True
+            return False
+        return True
 
-    def _heartbeat_loop(self) -> None:
-        period = self.settings.heartbeat_ttl / 3
-        while not self._stop.is_set():
-            self._safe_beat()
-            self._stop.wait(period)
+    def _watchdog_loop(self) -> None:
+        period = min(self.settings.heartbeat_ttl / 3, 5.0)
+        last_sweep = 0.0
+        while not self._stop.wait(period):
+            if not self._safe_beat():
+                continue
+            if self._redis_lost:
+                self.restart("Redis is reachable again after an outage")
+            try:
+                if time.monotonic() - last_sweep >= ORPHAN_SWEEP_S and self.model_status == "ready":
+                    last_sweep = time.monotonic()
+                    self.send_orphans_again()
+                self._check_consuming()
+            except Exception as e:  # a Redis hiccup between the beat and here: the next round retries
+                log.warning("watchdog: %s", e)
+
+    def send_orphans_again(self) -> None:
+        """Send a task again for every running unit whose worker died; its claim is free, so it is redone."""
+        for key in self.records.orphans():
+            unit = self.records.id_of(key)
+            log.info("%s: its worker died; sending its task again", key)
+            if self.records.is_image_key(key):
+                self.dispatcher.encode(unit)
+            else:
+                self.dispatcher.decode(unit)
+
+    def _check_consuming(self) -> None:
+        """A worker idle for STALLED_AFTER_S while its queue holds messages is not consuming: restart it."""
+        if self._busy or waiting_messages(self.records.r, self.settings) == 0:
+            self._waiting_since = None
+            return
+        now = time.monotonic()
+        self._waiting_since = self._waiting_since or now
+        idle_for = min(now - self._waiting_since, now - self._idle_since)
+        if idle_for >= STALLED_AFTER_S:
+            self.restart(f"idle for {idle_for:.0f} s while the queue has messages")
+
+    def restart(self, why: str) -> None:
+        """End this process at once; its supervisor starts a fresh one (whose Celery consumer works)."""
+        log.error("worker %s restarts: %s", self.worker_id, why)
+        try:
+            self.records.drop_heartbeat(self.worker_id)  # its claims are free now: no waiting for the TTL
+        except Exception:
+            pass
+        logging.shutdown()
+        os._exit(RESTART_EXIT_CODE)
 
     # --- what the tasks call ---
     def run_encode(self, image_id: str) -> None:
@@ -115,14 +176,22 @@ class WorkerProcess:
             log.info("%s: done, cancelled or taken by a live worker; nothing to do", key)
             return
         log.info("%s: claimed %d unit(s) for one sampler batch", key, len(keys))
+        self._busy = True
         try:
             if self.editor is None:
                 raise ModelNotLoaded(self.model_error or "the model is not loaded")
             work(Worker(self.records, self.store, self.editor, self.fingerprint, self.claim), keys)
+        except redis.ConnectionError:
+            # Redis went away mid-batch: the units stay claimed by this worker, whose restart frees them.
+            log.exception("batch of %s: Redis is unreachable", key)
+            raise
         except Exception as e:
             log.exception("batch of %s failed", key)
             for k in keys:
                 self.records.finish(k, FAILED, str(e) if isinstance(e, ModelNotLoaded) else f"{type(e).__name__}: {e}")
+        finally:
+            self._busy = False
+            self._idle_since = time.monotonic()
 
     def claim(self, key: str) -> list[str]:
         return self.records.claim(key, self.worker_id, self.settings.max_sampler_batch)

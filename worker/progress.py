@@ -44,11 +44,15 @@ class StepReporter:
             log.warning("progress update failed: %s", e)
 
     def _loop(self) -> None:
+        failing = False
         while not self._stop.wait(self.interval):
             try:
                 self._flush()
+                failing = False
             except Exception as e:  # Redis hiccup: the sampler carries on, the next tick retries
-                log.warning("progress update failed: %s", e)
+                if not failing:
+                    log.warning("progress update failed (retrying quietly): %s", e)
+                failing = True
 
     def _flush(self) -> None:
         latest = self.latest

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_init, worker_shutdown
 
-from core.queue import DECODE_TASK, ENCODE_TASK
+from core.queue import DECODE_TASK, ENCODE_TASK, Dispatcher
 from core.settings import get_settings
 from worker.app import app
 from worker.process import WorkerProcess
@@ -21,7 +21,8 @@ class ModelTask(Task):
     @property
     def process(self) -> WorkerProcess:
         if ModelTask._process is None:
-            ModelTask._process = WorkerProcess(get_settings())
+            settings = get_settings()
+            ModelTask._process = WorkerProcess(settings, Dispatcher(app, settings.queue))
             ModelTask._process.start()
         return ModelTask._process
 

@@ -102,3 +102,19 @@ def test_queue_encode_requeues_a_failed_image_or_one_made_by_another_model(recor
     records.claim(key, "w1", 1)
     records.finish(key, FAILED, "bad")
     assert records.queue_encode(image, "m2") == "new" and "error" not in records.get(key)
+
+
+def test_orphans_are_running_units_of_dead_workers_only(records):
+    a, b, c = _jobs(records, 3)
+    records.heartbeat("dies", {"id": "dies"}, ttl=0.3)
+    _alive(records, "lives")
+    assert records.claim(a, "dies", 1) == [a]
+    assert records.claim(b, "lives", 1) == [b]
+    records.claim(c, "lives", 1)
+    records.finish(c, SUCCEEDED)
+    assert records.orphans() == []
+    time.sleep(0.5)
+    assert records.orphans() == [a]
+    assert records.claim(a, "lives", 1) == [a]  # what the task sent again does
+    assert records.orphans() == []
+    assert set(records.r.zrange(f"{records.p}running", 0, -1)) == {a, b}
