@@ -9,8 +9,11 @@ import redis
 from celery import Celery
 
 from core.settings import Settings
+from core.specs import Lane
 
 ENCODE_TASK = "diffusegae.encode"  # (image id): encode one image, merged with other queued encodes
+# Message priorities in the Redis transport (0 first): a worker takes every waiting interactive task before a bulk one.
+PRIORITY = {"interactive": 0, "bulk": 9}
 RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: a worker process that ends with it asks its supervisor for a fresh one
 DECODE_TASK = "diffusegae.decode"  # (job id): run one recombine/interpolate job, merged with its sampler group
 
@@ -34,6 +37,7 @@ def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
             "unacked_restore_throttle": 1,
             "global_keyprefix": settings.key_prefix + "celery:",
             "socket_connect_timeout": settings.redis_timeout,
+            "priority_steps": sorted(PRIORITY.values()),
         },
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
@@ -49,12 +53,21 @@ class Dispatcher:
         self.app, self.queue = app, queue
 
     def encode(self, image_id: str) -> None:
-        self.app.send_task(ENCODE_TASK, args=[image_id], queue=self.queue)
+        self.app.send_task(ENCODE_TASK, args=[image_id], queue=self.queue, priority=PRIORITY["bulk"])
 
-    def decode(self, job_id: str) -> None:
-        self.app.send_task(DECODE_TASK, args=[job_id], queue=self.queue)
+    def decode(self, job_id: str, lane: Lane) -> None:
+        self.app.send_task(DECODE_TASK, args=[job_id], queue=self.queue, priority=PRIORITY[lane])
+
+
+def queue_lists(settings: Settings) -> dict[str, str]:
+    """The Redis list Celery's transport keeps for each lane of the queue (its key naming: queue, queue + sep + priority)."""
+    base = f"{settings.key_prefix}celery:{settings.queue}"
+    return {lane: base if p == 0 else f"{base}\x06\x16{p}" for lane, p in PRIORITY.items()}
 
 
 def waiting_messages(client: redis.Redis, settings: Settings) -> int:
-    """Task messages waiting in the queue's Redis list (the key Celery's Redis transport uses for it)."""
-    return int(client.llen(f"{settings.key_prefix}celery:{settings.queue}"))
+    """Task messages waiting in the queue, all lanes."""
+    pipe = client.pipeline(transaction=False)
+    for key in queue_lists(settings).values():
+        pipe.llen(key)
+    return sum(int(n) for n in pipe.execute())

@@ -229,7 +229,8 @@ class Records:
         key = self.job_key(job_id)
         now = time.time()
         group = sampler_group(spec)
-        shown = {"kind": spec.kind, "steps": spec.steps, "sampler": spec.sampler, "frames": getattr(spec, "frames", 1)}
+        shown = {"kind": spec.kind, "steps": spec.steps, "sampler": spec.sampler, "frames": getattr(spec, "frames", 1),
+                 "lane": spec.lane}
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(key, mapping={**{k: _str(v) for k, v in {**fields, **shown}.items()}, "id": job_id, "state": QUEUED,
                                 "spec": spec.model_dump_json(), "group": group, "done": 0, "total": 0, "created": now})

@@ -30,15 +30,19 @@ class Settings(BaseSettings):
     # --- the worker ---
     device: str | None = None  # None: cuda if available, else cpu
     torch_threads: int = 0  # CPU threads per worker process; 0: half the cores (at least 1)
-    max_sampler_batch: int = Field(16, ge=1)  # queued requests merged into one sampler batch
+    max_sampler_batch: int = Field(16, ge=1)  # queued interactive edits merged into one sampler batch
+    # Bulk work (encodes, batch items) runs in smaller batches: an interactive edit that arrives waits for one of them.
+    max_bulk_batch: int = Field(4, ge=1)
     heartbeat_ttl: float = Field(15.0, gt=0)  # a worker silent this long is dead; its jobs may be taken over
     visibility_timeout: float = Field(3600.0, gt=0)  # unacked task redelivered after this (SIGKILLed worker)
     restore_interval: float = Field(10.0, gt=0)  # how often idle workers look for such tasks
 
     # --- limits on input ---
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # one uploaded image
-    max_image_pixels: int = Field(40_000_000, ge=1)  # width x height before decoding (decompression bombs)
+    max_image_pixels: int = Field(16_000_000, ge=1)  # width x height before decoding (decompression bombs)
+    max_concurrent_decodes: int = Field(2, ge=1)  # full-size image decodes at once per API process (PNG/WebP checks)
     max_zip_bytes: int = Field(200 * 1024 * 1024, ge=1)  # a batch zip, compressed and uncompressed
+    max_json_bytes: int = Field(4 * 1024 * 1024, ge=1)  # a JSON body, and a batch's spec (JSON or CSV)
     max_batch_items: int = Field(500, ge=1)  # recombination specs in one batch
     max_wait: float = Field(300.0, ge=0)  # longest ?wait= a request may ask for
 

@@ -5,7 +5,9 @@ it with `parse_job_spec`. By then every id has been checked to belong to the cal
 and sampler are resolved (the model's defaults filled in), so the worker only computes.
 
 Units that can share one sampler batch have the same group (`sampler_group`): all encodes share
-`ENCODE_GROUP`; decode jobs share a group when they run the same sampler for the same steps.
+`ENCODE_GROUP`; decode jobs share a group when they run the same sampler for the same steps in the
+same lane. The lane says how urgent a job is: "interactive" edits (recombine, interpolate) go before
+"bulk" work (encodes, batch items) in the queue, and never share a sampler batch with it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 ENCODE_GROUP = "encode"  # an image's encoding: z_sem, z_dis and the inferred x_T, at the model's defaults
+Lane = Literal["interactive", "bulk"]
 
 
 class _Spec(BaseModel):
@@ -33,6 +36,7 @@ class Sampling(_Spec):
     seed: int
     steps: int
     sampler: str
+    lane: Lane = "interactive"
 
 
 class RecombineSpec(Sampling):
@@ -66,4 +70,4 @@ def parse_job_spec(raw: str) -> RecombineSpec | InterpolateSpec:
 
 def sampler_group(spec: RecombineSpec | InterpolateSpec) -> str:
     """The batching group of a decode job: jobs of one group can run as one sampler batch."""
-    return f"decode:{spec.steps}:{spec.sampler}"
+    return f"decode:{spec.lane}:{spec.steps}:{spec.sampler}"

@@ -22,11 +22,34 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_REDIS_URL = os.environ.get("DGAE_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
+def shown_url(url: str) -> str:
+    """The URL with its password (if any) replaced by ***, for messages."""
+    parts = urlsplit(url)
+    return url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)
+
+
+def redis_answers(url: str = TEST_REDIS_URL, timeout: float = 1.0) -> bool:
+    """Whether the Redis at `url` (host, port, password and db from the URL) answers a PING."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    except ValueError:
+        return False
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
 
 
 def free_port() -> int:
@@ -96,6 +119,10 @@ class Stack:
                "-n", f"{self.name}-{len(self._logs)}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                "--without-heartbeat"]
         return self._spawn(cmd, "worker", env)
+
+    def start_worker_command(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`diffusegae worker`, exactly as an operator starts one in the scaled mode."""
+        return self._spawn([sys.executable, "-m", "server.cli", "worker"], "worker", env)
 
     def start_api(self, port: int | None = None, env: dict[str, str] | None = None) -> str:
         """The API in a uvicorn process; -> its base URL."""

@@ -139,7 +139,7 @@ class WorkerProcess:
             if self.records.is_image_key(key):
                 self.dispatcher.encode(unit)
             else:
-                self.dispatcher.decode(unit)
+                self.dispatcher.decode(unit, (self.records.get(key) or {}).get("lane") or "bulk")
 
     def _check_consuming(self) -> None:
         """A worker idle for STALLED_AFTER_S while its queue holds messages is not consuming: restart it."""
@@ -194,4 +194,8 @@ class WorkerProcess:
             self._idle_since = time.monotonic()
 
     def claim(self, key: str) -> list[str]:
-        return self.records.claim(key, self.worker_id, self.settings.max_sampler_batch)
+        """`key` and queued units of its group, up to the batch size of its lane."""
+        group = self.records.r.hget(key, "group") or ""
+        interactive = group.startswith("decode:interactive:")
+        limit = self.settings.max_sampler_batch if interactive else self.settings.max_bulk_batch
+        return self.records.claim(key, self.worker_id, limit)

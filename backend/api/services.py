@@ -23,7 +23,7 @@ from backend.api.schemas import (
 )
 from backend.api.uploads import ImageFacts, UploadError, check_image
 from core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL
-from core.specs import Blend, InterpolateSpec, JobSpec, RecombineSpec
+from core.specs import Blend, InterpolateSpec, JobSpec, Lane, RecombineSpec
 from core.store import content_id, new_id, valid_id
 
 _IMAGE_STATUS = {QUEUED: "queued", RUNNING: "encoding", SUCCEEDED: "ready", FAILED: "failed", CANCELLED: "failed"}
@@ -98,7 +98,7 @@ def _check_attributes(model: dict[str, Any], names: list[str], where: str) -> No
 
 
 def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: RecombineRequest,
-                   where: str = "") -> RecombineSpec:
+                   where: str = "", lane: Lane = "interactive") -> RecombineSpec:
     """A recombine body -> the spec the worker runs; 404/422 when it cannot run."""
     _check_attributes(model, list(body.attributes), where)
     base = owned_image(s, owner, body.base, f"{where}base image")
@@ -106,7 +106,7 @@ def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: Recombi
     for name, edit in body.attributes.items():
         donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         attrs[name] = Blend(donor=donor, weight=edit.weight)
-    return RecombineSpec(base=base, attributes=attrs, **_sampling(model, body))
+    return RecombineSpec(base=base, attributes=attrs, lane=lane, **_sampling(model, body))
 
 
 def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> InterpolateSpec:
@@ -124,7 +124,7 @@ def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "") -> str:
     job_id = new_id()
     s.records.create_job(job_id, spec, owner=owner, batch=batch)
     try:
-        s.dispatcher.decode(job_id)
+        s.dispatcher.decode(job_id, spec.lane)
     except Exception:
         s.records.cancel(s.records.job_key(job_id))  # no task will ever run it
         raise

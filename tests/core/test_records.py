@@ -118,3 +118,28 @@ def test_orphans_are_running_units_of_dead_workers_only(records):
     assert records.claim(a, "lives", 1) == [a]  # what the task sent again does
     assert records.orphans() == []
     assert set(records.r.zrange(f"{records.p}running", 0, -1)) == {a, b}
+
+
+def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_with_them(records):
+    """The queue's Redis lists as Celery's transport fills them: a consumer takes the interactive lane first."""
+    from core.queue import Dispatcher, make_celery, queue_lists
+    from core.settings import Settings
+
+    settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=records.p, queue="lanes")
+    app = make_celery(settings)
+    dispatcher = Dispatcher(app, settings.queue)
+    bulk = [records.create_job(uuid.uuid4().hex, _spec().model_copy(update={"lane": "bulk"}), owner="o") for _ in range(3)]
+    for key in bulk:
+        dispatcher.decode(records.id_of(key), "bulk")
+    dispatcher.encode("c" * 64)
+    urgent = records.create_job(uuid.uuid4().hex, _spec(), owner="o")
+    dispatcher.decode(records.id_of(urgent), "interactive")
+    lists = queue_lists(settings)
+    assert records.r.llen(lists["interactive"]) == 1 and records.r.llen(lists["bulk"]) == 4
+    with app.connection_for_read() as conn:
+        first = conn.SimpleQueue(settings.queue).get(timeout=5)  # kombu's consumer, as the worker's
+        assert first.headers["task"] == "diffusegae.decode" and first.payload[0] == [records.id_of(urgent)]
+        first.ack()
+    _alive(records, "w1")
+    assert records.claim(urgent, "w1", 16) == [urgent]  # the bulk jobs of the same sampler and steps stay queued
+    app.close()

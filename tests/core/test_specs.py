@@ -16,10 +16,11 @@ def test_specs_round_trip_through_the_record_json_as_their_own_type():
     assert rec.image_ids() == [A, B] and inter.image_ids() == [A, B]
 
 
-def test_the_group_key_is_the_sampler_and_steps():
+def test_the_group_key_is_the_lane_sampler_and_steps():
     spec = RecombineSpec(base=A, attributes={}, x_T="inferred", seed=0, steps=12, sampler="ddim")
-    assert sampler_group(spec) == "decode:12:ddim"
-    assert sampler_group(spec.model_copy(update={"steps": 13})) != sampler_group(spec)
+    assert sampler_group(spec) == "decode:interactive:12:ddim"
+    for change in ({"steps": 13}, {"sampler": "dpmpp_2m"}, {"lane": "bulk"}):
+        assert sampler_group(spec.model_copy(update=change)) != sampler_group(spec)
 
 
 def test_a_record_that_is_not_a_spec_is_refused():

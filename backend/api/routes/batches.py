@@ -97,7 +97,7 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request
             body = RecombineRequest.model_validate(item)
         except ValidationError as e:
             raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
-        specs.append(await run_in_threadpool(recombine_spec, s, owner, model, body, f"items[{i}]: "))
+        specs.append(await run_in_threadpool(recombine_spec, s, owner, model, body, f"items[{i}]: ", "bulk"))
     batch_id = new_id()
 
     def submit_all() -> list[str]:
