@@ -30,16 +30,34 @@ def _parse_overrides(cls: type, pairs: list[str]) -> dict[str, Any]:
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="toys",
-                   help="'toys' or 'vehicles' (rendered), or 'folder' (with --images/--labels)")
-    p.add_argument("--images", type=Path, help="folder of images (dataset=folder)")
-    p.add_argument("--labels", type=Path, help="CSV: file,attr1,attr2,... (dataset=folder)")
+    p.add_argument("--dataset", default=None,
+                   help="'toys' (the default) or 'vehicles' (rendered), or 'folder' (your own images: "
+                        "implied by --images/--labels)")
+    p.add_argument("--images", type=Path, help="folder of images (implies --dataset folder)")
+    p.add_argument("--labels", type=Path, help="CSV: file,attr1,attr2,... (implies --dataset folder)")
     p.add_argument("--resolution", type=int, default=32)
+
+
+def _resolve_dataset(args: argparse.Namespace) -> None:
+    """--images/--labels mean --dataset folder; with another dataset named they are an error, not ignored."""
+    if not hasattr(args, "dataset"):
+        return
+    own = [f"--{name}" for name in ("images", "labels") if getattr(args, name) is not None]
+    if own:
+        if args.dataset not in (None, "folder"):
+            raise SystemExit(f"{'/'.join(own)} give your own data (--dataset folder), but --dataset {args.dataset} was "
+                             "named: drop one of them")
+        args.dataset = "folder"
+        if args.images is None or args.labels is None:
+            raise SystemExit("your own data needs both --images DIR and --labels CSV")
+    elif args.dataset is None:
+        args.dataset = "toys"
 
 
 def _load_data(args: argparse.Namespace, split: str = "train"):
     from diffusegae.data.dataset import RENDERED_KINDS, load_rendered
 
+    _resolve_dataset(args)
     if args.dataset in RENDERED_KINDS:
         return load_rendered(args.dataset, args.resolution, split)
     if args.dataset == "folder":
@@ -77,6 +95,37 @@ def _runtime(args: argparse.Namespace):
     return setup_runtime(args.device)
 
 
+def _files_of(folder: Path) -> dict[Path, tuple[int, int]]:
+    """(mtime_ns, size) of every file in a model folder outside runs/ (the training state)."""
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for p in folder.rglob("*"):
+        if p.is_file() and "runs" not in p.relative_to(folder).parts[:1]:
+            st = p.stat()
+            out[p] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _report_written(folder: Path, before: dict[Path, tuple[int, int]]) -> None:
+    """After a training stage: the files it wrote (new or changed) and the model folder, on stdout."""
+    from diffusegae.model_folder import ModelFolder
+
+    after = _files_of(folder)
+    written = sorted(p for p, sig in after.items() if before.get(p) != sig)
+    for p in written:
+        print(f"wrote {p} ({p.stat().st_size / 1e6:.2f} MB)" if p.suffix == ".safetensors" else f"wrote {p}")
+    if not written:
+        print(f"wrote no model files (nothing changed in {folder})")
+    mf = ModelFolder(folder)
+    print(f"training state (checkpoints, loss log): {mf.runs}")
+    complete = mf.manifest_path.is_file() and mf.autoencoder_weights.is_file() and mf.gae_weights.is_file()
+    if complete:
+        print(f"model folder: {folder} (complete: diffusegae serve --model {folder})")
+    else:
+        print(f"model folder: {folder} (not complete yet: train the GAE next, diffusegae train gae ... --out {folder})")
+
+
 def _loop(args: argparse.Namespace):
     from diffusegae.training.loop import LoopConfig
 
@@ -107,9 +156,12 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> None:
         cfg = AutoencoderConfig(resolution=args.resolution, **_parse_overrides(AutoencoderConfig, args.set))
     rt = _runtime(args)
     data = _load_data(args)
+    before = _files_of(args.out)
     train_autoencoder(cfg, data, args.out, _loop(args), rt, batch_size=args.batch_size, seed=args.seed,
                       resume=args.resume, snapshot_every=args.snapshot_every, high_noise_frac=args.high_noise_frac,
                       init_from=init_from)
+    if rt.is_main:
+        _report_written(args.out, before)
     teardown_runtime()
 
 
@@ -131,10 +183,12 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
         over = _parse_overrides(GAEConfig, args.set)
         over.setdefault("chunk_sizes", default_chunk_sizes(len(data.attributes)))
         cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, **over)
+    before = _files_of(args.out)
     train_gae(cfg, ae, data, args.out, _loop(args), rt, batch_size=args.batch_size, seed=args.seed, resume=args.resume)
     if rt.is_main:
         folder.write_manifest(manifest_for(args.out.name, data.attributes, data.values, default_steps=args.default_steps,
                                            default_sampler=args.default_sampler, dataset=args.dataset))
+        _report_written(args.out, before)
     teardown_runtime()
 
 
@@ -146,8 +200,11 @@ def cmd_train_joint(args: argparse.Namespace) -> None:
     rt = _runtime(args)
     data = _load_data(args)
     ae, gae = load_parts(ModelFolder(args.out))
+    before = _files_of(args.out)
     train_joint(ae, gae, data, args.out, _loop(args), rt, groups_per_batch=args.groups, gamma=args.gamma,
                 seed=args.seed, resume=args.resume)
+    if rt.is_main:
+        _report_written(args.out, before)
     teardown_runtime()
 
 
@@ -272,24 +329,56 @@ def cmd_recombine(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
+EVAL_RESULTS = ("metrics.json", "perplexity.png", "interpolation.png", "swap_*.png")  # what `evaluate` writes
+
+
+def _eval_results_in(folder: Path) -> list[Path]:
+    return sorted(p for pattern in EVAL_RESULTS for p in folder.glob(pattern)) if folder.is_dir() else []
+
+
+def _eval_out(args: argparse.Namespace, folder) -> Path:
+    """Where `evaluate` writes: --out; else MODEL/eval while it holds no results (or with --overwrite), else
+    MODEL/eval-new. Existing results there are never replaced without --overwrite."""
+    if args.out is not None:
+        out = args.out
+    elif args.overwrite or not _eval_results_in(folder.eval_dir):
+        out = folder.eval_dir
+    else:
+        out = folder.root / "eval-new"
+        print(f"{folder.eval_dir} holds the model's results; they stay as they are (--overwrite replaces them)",
+              file=sys.stderr)
+    existing = _eval_results_in(out)
+    if existing and not args.overwrite:
+        names = ", ".join(p.name for p in existing)
+        raise SystemExit(f"{out} already holds results ({names}): name a new folder with --out DIR, "
+                         "or pass --overwrite to replace them")
+    return out
+
+
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.evaluation.report import evaluate
     from diffusegae.model_folder import ModelFolder
 
+    folder = ModelFolder(args.model)
+    out = _eval_out(args, folder)  # before the slow part: a refusal comes at once
     ed = _editor(args)
     data = _load_data(args, split="test")
-    folder = ModelFolder(args.model)
     clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
     clf = load_classifier(clf_path) if clf_path.is_file() else None
     if clf is None:
         print(f"no attribute classifier at {clf_path}: swap accuracy is skipped", file=sys.stderr)
-    out = args.out or folder.eval_dir
+    print(f"writing metrics.json and figures to {out}", file=sys.stderr, flush=True)
+    before = set(_eval_results_in(out))
     result = evaluate(ed, data, out, clf=clf, steps_list=args.steps_list, recon_images=args.recon_images,
                       swap_pairs_n=args.pairs, edit_steps=args.edit_steps, probe_data=_load_data(args, split="all"),
                       log=lambda m: print(m, file=sys.stderr, flush=True))
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+    written = _eval_results_in(out)
+    replaced = sum(p in before for p in written)
+    print(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}"
+          + (f" ({replaced} replaced)" if replaced else ""), file=sys.stderr)
 
 
 def cmd_curve(args: argparse.Namespace) -> None:
@@ -392,7 +481,11 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     model_args(p)
     _add_data_args(p)
     p.add_argument("--classifier", type=Path, default=None)
-    p.add_argument("--out", type=Path, default=None, help="figures folder (default MODEL/eval)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for metrics.json and the figures (default: MODEL/eval while it holds no results, "
+                        "else MODEL/eval-new)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing results (without --out: the model's own MODEL/eval)")
     p.add_argument("--steps-list", type=int, nargs="+", default=[10, 20, 50, 100])
     p.add_argument("--recon-images", type=int, default=128)
     p.add_argument("--pairs", type=int, default=100)
@@ -416,10 +509,12 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
 
 def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
     """Parse and run one command; known data and checkpoint errors end it with one line, not a trace."""
+    args = parser.parse_args(argv)
+    _resolve_dataset(args)  # before the imports below (torch): a wrong command line is refused at once
+
     from diffusegae.checkpoint import CheckpointError
     from diffusegae.data.folder import DatasetError
 
-    args = parser.parse_args(argv)
     try:
         args.func(args)
     except (CheckpointError, DatasetError) as e:

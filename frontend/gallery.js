@@ -6,6 +6,9 @@ import { guarded } from "./error-banner.js";
 import { imageLabel } from "./labels.js";
 
 const SAMPLES_INDEX = "samples/index.json";
+// Shown until an image is ready: its image.png exists only then (the API answers 409 before). A data: URL,
+// so no request; an <img> all the same, so the card keeps its size and background.
+const PENDING_THUMB = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
 
 async function sampleFiles() {
   const index = await fetch(SAMPLES_INDEX).then((r) => r.json());
@@ -99,7 +102,9 @@ export function mount(root, { store, urls, showError, onUse = null }) {
           if (ev.target === node && ev.key === "Enter" && onUse) onUse(img.id);
         },
       },
-      el("img", { src: urls.image(img.id), alt: imageLabel(img), draggable: "false", loading: "lazy" }),
+      img.status === "ready"
+        ? el("img", { src: urls.image(img.id), alt: imageLabel(img), draggable: "false", loading: "lazy" })
+        : el("img", { src: PENDING_THUMB, alt: "", draggable: "false", dataset: { pending: img.status } }),
       el("span", { class: "card-name" }, imageLabel(img)),
       el("span", { class: `badge ${img.status}`, dataset: { testid: "image-status" } }, img.status + progress),
     );

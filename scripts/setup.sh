@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything the project needs on a fresh Debian machine (idempotent) and makes sure
-# Redis is running on 127.0.0.1:6379. Usage: bash scripts/setup.sh [--browser]
+# Installs everything the project needs on a fresh Debian machine (idempotent) and makes sure Redis
+# answers at DGAE_REDIS_URL (default redis://127.0.0.1:6379/0; scripts/redis.sh starts a local one if
+# nothing answers). Usage: [DGAE_REDIS_URL=...] bash scripts/setup.sh [--browser]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,7 +9,8 @@ want_browser=0
 [[ "${1:-}" == "--browser" ]] && want_browser=1
 
 apt_pkgs=()
-command -v redis-server >/dev/null || apt_pkgs+=(redis-server)
+command -v redis-server >/dev/null || apt_pkgs+=(redis-server)  # brings redis-tools (redis-cli)
+command -v redis-server >/dev/null && ! command -v redis-cli >/dev/null && apt_pkgs+=(redis-tools)
 if (( want_browser )) && ! command -v chromium >/dev/null; then apt_pkgs+=(chromium chromium-driver); fi
 if (( ${#apt_pkgs[@]} )); then
   echo "setup: installing ${apt_pkgs[*]}"
@@ -22,12 +24,7 @@ extras="dev"
 (( want_browser )) && extras="dev,ui-test"
 python3 -m pip install -q -e ".[${extras}]"
 
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-  echo "setup: starting redis-server on 127.0.0.1:6379"
-  mkdir -p /tmp/diffusegae-redis
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-    --dir /tmp/diffusegae-redis --logfile /tmp/diffusegae-redis/redis.log
-  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
-fi
-redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null
+# Redis at DGAE_REDIS_URL (default redis://127.0.0.1:6379/0): pinged, and started here only if it does not
+# answer and is on this machine.
+bash scripts/redis.sh
 echo "setup: done"

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from backend.api.deps import Services, get_owner
+from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
 from backend.api.routes import batches, edits, health, images, jobs, model
 from core.queue import Dispatcher, make_celery
@@ -32,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services.records.r.close()
         services.dispatcher.app.close()
 
-    app = FastAPI(title="DiffuseGAE Editor", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="DiffuseGAE Editor", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Attribute editing with a diffusion autoencoder and a group-supervised autoencoder. "
                               "Upload images, recombine their attribute chunks, run batches.")
     celery = make_celery(settings)
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = [Depends(get_owner)]  # with API keys set, every /api route needs one
     for router in (images.router, model.router, edits.router, jobs.router, batches.router, health.router):
         app.include_router(router, dependencies=auth)
+    install_docs(app)  # /docs and /redoc with their assets served here (no CDN), public
     if settings.frontend_dir.is_dir():  # after the API routes, so /api/* never falls through to files
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="ui")
     return app

@@ -1,16 +1,17 @@
 """Fixtures for the browser tests: the real stack (API + Celery worker + Redis) and headless Chromium.
 
 By default `diffusegae serve` with the tiny test model is started on a free port through
-tests/stack.py: the FastAPI app and a real Celery worker on the local Redis, in a namespace of
-its own. Set DIFFUSEGAE_UI_URL to point the tests at a server that is already running instead
-(e.g. a `diffusegae serve` you started yourself with the default model).
+tests/stack.py: the FastAPI app and a real Celery worker on the Redis at DGAE_TEST_REDIS_URL
+(default redis://127.0.0.1:6379/12), in a namespace of its own. Set DIFFUSEGAE_UI_URL to point the
+tests at a server that is already running instead (e.g. a `diffusegae serve` you started yourself
+with the default model).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import sys
 import urllib.request
 from pathlib import Path
@@ -21,17 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from stack import TEST_REDIS_URL, redis_answers, shown_url  # noqa: E402
 from ui_browser import chromium_path, launch  # noqa: E402
 
 SERVER_START_TIMEOUT = 180.0
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
+_IMAGE_PNG = re.compile(r"/api/images/[0-9a-f]+/image\.png")
 
 
 def _health(url: str) -> dict | None:
@@ -53,8 +48,9 @@ def server_url(request, tmp_path_factory) -> str:
         yield url
         return
 
-    if not _redis_up():
-        pytest.skip("Redis is not running on 127.0.0.1:6379 (bash scripts/setup.sh starts it)")
+    if not redis_answers(TEST_REDIS_URL):  # DGAE_TEST_REDIS_URL, default redis://127.0.0.1:6379/12
+        pytest.skip(f"Redis does not answer at {shown_url(TEST_REDIS_URL)} (DGAE_TEST_REDIS_URL; "
+                    "`DGAE_REDIS_URL=$DGAE_TEST_REDIS_URL bash scripts/redis.sh` starts a local one)")
     tiny_model = request.getfixturevalue("tiny_model")
     from stack import Stack  # tests/stack.py: isolated key prefix, queue and store, torch at 1 thread
 
@@ -86,6 +82,10 @@ def page(browser, server_url, request, tmp_path):
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.js_errors = errors  # type: ignore[attr-defined]
+    # An image's image.png exists once it is ready (409 before): the UI must not ask for it earlier.
+    early: list[str] = []
+    pg.on("response", lambda r: early.append(r.url) if r.status == 409 and _IMAGE_PNG.search(r.url) else None)
+    pg.early_image_requests = early  # type: ignore[attr-defined]
     yield pg
     call = getattr(request.node, "rep_call", None)
     if call is not None and call.failed:
@@ -93,6 +93,8 @@ def page(browser, server_url, request, tmp_path):
         pg.screenshot(path=str(shot), full_page=True)
         print(f"screenshot of the failed page: {shot}")
     context.close()
+    if early and call is not None and call.passed:
+        pytest.fail(f"the page asked for image.png of images that were not ready yet (409): {early}")
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
