@@ -45,6 +45,6 @@ case "${1:-}" in
   evaluate)
     diffusegae curve --snapshots "$RUN/runs/autoencoder" --classifier $M/eval/classifier.safetensors \
       --num-images 128 --steps 20 --threads "$T" --out $M/eval/random_xT_curve.json
-    diffusegae evaluate --model $M --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 ;;  # -> $M/eval/
+    diffusegae evaluate --model $M --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 --overwrite ;;  # -> $M/eval/
   *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-autoencoder|vehicles-continue" >&2; exit 2 ;;
 esac
