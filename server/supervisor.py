@@ -25,7 +25,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.queue import RESTART_EXIT_CODE
-from core.settings import ROOT, Settings, get_settings
+from core.settings import ROOT, Settings, get_settings, redacted
 
 log = logging.getLogger("diffusegae.serve")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
@@ -70,14 +70,14 @@ def _redis_ping(url: str) -> bool:
 def start_private_redis(url: str) -> subprocess.Popen | None:
     """Start a redis-server child for `url` when nothing answers there and the host is local."""
     if _redis_ping(url):
-        log.info("using Redis at %s", url)
+        log.info("using Redis at %s", redacted(url))
         return None
     parts = urlsplit(url)
     if parts.hostname not in LOCAL_HOSTS:
-        raise SystemExit(f"Redis does not answer at {url}, and it is not a local address this command could start it on")
+        raise SystemExit(f"Redis does not answer at {redacted(url)}, and it is not a local address this command could start it on")
     exe = shutil.which("redis-server")
     if exe is None:
-        raise SystemExit(f"Redis does not answer at {url} and redis-server is not installed: run `bash scripts/setup.sh` "
+        raise SystemExit(f"Redis does not answer at {redacted(url)} and redis-server is not installed: run `bash scripts/setup.sh` "
                          "(or apt-get install redis-server), or point DGAE_REDIS_URL at a running Redis")
     data = tempfile.mkdtemp(prefix="diffusegae-redis-")
     proc = subprocess.Popen([exe, "--port", str(parts.port or 6379), "--bind", "127.0.0.1", "--save", "",
@@ -85,13 +85,13 @@ def start_private_redis(url: str) -> subprocess.Popen | None:
                             preexec_fn=_die_with_parent)
     for _ in range(100):
         if _redis_ping(url):
-            log.info("started a private redis-server (pid %d) at %s", proc.pid, url)
+            log.info("started a private redis-server (pid %d) at %s", proc.pid, redacted(url))
             return proc
         if proc.poll() is not None:
             break
         time.sleep(0.05)
     proc.kill()
-    raise SystemExit(f"could not start redis-server for {url}")
+    raise SystemExit(f"could not start redis-server for {redacted(url)}")
 
 
 def worker_command(settings: Settings, name: str = "diffusegae") -> list[str]:

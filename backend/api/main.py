@@ -6,6 +6,8 @@ Run it with `diffusegae api` (or `uvicorn --factory backend.api.main:create_app`
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -23,11 +25,25 @@ from core.settings import Settings, get_settings
 from core.store import Store
 
 
+class ScrubKeys(logging.Filter):
+    """Access-log lines show `?api_key=***`: a key in a URL (for <img> and EventSource) never reaches a log."""
+
+    _KEY = re.compile(r"(api_key=)[^&\s]*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._KEY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        access = logging.getLogger("uvicorn.access")  # configured by now: the server set up logging before starting
+        if not any(isinstance(f, ScrubKeys) for f in access.filters):
+            access.addFilter(ScrubKeys())
         yield
         services: Services = app.state.services
         services.records.r.close()

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from backend.api.deps import ServicesDep
 from backend.api.schemas import HealthOut
+from core.settings import redacted
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
@@ -14,7 +15,8 @@ router = APIRouter(prefix="/api/health", tags=["health"])
 def health(s: ServicesDep) -> HealthOut:
     """Always 200: "ok" when Redis answers and a live worker has the model loaded, else "degraded"."""
     if not s.records.ping():
-        return HealthOut(status="degraded", redis=False, workers=0, detail=f"Redis does not answer at {s.settings.redis_url}")
+        where = redacted(s.settings.redis_url)
+        return HealthOut(status="degraded", redis=False, workers=0, detail=f"Redis does not answer at {where}")
     workers = s.records.workers()
     ready = [w for w in workers if w.get("model_status") == "ready" and w.get("model")]
     errors = [w["model_error"] for w in workers if w.get("model_error")]
