@@ -240,3 +240,25 @@ def test_stale_job_is_cancelled_and_old_result_kept(page):
     wait_result(page, first)
     state = page.evaluate(f"fetch('/api/jobs/{stale}').then(r => r.json()).then(j => j.state)")
     assert state == "cancelled", f"the stale job is {state}"
+
+
+def test_a_job_whose_record_was_lost_is_reported_not_waited_for(page):
+    """Redis lost its data (restarted without persistence): the job's record is gone mid-render."""
+    import redis
+    from stack import TEST_REDIS_URL
+
+    open_editor(page)
+    (base,) = upload(page, SAMPLES[6:7])
+    page.fill("[data-testid=steps]", "1000")
+    page.select_option("[data-testid=base-picker]", base)
+    page.wait_for_selector("[data-testid=job-state][data-state=running]", timeout=RENDER_TIMEOUT_MS)
+    job = page.get_attribute("[data-testid=job-state]", "data-job-id")
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    keys = list(client.scan_iter(match=f"*:job:{job}", count=1000))  # the record (and its sampler-batch set)
+    assert keys
+    client.delete(*keys)
+    page.wait_for_selector("[data-testid=job-state][data-state=error]", timeout=30_000)
+    banner = page.locator("[data-testid=error-banner]")
+    banner.wait_for(state="visible")
+    assert "not found" in banner.text_content() and "submit it again" in banner.text_content()
+    assert page.evaluate(f"fetch('/api/jobs/{job}').then(r => r.status)") == 404

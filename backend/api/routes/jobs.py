@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -49,7 +50,9 @@ async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Requ
                 yield f"event: error\ndata: {{\"detail\": \"Redis is unavailable: {type(e).__name__}\"}}\n\n"
                 return
             if not rec:
-                yield "event: error\ndata: {\"detail\": \"the job expired\"}\n\n"
+                gone = {"detail": f"job {job_id} not found: it expired, or the service lost its records (Redis restarted "
+                                  "without its data); submit it again"}
+                yield f"event: error\ndata: {json.dumps(gone)}\n\n"
                 return
             data = job_out(rec).model_dump_json()
             if data != last:
