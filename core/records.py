@@ -35,7 +35,6 @@ from core.specs import ENCODE_GROUP, JobSpec, sampler_group
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-RECORD_TTL = 7 * 24 * 3600  # jobs and batches are forgotten a week after they were made
 
 _CLAIMABLE = """
 local function claimable(key, me, hbp)
@@ -141,6 +140,23 @@ return 'new'
 """.replace("@ENCODE_GROUP@", ENCODE_GROUP)
 
 
+# KEYS[1] a record; ARGV: key prefix, cutoff. Deletes it when it was last used before the cutoff and is not
+# open (an image: no open job uses it, as every job touches its images when made). -> 1 when deleted.
+_FORGET = """
+local p, cutoff, key = ARGV[1], tonumber(ARGV[2]), KEYS[1]
+local used = redis.call('ZSCORE', p .. 'used', key)
+if used and tonumber(used) >= cutoff then return 0 end
+local st = redis.call('HGET', key, 'state')
+if st == 'queued' or st == 'running' then return 0 end
+redis.call('ZREM', p .. 'used', key)
+local owners = p .. 'owners:' .. key
+for _, o in ipairs(redis.call('SMEMBERS', owners)) do
+  redis.call('ZREM', p .. 'owner:' .. o .. ':images', string.match(key, '[^:]+$'))
+end
+redis.call('DEL', key, owners, p .. 'sbatch:' .. key)
+return 1
+"""
+
 # ARGV: key prefix. Units claimed by a worker whose heartbeat is gone -> their keys; index entries of
 # units no longer running are dropped on the way.
 _ORPHANS = """
@@ -168,6 +184,7 @@ class Records:
         self._cancel = client.register_script(_CANCEL)
         self._queue_encode = client.register_script(_QUEUE_ENCODE)
         self._orphans = client.register_script(_ORPHANS)
+        self._forget = client.register_script(_FORGET)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float = 2.0) -> Records:
@@ -211,10 +228,14 @@ class Records:
         args: list[Any] = [self.p, model, time.time()]
         for k, v in fields.items():
             args += [k, _str(v)]
+        self.touch(self.image_key(image_id))
         return self._queue_encode(keys=[self.image_key(image_id)], args=args)
 
     def add_image_owner(self, owner: str, image_id: str) -> None:
-        self.r.zadd(f"{self.p}owner:{owner}:images", {image_id: time.time()})
+        pipe = self.r.pipeline(transaction=True)
+        pipe.zadd(f"{self.p}owner:{owner}:images", {image_id: time.time()})
+        pipe.sadd(f"{self.p}owners:{self.image_key(image_id)}", owner)
+        pipe.execute()
 
     def owns_image(self, owner: str, image_id: str) -> bool:
         return self.r.zscore(f"{self.p}owner:{owner}:images", image_id) is not None
@@ -234,8 +255,8 @@ class Records:
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(key, mapping={**{k: _str(v) for k, v in {**fields, **shown}.items()}, "id": job_id, "state": QUEUED,
                                 "spec": spec.model_dump_json(), "group": group, "done": 0, "total": 0, "created": now})
-        pipe.expire(key, RECORD_TTL)
         pipe.zadd(f"{self.p}pending:{group}", {key: now})
+        pipe.zadd(f"{self.p}used", {key: now, **{self.image_key(i): now for i in spec.image_ids()}})
         pipe.execute()
         return key
 
@@ -247,8 +268,32 @@ class Records:
         pipe = self.r.pipeline(transaction=True)
         pipe.hset(key, mapping={**{k: _str(v) for k, v in fields.items()}, "id": batch_id, "jobs": json.dumps(job_ids),
                                 "total": len(job_ids), "cancelled": 0, "created": time.time()})
-        pipe.expire(key, RECORD_TTL)
+        pipe.zadd(f"{self.p}used", {key: time.time()})
         pipe.execute()
+
+    # --- retention ---
+    def touch(self, key: str) -> None:
+        """`key` (an image, job or batch) was used now: retention counts from here."""
+        self.r.zadd(f"{self.p}used", {key: time.time()})
+
+    def unused_since(self, cutoff: float, limit: int = 500) -> list[str]:
+        """Records last used before `cutoff` (oldest first)."""
+        return self.r.zrangebyscore(f"{self.p}used", "-inf", f"({cutoff}", start=0, num=limit)
+
+    def forget(self, key: str, cutoff: float) -> bool:
+        """Delete the record `key` (with its owner entries) if it is still unused since `cutoff` and not open."""
+        return bool(self._forget(keys=[key], args=[self.p, cutoff]))
+
+    def open_jobs(self) -> list[str]:
+        """Keys of every queued or running job."""
+        keys = set(self.r.zrange(f"{self.p}running", 0, -1))
+        for pending in self.r.scan_iter(match=f"{self.p}pending:decode:*", count=1000):
+            keys.update(self.r.zrange(pending, 0, -1))
+        return sorted(k for k in keys if self.kind_of(k) == "job")
+
+    def kind_of(self, key: str) -> str:
+        """"image", "job" or "batch"."""
+        return key[len(self.p):].split(":", 1)[0]
 
     # --- what workers do ---
     def claim(self, key: str, worker_id: str, max_units: int) -> list[str]:

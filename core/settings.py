@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     heartbeat_ttl: float = Field(15.0, gt=0)  # a worker silent this long is dead; its jobs may be taken over
     visibility_timeout: float = Field(3600.0, gt=0)  # unacked task redelivered after this (SIGKILLed worker)
     restore_interval: float = Field(10.0, gt=0)  # how often idle workers look for such tasks
+    # Images, jobs, batches and their files are deleted this long after their last use (workers sweep).
+    retention_s: float = Field(7 * 24 * 3600.0, gt=0)
 
     # --- limits on input ---
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # one uploaded image

@@ -25,6 +25,7 @@ from typing import Any
 import redis
 from PIL import Image
 
+from core import retention
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
@@ -117,7 +118,8 @@ class WorkerProcess:
 
     def _watchdog_loop(self) -> None:
         period = min(self.settings.heartbeat_ttl / 3, 5.0)
-        last_sweep = 0.0
+        retention_every = min(60.0, self.settings.retention_s / 2)
+        last_sweep = last_retention = 0.0
         while not self._stop.wait(period):
             if not self._safe_beat():
                 continue
@@ -127,6 +129,9 @@ class WorkerProcess:
                 if time.monotonic() - last_sweep >= ORPHAN_SWEEP_S and self.model_status == "ready":
                     last_sweep = time.monotonic()
                     self.send_orphans_again()
+                if time.monotonic() - last_retention >= retention_every:
+                    last_retention = time.monotonic()
+                    retention.sweep(self.records, self.store, self.settings.retention_s)
                 self._check_consuming()
             except Exception as e:  # a Redis hiccup between the beat and here: the next round retries
                 log.warning("watchdog: %s", e)
