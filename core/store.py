@@ -18,7 +18,8 @@ import re
 import uuid
 from pathlib import Path
 
-_ID = re.compile(r"^[0-9a-f]{32,64}$")
+ID_PATTERN = "^[0-9a-f]{32,64}$"  # also the `pattern` of id path parameters in the OpenAPI document
+_ID = re.compile("[0-9a-f]{32,64}")
 
 
 def content_id(data: bytes) -> str:
@@ -30,8 +31,10 @@ def new_id() -> str:
 
 
 def valid_id(value: str) -> bool:
-    """Ids are lowercase hex (content hashes or uuids): nothing else may become a path."""
-    return bool(_ID.match(value))
+    """Ids are lowercase hex (content hashes or uuids): nothing else may become a path.
+
+    The whole string must match (`$` in a regex also matches before a final newline, so "<id>\\n" would pass)."""
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
 
 
 def _checked(value: str) -> str:

@@ -268,12 +268,14 @@ def _editor(args: argparse.Namespace):
 def _open_images(paths: list[Path]):
     from PIL import Image
 
+    from diffusegae.data.images import upright_rgb
+
     out = []
     for p in paths:
         try:
             with Image.open(p) as im:
                 im.load()
-                out.append(im.convert("RGB"))
+                out.append(upright_rgb(im))
         except (OSError, ValueError) as e:
             raise SystemExit(f"{p}: cannot read image: {e}") from None
     return out

@@ -54,9 +54,10 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
             proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, z_dis)[0]))
             continue
         try:
-            with Image.open(proc.store.original(iid)) as im:
-                im.load()
-                images.append(im.convert("RGB"))
+            from diffusegae.data.images import upright_rgb
+
+            with Image.open(proc.store.original(iid)) as im:  # upright, opaque, and reduced to a few times the model's
+                images.append(upright_rgb(im, min_side=4 * ed.info.resolution))  # size: no full-size image is kept
             todo.append(key)
         except Exception as e:  # the API validated it, but never let one image fail the batch
             proc.records.finish(key, FAILED, f"cannot read the image: {e}")

@@ -1,7 +1,12 @@
-"""Every error is JSON `{"detail": "<a message for people>"}`: validation 422, Redis down 503."""
+"""Every error is JSON `{"detail": "<a message for people>"}`: validation 422, Redis down 503.
+
+The OpenAPI document says so too (`document_errors`): every /api operation lists the error statuses it can
+answer, each with the one error model `ErrorOut`, and id path parameters carry the id pattern.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -12,10 +17,72 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from kombu.exceptions import OperationalError
+from pydantic.json_schema import models_json_schema
 
+from backend.api.schemas import ErrorOut
 from backend.api.uploads import UploadError
+from core.store import ID_PATTERN
 
 log = logging.getLogger("diffusegae.api")
+
+ERRORS = {  # status -> what it means here (the OpenAPI descriptions)
+    400: "the body cannot be parsed (malformed multipart, or JSON the parser refuses)",
+    401: "an API key is missing or wrong (only when the service has keys, DGAE_API_KEYS)",
+    404: "not found: an unknown id, or one that belongs to another API key",
+    409: "not ready yet: the image is not encoded, the job or batch is not finished",
+    413: "too large: the request body, an upload's bytes or pixels, the zip, or the number of items",
+    415: "not a PNG, JPEG or WebP image",
+    422: "invalid: the message names the field and what is wrong",
+    503: "Redis is unavailable, or no worker has loaded the model yet; retry later",
+}
+# Error statuses of routes whose decorators do not declare them (better: `responses=error_responses(...)` there).
+# The ones every /api route has are added by document_errors: 401, 422, 503; 404 with path parameters; 400, 413 with a body.
+ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
+    ("post", "/api/recombine"): (404,),
+    ("post", "/api/interpolate"): (404,),
+    ("get", "/api/jobs/{job_id}/result.png"): (409,),
+    ("get", "/api/jobs/{job_id}/frames/{index}.png"): (409,),
+}
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route decorator: these error statuses, each with the error model."""
+    return {code: {"model": ErrorOut, "description": ERRORS[code]} for code in codes}
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make an OpenAPI document true about errors (in place): every /api operation lists the statuses it can
+    answer with the one error model, FastAPI's validation-error model is gone, id path parameters have a pattern."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    _, defs = models_json_schema([(ErrorOut, "validation")], ref_template="#/components/schemas/{model}")
+    components.update(defs.get("$defs", {}))
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api"):
+            continue
+        for method, op in operations.items():
+            params = op.get("parameters", [])
+            codes = {401, 422, 503} | set(ROUTE_ERRORS.get((method, path), ()))
+            if any(p.get("in") == "path" for p in params):
+                codes.add(404)
+            if "requestBody" in op:
+                codes |= {400, 413}
+            responses = op.setdefault("responses", {})
+            for code in sorted(codes):
+                responses.setdefault(str(code), {"description": ERRORS[code]})
+            for code, response in responses.items():
+                if code[:1] in ("4", "5"):
+                    response["content"] = error
+                    if int(code) in ERRORS and response.get("description") in (None, "", "Validation Error"):
+                        response["description"] = ERRORS[int(code)]
+            for p in params:
+                if p.get("in") == "path" and p.get("name", "").endswith("_id"):
+                    p.setdefault("schema", {})["pattern"] = ID_PATTERN
+                    p.setdefault("description", "an id: lowercase hex, 32 (jobs, batches) or 64 (images) digits")
+    for name in ("HTTPValidationError", "ValidationError"):  # FastAPI's 422 model, unused now (in this order)
+        if f'"#/components/schemas/{name}"' not in json.dumps(schema):
+            components.pop(name, None)
+    return schema
 
 
 def validation_message(errors: Sequence[Any], prefix: str = "") -> str:
@@ -59,3 +126,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for exc_type in (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError):
         app.add_exception_handler(exc_type, _redis_down)
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

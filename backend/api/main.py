@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from backend.api.deps import Services, get_owner
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
 from backend.api.routes import batches, edits, health, images, jobs, model
+from backend.api.uploads import BodyLimit, body_limits
 from core.queue import Dispatcher, make_celery
 from core.records import Records
 from core.settings import Settings, get_settings
@@ -58,19 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                   store=Store(settings.store_dir), dispatcher=Dispatcher(celery, settings.queue))
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Refuse an oversize upload from its Content-Length, before reading it."""
-        if request.method == "POST" and request.url.path in ("/api/images", "/api/batches"):
-            limit = settings.max_upload_bytes if request.url.path == "/api/images" else settings.max_zip_bytes
-            try:
-                length = int(request.headers.get("content-length", "0"))
-            except ValueError:
-                length = 0
-            if length > limit + 64 * 1024:  # room for the multipart framing
-                return JSONResponse({"detail": f"the upload is {length} bytes, more than the limit of {limit} bytes"},
-                                    status_code=413)
-        return await call_next(request)
+    # every request body is limited while it streams in (Content-Length or chunked): 413 at the limit, JSON depth 422
+    app.add_middleware(BodyLimit, limit_for=body_limits(settings))
 
     auth = [Depends(get_owner)]  # with API keys set, every /api route needs one
     for router in (images.router, model.router, edits.router, jobs.router, batches.router, health.router):

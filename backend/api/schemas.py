@@ -54,6 +54,18 @@ class BatchRequest(BaseModel):
 
 # --- responses ---
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(description="where: body, query, path or header, then the field")
+    msg: str
+
+
+class ErrorOut(BaseModel):
+    """Every error response (4xx, 503): a message for people; request validation adds the single issues."""
+
+    detail: str = Field(description="what went wrong and, where it helps, what to do")
+    errors: list[ValidationIssue] | None = Field(None, description="request validation (422): each issue")
+
+
 class ImageOut(BaseModel):
     id: str
     status: Literal["queued", "encoding", "ready", "failed"]

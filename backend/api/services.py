@@ -56,12 +56,18 @@ def image_out(image_id: str, rec: dict[str, str] | None) -> ImageOut:
                     url=f"/api/images/{image_id}/image.png", original_url=f"/api/images/{image_id}/original")
 
 
-def add_image(s: Services, owner: str, data: bytes, filename: str | None) -> tuple[str, ImageFacts]:
-    """Check, store and queue the encoding of one upload; the same bytes are encoded once."""
-    if len(data) > s.settings.max_upload_bytes:
-        raise UploadError(413, f"the upload is larger than the limit of {s.settings.max_upload_bytes} bytes "
-                               "(DGAE_MAX_UPLOAD_BYTES)")
-    facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file")
+def add_image(s: Services, owner: str, data: bytes, filename: str | None,
+              facts: ImageFacts | None = None) -> tuple[str, ImageFacts]:
+    """Check, store and queue the encoding of one upload; the same bytes are encoded once.
+
+    `facts`: what `check_image` said about these bytes, when the caller checked them already (a batch
+    checks all its images before it stores any); else they are checked here."""
+    if facts is None:
+        if len(data) > s.settings.max_upload_bytes:
+            raise UploadError(413, f"the upload is larger than the limit of {s.settings.max_upload_bytes} bytes "
+                                   "(DGAE_MAX_UPLOAD_BYTES)")
+        facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file",
+                            max_decodes=s.settings.max_concurrent_decodes)
     image_id = content_id(data)
     s.store.put_original(image_id, data)
     model = s.records.model()
@@ -82,7 +88,7 @@ def owned_image(s: Services, owner: str, image_id: str, what: str = "image") -> 
 
 # --- jobs ---
 
-def _sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
+def sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
     """The sampling fields of a spec, the model's defaults filled in."""
     samplers = model["samplers"]
     sampler = body.sampler or model["default_sampler"]
@@ -91,7 +97,7 @@ def _sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
     return {"x_T": body.x_T, "seed": body.seed, "steps": int(body.steps or model["default_steps"]), "sampler": sampler}
 
 
-def _check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
+def check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
     unknown = [a for a in names if a not in model["attributes"]]
     if unknown:
         raise HTTPException(422, f"{where}unknown attribute(s) {unknown}; the model has {model['attributes']}")
@@ -100,24 +106,24 @@ def _check_attributes(model: dict[str, Any], names: list[str], where: str) -> No
 def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: RecombineRequest,
                    where: str = "", lane: Lane = "interactive") -> RecombineSpec:
     """A recombine body -> the spec the worker runs; 404/422 when it cannot run."""
-    _check_attributes(model, list(body.attributes), where)
+    check_attributes(model, list(body.attributes), where)
     base = owned_image(s, owner, body.base, f"{where}base image")
     attrs = {}
     for name, edit in body.attributes.items():
         donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         attrs[name] = Blend(donor=donor, weight=edit.weight)
-    return RecombineSpec(base=base, attributes=attrs, lane=lane, **_sampling(model, body))
+    return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampling(model, body))
 
 
 def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> InterpolateSpec:
     if body.attributes is not None:
         if not body.attributes:
             raise HTTPException(422, "attributes: name at least one attribute, or null for all")
-        _check_attributes(model, body.attributes, "")
+        check_attributes(model, body.attributes, "")
     return InterpolateSpec(base=owned_image(s, owner, body.base, "base image"),
                            donor=owned_image(s, owner, body.donor, "donor image"),
                            attributes=tuple(body.attributes) if body.attributes is not None else None,
-                           frames=body.frames, **_sampling(model, body))
+                           frames=body.frames, **sampling(model, body))
 
 
 def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "") -> str:
@@ -134,7 +140,8 @@ def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "") -> str:
 def owned_job(s: Services, owner: str, job_id: str) -> dict[str, str]:
     rec = s.records.get(s.records.job_key(job_id)) if valid_id(job_id) else None
     if not rec or rec.get("owner") != owner:
-        raise HTTPException(404, f"job {job_id!r} not found")
+        raise HTTPException(404, f"job {job_id!r} not found: it never existed here, it expired, or the service lost its "
+                                 "records (Redis restarted without its data); submit it again")
     return rec
 
 
@@ -168,7 +175,8 @@ async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str
 def owned_batch(s: Services, owner: str, batch_id: str) -> dict[str, str]:
     rec = s.records.get(s.records.batch_key(batch_id)) if valid_id(batch_id) else None
     if not rec or rec.get("owner") != owner:
-        raise HTTPException(404, f"batch {batch_id!r} not found")
+        raise HTTPException(404, f"batch {batch_id!r} not found: it never existed here, it expired, or the service lost "
+                                 "its records (Redis restarted without its data); submit it again")
     return rec
 
 

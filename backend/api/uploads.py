@@ -1,7 +1,14 @@
-"""Checking uploaded files before anything is stored: type, size, pixel count, integrity; batch zips.
+"""Checking what clients send before anything is stored: images, batch zips, batch specs, request bodies.
 
-Pure functions on bytes (PIL reads headers and decodes once to catch truncation); they raise
-`UploadError` with the HTTP status the API should answer and a message for people.
+Pure functions on bytes that raise `UploadError` with the HTTP status the API should answer and a
+message for people; whatever the input, they return a value or raise `UploadError` (a 4xx), never
+anything else. `BodyLimit` is the ASGI middleware that limits every request body while it streams in.
+
+- Images: PNG / JPEG / WebP, at most `max_pixels`, decodable to the end. A JPEG is decoded at 1/8
+  scale (the whole stream is still read, so truncation and corruption are found); PNG and WebP are
+  decoded whole, at most `DGAE_MAX_CONCURRENT_DECODES` at once per process (`decoders`).
+- Zips: by declared and real sizes; encrypted members, links, unsafe or duplicate names are refused.
+- Specs: a JSON list of recombine bodies (or {"items": [...]}), or CSV; JSON nesting is limited.
 """
 
 from __future__ import annotations
@@ -9,13 +16,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import lzma
+import struct
 import zipfile
+import zlib
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+MAX_JSON_DEPTH = 32  # nesting of [ and {: a batch needs 5, json.loads recurses in C for every level
+CSV_COLUMNS = ("base", "x_T", "seed", "steps", "sampler")  # besides <attr> and <attr>_weight
+MULTIPART_FRAMING = 64 * 1024  # room for boundaries and part headers around the limited files
+DECODE_BLOCK_BYTES = 256 * 1024 * 1024  # Pillow's allocation block while checking images (see `decoders`)
 
 
 class UploadError(Exception):
@@ -24,6 +44,8 @@ class UploadError(Exception):
         self.status, self.message = status, message
 
 
+# --- images ---
+
 @dataclass(frozen=True)
 class ImageFacts:
     format: str
@@ -31,8 +53,25 @@ class ImageFacts:
     height: int
 
 
-def check_image(data: bytes, *, max_pixels: int, name: str = "the file") -> ImageFacts:
-    """PNG / JPEG / WebP, at most `max_pixels` pixels, and decodable to the end."""
+@lru_cache
+def decoders(count: int) -> ThreadPoolExecutor:
+    """The threads that decode images, `count` of them for the whole process (one pool per setting value).
+
+    A pool, not a semaphore: memory a thread frees goes back to that thread's malloc arena, not always to the
+    system, so decoding in any of the server's 40 request threads would leave up to 40 image buffers resident;
+    in `count` threads it is at most `count`, reused by the next decode. Pillow's blocks are made large enough
+    for a whole image (PILLOW_BLOCK_SIZE, default 16 MiB): one allocation over 32 MiB, which glibc always maps
+    on its own and returns to the system when the image is freed."""
+    Image.core.set_block_size(max(Image.core.get_block_size(), DECODE_BLOCK_BYTES))
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix="dgae-decode")
+
+
+def check_image(data: bytes, *, max_pixels: int, name: str = "the file", max_decodes: int | None = None) -> ImageFacts:
+    """PNG / JPEG / WebP, at most `max_pixels` pixels, and decodable to the end.
+
+    The pixel count is checked from the header, before any decoding. A JPEG is then decoded at 1/8
+    scale; PNG and WebP cannot be decoded smaller, so they are decoded whole (width x height x 4 bytes),
+    with `max_decodes`: in one of that many threads of this process (DGAE_MAX_CONCURRENT_DECODES)."""
     if not data:
         raise UploadError(422, f"{name} is empty")
     try:
@@ -41,7 +80,7 @@ def check_image(data: bytes, *, max_pixels: int, name: str = "the file") -> Imag
         raise UploadError(413, f"{name}: too many pixels (decompression bomb?): {e}") from None
     except UnidentifiedImageError:
         raise UploadError(415, f"{name} is not an image this service reads; upload PNG, JPEG or WebP") from None
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, KeyError, TypeError) as e:
         raise UploadError(422, f"{name} is a corrupt image: {e}") from None
     with im:
         if im.format not in FORMATS:
@@ -53,49 +92,158 @@ def check_image(data: bytes, *, max_pixels: int, name: str = "the file") -> Imag
             raise UploadError(413, f"{name} is {w} x {h} = {w * h} pixels, more than the limit of {max_pixels} "
                                    "(DGAE_MAX_IMAGE_PIXELS)")
         try:
-            im.load()
+            if im.format == "JPEG":  # DCT scaling: every block is still decoded, the output is 1/64 the size
+                im.draft(None, (max(1, w // 8), max(1, h // 8)))
+            if max_decodes:
+                decoders(max_decodes).submit(im.load).result()
+            else:
+                im.load()
         except Image.DecompressionBombError as e:
             raise UploadError(413, f"{name}: too many pixels (decompression bomb?): {e}") from None
-        except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as e:
+        except (OSError, ValueError, SyntaxError, EOFError, MemoryError, struct.error, IndexError, KeyError, TypeError,
+                ZeroDivisionError) as e:
             raise UploadError(422, f"{name} is a corrupt or truncated image: {e}") from None
         return ImageFacts(im.format, w, h)
 
 
+# --- zips ---
+
+# what zipfile and its decompressors raise on hostile bytes (bz2 raises OSError)
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
+               struct.error, IndexError, KeyError, OverflowError, TypeError, AttributeError, zlib.error, lzma.LZMAError)
+_S_IFMT, _S_IFLNK, _S_IFREG = 0o170000, 0o120000, 0o100000
+
+
+def _unsafe_name(name: str) -> bool:
+    """Absolute, with a drive, or with a `..` part: never a name to resolve a file by."""
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or ".." in parts or (len(name) > 1 and name[1] == ":") or "\0" in name
+
+
+def _skipped(info: zipfile.ZipInfo) -> bool:
+    """Folders, macOS resource forks and hidden files: not images, not errors."""
+    return info.is_dir() or info.filename.startswith("__MACOSX/") or info.filename.rsplit("/", 1)[-1].startswith(".")
+
+
 def read_zip(data: bytes, *, max_member_bytes: int, max_total_bytes: int, max_files: int) -> dict[str, bytes]:
-    """A zip of images -> {path inside the zip: bytes}; rejects zip bombs by declared and real sizes."""
+    """A zip of images -> {path inside the zip: bytes}; rejects zip bombs by declared and real sizes, encrypted
+    members, symbolic links, names that are absolute or contain `..`, and a name that occurs twice."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError) as e:
+        infos = zf.infolist()
+    except _ZIP_ERRORS as e:
         raise UploadError(422, f"the batch file is not a valid zip: {e}") from None
     out: dict[str, bytes] = {}
-    total = 0
     with zf:
-        members = [i for i in zf.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-                   and not i.filename.rsplit("/", 1)[-1].startswith(".")]
+        seen: set[str] = set()
+        members = []
+        for info in infos:
+            name = info.filename
+            if not name:
+                raise UploadError(422, "the zip holds a file without a name")
+            if name in seen:
+                raise UploadError(422, f"the zip holds {name!r} twice; names must be unique")
+            seen.add(name)
+            if _unsafe_name(name):
+                raise UploadError(422, f"{name!r} in the zip is not a relative name (it is absolute or has '..')")
+            kind = (info.external_attr >> 16) & _S_IFMT
+            if kind == _S_IFLNK:
+                raise UploadError(422, f"{name!r} in the zip is a symbolic link; put the image itself in the zip")
+            if _skipped(info):
+                continue
+            if kind not in (0, _S_IFREG):
+                raise UploadError(422, f"{name!r} in the zip is not a regular file")
+            if info.flag_bits & 0x1:
+                raise UploadError(422, f"{name!r} in the zip is encrypted (password-protected); zip the images without a password")
+            members.append(info)
         if len(members) > max_files:
             raise UploadError(413, f"the zip holds {len(members)} files, more than the limit of {max_files}")
+        total = 0
         for info in members:
             if info.file_size > max_member_bytes:
                 raise UploadError(413, f"{info.filename} in the zip is {info.file_size} bytes, more than the limit of "
                                        f"{max_member_bytes} (DGAE_MAX_UPLOAD_BYTES)")
-            total += info.file_size
-            if total > max_total_bytes:
+            if total + info.file_size > max_total_bytes:
                 raise UploadError(413, f"the zip unpacks to more than {max_total_bytes} bytes (DGAE_MAX_ZIP_BYTES)")
             try:
                 with zf.open(info) as f:
-                    content = f.read(max_member_bytes + 1)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
+                    content = f.read(min(max_member_bytes, max_total_bytes - total) + 1)
+            except _ZIP_ERRORS as e:
                 raise UploadError(422, f"{info.filename} in the zip cannot be read: {e}") from None
             if len(content) > max_member_bytes:  # the header lied about the size
                 raise UploadError(413, f"{info.filename} in the zip is larger than {max_member_bytes} bytes")
+            total += len(content)
+            if total > max_total_bytes:
+                raise UploadError(413, f"the zip unpacks to more than {max_total_bytes} bytes (DGAE_MAX_ZIP_BYTES)")
             out[info.filename] = content
     if not out:
         raise UploadError(422, "the zip holds no files")
     return out
 
 
-def parse_spec(text: str, attributes: list[str]) -> list[dict[str, Any]]:
-    """A batch spec: a JSON list of recombine bodies (or {"items": [...]}), or CSV.
+# --- JSON ---
+
+_DEPTH_CHUNK = 1 << 18  # bytes per numpy pass: bounded memory for any body
+
+
+def json_depth(doc: str | bytes | bytearray) -> int:
+    """The deepest nesting of [ and { in a JSON document, brackets inside strings not counted.
+
+    Vectorised (numpy, in chunks of 256 KiB carrying the state across): a quote opens or closes a string
+    unless an odd run of backslashes precedes it. Linear, tens of ms per MiB whatever the content,
+    so it can run before json.loads, which recurses in C once per level."""
+    data = np.frombuffer(doc.encode("utf-8", "surrogatepass") if isinstance(doc, str) else doc, dtype=np.uint8)
+    depth = deepest = 0
+    inside = 0  # 1 while in a string at the chunk boundary
+    run = 0  # backslashes just before the chunk
+    for start in range(0, data.size, _DEPTH_CHUNK):
+        a = data[start:start + _DEPTH_CHUNK]
+        backslash = a == 0x5C
+        if run or backslash.any():  # which quotes are escaped: those after an odd run of backslashes
+            at = np.arange(a.size, dtype=np.int32)
+            runs = at - np.maximum.accumulate(np.where(backslash, np.int32(-1 - run), at))  # backslashes ending at each byte
+            quote = a == 0x22
+            quote[1:] &= runs[:-1] % 2 == 0
+            quote[0] &= run % 2 == 0
+            run = int(runs[-1])
+        else:
+            quote = a == 0x22
+        if inside or quote.any():
+            quotes = np.cumsum(quote, dtype=np.int32)
+            outside = (quotes - quote + inside) % 2 == 0  # an even number of string quotes before
+            inside = int(quotes[-1] + inside) % 2
+            opens = ((a == 0x5B) | (a == 0x7B)) & outside
+            closes = ((a == 0x5D) | (a == 0x7D)) & outside
+        else:
+            opens, closes = (a == 0x5B) | (a == 0x7B), (a == 0x5D) | (a == 0x7D)
+        levels = np.cumsum(opens, dtype=np.int32)
+        levels -= np.cumsum(closes, dtype=np.int32)
+        deepest = max(deepest, depth + int(levels.max()))
+        depth += int(levels[-1])
+    return deepest
+
+
+def json_depth_exceeds(doc: str | bytes | bytearray, max_depth: int = MAX_JSON_DEPTH) -> bool:
+    return json_depth(doc) > max_depth
+
+
+def parse_json(doc: str | bytes, what: str) -> Any:
+    """json.loads with every failure a 422: syntax, nesting deeper than MAX_JSON_DEPTH, huge integers."""
+    if json_depth_exceeds(doc):
+        raise UploadError(422, f"{what} is nested too deep: more than {MAX_JSON_DEPTH} levels of [ and {{")
+    try:
+        return json.loads(doc)
+    except RecursionError:
+        raise UploadError(422, f"{what} is nested too deep: more than {MAX_JSON_DEPTH} levels of [ and {{") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of more than 4300 digits
+        raise UploadError(422, f"{what} is not valid JSON: {e}") from None
+
+
+# --- batch specs ---
+
+def parse_spec(text: str, attributes: list[str]) -> list[Any]:
+    """A batch spec: a JSON list of recombine bodies (or {"items": [...]}), or CSV. -> the raw items (the
+    route validates each); JSON items are returned as they are, CSV rows become recombine bodies.
 
     CSV header: `base`, then per attribute `<attr>` (donor file name, empty: keep the base's chunk)
     and optionally `<attr>_weight` (default 1); optional columns `x_T`, `seed`, `steps`, `sampler`.
@@ -104,32 +252,175 @@ def parse_spec(text: str, attributes: list[str]) -> list[dict[str, Any]]:
     if not stripped:
         raise UploadError(422, "the batch spec is empty")
     if stripped[0] in "[{":
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as e:
-            raise UploadError(422, f"the batch spec is not valid JSON: {e}") from None
+        data = parse_json(stripped, "the batch spec")
         if isinstance(data, dict) and "items" in data:
             data = data["items"]
         if not isinstance(data, list):
             raise UploadError(422, "the JSON batch spec must be a list of recombine bodies (or {\"items\": [...]})")
         return data
-    rows = list(csv.DictReader(io.StringIO(stripped)))
-    if not rows or "base" not in (rows[0].keys()):
-        raise UploadError(422, "the CSV batch spec needs a header row with a 'base' column")
-    unknown = [c for c in rows[0] if c not in ("base", "x_T", "seed", "steps", "sampler")
-               and c.removesuffix("_weight") not in attributes]
+    return _parse_csv(stripped, attributes)
+
+
+def _parse_csv(text: str, attributes: list[str]) -> list[dict[str, Any]]:
+    try:
+        rows = list(csv.reader(io.StringIO(text), strict=True))  # lines end at \n (or \r\n): a bare \r is an error
+    except csv.Error as e:  # a field over csv.field_size_limit(), a bare CR in an unquoted field, a quote left open, ...
+        raise UploadError(422, f"the CSV batch spec cannot be read: {e}") from None
+    if not rows:
+        raise UploadError(422, "the batch spec is empty")
+    header = [c.strip() for c in rows[0]]
+    if "base" not in header:
+        raise UploadError(422, "the CSV batch spec needs a header row with a 'base' column (or send a JSON list)")
+    if "" in header:
+        raise UploadError(422, "the CSV header has a column without a name")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise UploadError(422, f"the CSV header names the column(s) {twice} more than once")
+    unknown = [c for c in header if c not in CSV_COLUMNS and c.removesuffix("_weight") not in attributes]
     if unknown:
         raise UploadError(422, f"unknown CSV columns {unknown}; the model's attributes are {attributes}")
     items = []
-    for row in rows:
-        item: dict[str, Any] = {"base": (row.get("base") or "").strip(), "attributes": {}}
+    for number, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue  # blank lines
+        if len(cells) > len(header):
+            raise UploadError(422, f"CSV row {number} has {len(cells)} cells, more than the {len(header)} columns of the header")
+        row = dict(zip(header, (c.strip() for c in cells)))  # a short row: the missing cells are empty
+        item: dict[str, Any] = {"base": row.get("base", ""), "attributes": {}}
         for a in attributes:
-            donor = (row.get(a) or "").strip()
-            weight = (row.get(f"{a}_weight") or "").strip()
-            if donor:
-                item["attributes"][a] = {"donor": donor, "weight": weight or 1.0}
+            if row.get(a):
+                item["attributes"][a] = {"donor": row[a], "weight": row.get(f"{a}_weight") or 1.0}
         for col in ("x_T", "seed", "steps", "sampler"):
-            if (row.get(col) or "").strip():
-                item[col] = row[col].strip()
+            if row.get(col):
+                item[col] = row[col]
         items.append(item)
     return items
+
+
+# --- request bodies ---
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def body_limits(settings: Any) -> Callable[[str, bool], tuple[int, str]]:
+    """The `limit_for` of BodyLimit from the settings: an image upload, a batch (zip + spec), or JSON."""
+    def limit_for(path: str, multipart: bool) -> tuple[int, str]:
+        if multipart and path.endswith("/api/images"):
+            return settings.max_upload_bytes + MULTIPART_FRAMING, "DGAE_MAX_UPLOAD_BYTES, plus the multipart framing"
+        if multipart and path.endswith("/api/batches"):
+            return (settings.max_zip_bytes + settings.max_json_bytes + MULTIPART_FRAMING,
+                    "DGAE_MAX_ZIP_BYTES for the zip and DGAE_MAX_JSON_BYTES for the spec, plus the multipart framing")
+        return settings.max_json_bytes, "DGAE_MAX_JSON_BYTES"
+    return limit_for
+
+
+class BodyTooLarge(HTTPException):
+    """Raised by the middleware's receive; an HTTPException, so FastAPI's body parsing passes it on (a 413
+    with this detail) instead of turning it into a 400."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)
+
+
+class BodyLimit:
+    """ASGI middleware: every request body is limited while it streams in, with or without Content-Length.
+
+    `limit_for(path, multipart)` -> (bytes allowed, the setting that says so). A declared Content-Length over
+    the limit is answered 413 before a byte is read; otherwise the bytes of `http.request` messages are
+    counted and the request is answered 413 (and the connection closed) as soon as they pass the limit, so
+    the rest is never read. Bodies that are not multipart are JSON to this API: they are read whole (they
+    are small: the JSON limit) and refused with 422 when they nest deeper than MAX_JSON_DEPTH, before the
+    app parses them.
+    """
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]], *,
+                 limit_for: Callable[[str, bool], tuple[int, str]]) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        headers = {k.lower(): v for k, v in scope.get("headers") or []}
+        length_header, chunked = headers.get(b"content-length"), b"transfer-encoding" in headers
+        if length_header is None and not chunked:
+            return await self.app(scope, receive, send)  # no body
+        multipart = headers.get(b"content-type", b"").lower().startswith(b"multipart/")
+        limit, setting = self.limit_for(scope.get("path", ""), multipart)
+        too_large = f"the request body is larger than the limit of {limit} bytes ({setting})"
+        try:
+            declared = int(length_header) if length_header is not None else None
+        except ValueError:
+            declared = None
+        if declared is not None and declared > limit:
+            return await _answer(send, 413, f"the request body is {declared} bytes, more than the limit of {limit} bytes "
+                                            f"({setting})")
+        if not multipart:
+            return await self._json(scope, receive, send, limit, too_large)
+
+        received, response_started, over = 0, False, False
+
+        async def counted() -> Message:
+            nonlocal received, over
+            if over:
+                raise BodyTooLarge(too_large)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    raise BodyTooLarge(too_large)
+            return message
+
+        async def tracked(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                if over:  # the rest of the body is not read: the connection cannot carry another request
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except BodyTooLarge:
+            if response_started:
+                raise
+            await _answer(send, 413, too_large)
+
+    async def _json(self, scope: Scope, receive: Receive, send: Send, limit: int, too_large: str) -> None:
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > limit:
+                return await _answer(send, 413, too_large)
+            if not message.get("more_body", False):
+                break
+        # tens of ms for the largest body allowed: not on the event loop
+        deep = await run_in_threadpool(json_depth_exceeds, body) if len(body) > 64 * 1024 else json_depth_exceeds(body)
+        if deep:
+            return await _answer(send, 422, f"the request body (JSON) is nested too deep: more than {MAX_JSON_DEPTH} levels "
+                                            "of [ and {", close=False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()  # after the body: wait for the disconnect, as the server would
+
+        await self.app(scope, replay, send)
+
+
+async def _answer(send: Send, status: int, detail: str, *, close: bool = True) -> None:
+    body = json.dumps({"detail": detail}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,10 +1,28 @@
-"""Images <-> tensors, the one convention every part uses: (3, H, W) float in [-1, 1]."""
+"""Images <-> tensors, the one convention every part uses: (3, H, W) float in [-1, 1].
+
+Loading (`upright_rgb`, `open_image`), used by everything that turns a file into model input
+(`square_resize`, so `Editor.preprocess`, the folder dataset; the service worker): the EXIF
+orientation is applied, so a phone photo is upright, and transparent pixels are composited onto
+`BACKGROUND` (white), so a transparent PNG is not encoded by the colour its invisible pixels happen
+to hold. Then RGB.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import IO
+
 import numpy as np
 import torch
-from PIL import Image
+from PIL import ExifTags, Image, ImageOps
+
+BACKGROUND = (255, 255, 255)  # what transparent pixels become
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA")  # modes Image.reduce averages correctly (alpha premultiplied)
+
+
+def _has_alpha(img: Image.Image) -> bool:
+    """An alpha channel, or a transparent palette entry / colour key (Image.has_transparency_data, Pillow >= 10.1)."""
+    return img.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in img.info
 
 
 def to_tensor(img: Image.Image) -> torch.Tensor:
@@ -19,9 +37,50 @@ def to_image(x: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr, "RGB")
 
 
+def _reduced(img: Image.Image, min_side: int) -> Image.Image:
+    """`img` made smaller by an integer factor, its shorter side still >= min_side: a JPEG is decoded at
+    1/2, 1/4 or 1/8 scale (draft), anything else is decoded and then box-reduced."""
+    w, h = img.size
+    short = min(w, h)
+    if short < 2 * min_side:
+        return img
+    img.draft(None, (-(-w * min_side // short), -(-h * min_side // short)))  # JPEG only; a no-op for other formats
+    factor = min(img.size) // min_side
+    if factor < 2:
+        return img
+    if img.mode not in _REDUCIBLE:  # palette, 1-bit, 16-bit, CMYK: average colours, not palette indices
+        img = img.convert("RGBA" if _has_alpha(img) else "RGB")
+    return img.reduce(factor)
+
+
+def upright_rgb(img: Image.Image, min_side: int | None = None) -> Image.Image:
+    """The loading step every consumer uses: EXIF orientation applied, transparency composited onto
+    BACKGROUND, RGB. Returns a new image (`img` is left as it is, and may be closed afterwards).
+
+    With `min_side`, a large image is first reduced so that its shorter side stays >= min_side (a few
+    times the model resolution is plenty for the LANCZOS resize that follows): a JPEG is never decoded
+    at full size, and nothing full-size is kept."""
+    if min_side:
+        img = _reduced(img, min_side)
+    if img.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+        img = ImageOps.exif_transpose(img)  # a transposed copy, without the orientation tag
+    if _has_alpha(img):
+        rgba = img.convert("RGBA")
+        opaque = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
+        opaque.alpha_composite(rgba)
+        return opaque.convert("RGB")
+    return img.convert("RGB")  # a copy even when already RGB
+
+
+def open_image(source: str | Path | IO[bytes], min_side: int | None = None) -> Image.Image:
+    """Open a file and load it as `upright_rgb` does (the file is closed again)."""
+    with Image.open(source) as im:
+        return upright_rgb(im, min_side)
+
+
 def square_resize(img: Image.Image, resolution: int) -> Image.Image:
-    """Centre-crop to a square and resize to `resolution` (anti-aliased)."""
-    img = img.convert("RGB")
+    """Upright, opaque RGB (`upright_rgb`), centre-cropped to a square and resized to `resolution` (anti-aliased)."""
+    img = upright_rgb(img)
     w, h = img.size
     s = min(w, h)
     img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))

@@ -13,12 +13,21 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from backend.api.deps import ModelDep, OwnerDep, ServicesDep
-from backend.api.errors import validation_message
+from backend.api.errors import error_responses, validation_message
 from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
-from backend.api.services import add_image, batch_out, owned_batch, recombine_spec, submit_job
-from backend.api.uploads import UploadError, parse_spec, read_zip
+from backend.api.services import (
+    add_image,
+    batch_out,
+    check_attributes,
+    owned_batch,
+    owned_image,
+    recombine_spec,
+    sampling,
+    submit_job,
+)
+from backend.api.uploads import UploadError, check_image, parse_spec, read_zip
 from core.records import SUCCEEDED
-from core.store import new_id, valid_id
+from core.store import content_id, new_id, valid_id
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
@@ -31,7 +40,7 @@ _BODY = {"requestBody": {"content": {
     "required": True}}
 
 
-async def _read_upload(value: Any, limit: int, what: str) -> bytes:
+async def _read_upload(value: Any, limit: int, what: str, setting: str) -> bytes:
     if isinstance(value, UploadFile):
         data = await value.read(limit + 1)
     elif isinstance(value, str):
@@ -39,64 +48,117 @@ async def _read_upload(value: Any, limit: int, what: str) -> bytes:
     else:
         raise HTTPException(422, f"{what}: field required")
     if len(data) > limit:
-        raise UploadError(413, f"{what} is larger than the limit of {limit} bytes")
+        raise UploadError(413, f"{what} is larger than the limit of {limit} bytes ({setting})")
     return data
 
 
-async def _items_from_request(s: ServicesDep, owner: str, model: dict[str, Any], request: Request) -> list[Any]:
-    """The raw item list, with zip file names already replaced by the ids of the uploaded images."""
-    ctype = request.headers.get("content-type", "")
-    if ctype.startswith("multipart/form-data"):
-        form = await request.form(max_files=10, max_fields=10)
-        data = await _read_upload(form.get("file"), s.settings.max_zip_bytes, "file (the zip of images)")
-        files = await run_in_threadpool(read_zip, data, max_member_bytes=s.settings.max_upload_bytes,
-                                        max_total_bytes=s.settings.max_zip_bytes, max_files=s.settings.max_batch_items * 4)
-        spec_text = (await _read_upload(form.get("spec"), 4 * 1024 * 1024, "spec")).decode("utf-8", "replace")
-        items = parse_spec(spec_text, list(model["attributes"]))
-        names: dict[str, str] = {}
-        for path, content in files.items():
-            image_id, _ = await run_in_threadpool(add_image, s, owner, content, path)
-            names[path] = image_id
-            names.setdefault(path.rsplit("/", 1)[-1], image_id)
-
-        def resolve(ref: Any) -> Any:
-            if isinstance(ref, str) and ref in names:
-                return names[ref]
-            if isinstance(ref, str) and not valid_id(ref):
-                raise HTTPException(422, f"the spec names {ref!r}, which is not a file in the zip")
-            return ref
-
-        for item in items:
-            if isinstance(item, dict):
-                item["base"] = resolve(item.get("base"))
-                for edit in (item.get("attributes") or {}).values():
-                    if isinstance(edit, dict) and edit.get("donor"):
-                        edit["donor"] = resolve(edit["donor"])
-        return items
-    try:
-        body = await request.json()
-    except ValueError as e:
-        raise HTTPException(422, f"the body is not valid JSON: {e}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-        raise HTTPException(422, 'send {"items": [recombine bodies]} as JSON, or multipart with a zip (file) and a spec')
-    return body["items"]
-
-
-@router.post("", status_code=202, response_model=BatchOut, openapi_extra=_BODY)
-async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request: Request) -> BatchOut:
-    """A list of recombination specs as JSON `{"items": [...]}`, or multipart: `file` = zip of images and
-    `spec` = JSON list (base/donor name files in the zip) or CSV. Every item is checked before any runs."""
-    raw = await _items_from_request(s, owner, model, request)
+def _check_count(raw: list[Any], s: ServicesDep) -> None:
     if not raw:
         raise HTTPException(422, "items: the batch is empty")
     if len(raw) > s.settings.max_batch_items:
-        raise HTTPException(413, f"the batch has {len(raw)} items, more than the limit of {s.settings.max_batch_items}")
-    specs = []
+        raise HTTPException(413, f"the batch has {len(raw)} items, more than the limit of {s.settings.max_batch_items} "
+                                 "(DGAE_MAX_BATCH_ITEMS)")
+
+
+async def _raw_items(s: ServicesDep, model: dict[str, Any], request: Request) -> tuple[list[Any], dict[str, bytes]]:
+    """The raw item list and, for a zip, its files {path in the zip: bytes}. Nothing is stored here."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        spec_limit = s.settings.max_json_bytes
+        try:
+            form = await request.form(max_files=10, max_fields=10, max_part_size=spec_limit + 1)
+        except HTTPException as e:  # Starlette's "Part exceeded maximum size": a spec sent as a plain field
+            if e.status_code == 400 and "maximum size" in str(e.detail):
+                raise UploadError(413, f"spec is larger than the limit of {spec_limit} bytes (DGAE_MAX_JSON_BYTES)") from None
+            raise
+        data = await _read_upload(form.get("file"), s.settings.max_zip_bytes, "file (the zip of images)", "DGAE_MAX_ZIP_BYTES")
+        files = await run_in_threadpool(read_zip, data, max_member_bytes=s.settings.max_upload_bytes,
+                                        max_total_bytes=s.settings.max_zip_bytes, max_files=s.settings.max_batch_items * 4)
+        spec = await _read_upload(form.get("spec"), spec_limit, "spec", "DGAE_MAX_JSON_BYTES")
+        items = await run_in_threadpool(parse_spec, spec.decode("utf-8", "replace"), list(model["attributes"]))
+        _check_count(items, s)
+        return items, files
+    try:
+        body = await request.json()  # its nesting depth was checked by the BodyLimit middleware
+    except (ValueError, RecursionError) as e:
+        raise HTTPException(422, f"the body is not valid JSON: {e}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        raise HTTPException(422, 'send {"items": [recombine bodies]} as JSON, or multipart with a zip (file) and a spec')
+    _check_count(body["items"], s)
+    return body["items"], {}
+
+
+def _name_zip_files(bodies: list[RecombineRequest], files: dict[str, bytes]) -> dict[str, bytes]:
+    """Replace the zip file names in `bodies` (base, donors) by the ids those files will have; -> the files named.
+
+    A name is a path in the zip, or a file name that exactly one path of the zip ends in. Without a zip,
+    every reference is an image id (checked later, like any recombine request's)."""
+    if not files:
+        return {}
+    by_name: dict[str, list[str]] = {}
+    for path in files:
+        by_name.setdefault(path.rsplit("/", 1)[-1], []).append(path)
+    named: dict[str, bytes] = {}
+
+    def ref(value: str, where: str) -> str:
+        paths = [value] if value in files else by_name.get(value, [])
+        if len(paths) > 1:
+            raise HTTPException(422, f"{where}: {value!r} is the name of {len(paths)} files in the zip ({paths}); "
+                                     "give the path inside the zip")
+        if not paths:
+            if valid_id(value):
+                return value  # an image uploaded before
+            raise HTTPException(422, f"{where}: the spec names {value!r}, which is not a file in the zip")
+        named[paths[0]] = files[paths[0]]
+        return content_id(files[paths[0]])
+
+    for i, body in enumerate(bodies):
+        body.base = ref(body.base, f"items[{i}].base")
+        for attr, edit in body.attributes.items():
+            if edit.donor:
+                edit.donor = ref(edit.donor, f"items[{i}].attributes.{attr}.donor")
+    return named
+
+
+def _check_items(s: ServicesDep, owner: str, model: dict[str, Any], bodies: list[RecombineRequest], new: set[str]) -> None:
+    """What recombine_spec checks (attributes, sampler, images the caller owns), with the images of the zip (`new`,
+    not stored yet) counted as the caller's: a batch is checked whole before anything is stored or queued."""
+    for i, body in enumerate(bodies):
+        where = f"items[{i}]: "
+        check_attributes(model, list(body.attributes), where)
+        if body.base not in new:
+            owned_image(s, owner, body.base, f"{where}base image")
+        for name, edit in body.attributes.items():
+            if edit.donor and edit.donor not in new:
+                owned_image(s, owner, edit.donor, f"{where}donor image of {name}")
+        sampling(model, body)
+
+
+@router.post("", status_code=202, response_model=BatchOut, openapi_extra=_BODY,
+             responses=error_responses(400, 404, 413, 415))
+async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request: Request) -> BatchOut:
+    """A list of recombination specs as JSON `{"items": [...]}`, or multipart: `file` = zip of images and
+    `spec` = JSON list (base/donor name files in the zip) or CSV. The whole batch is checked first (the spec,
+    every item, every image of the zip it names); only then are the images stored and the items queued.
+    Files of the zip that no item names are ignored."""
+    raw, files = await _raw_items(s, model, request)
+    bodies = []
     for i, item in enumerate(raw):
         try:
-            body = RecombineRequest.model_validate(item)
+            bodies.append(RecombineRequest.model_validate(item))
         except ValidationError as e:
             raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
+    named = _name_zip_files(bodies, files)
+    if named:  # without images to store, recombine_spec below checks every item before any is queued
+        await run_in_threadpool(_check_items, s, owner, model, bodies, {content_id(data) for data in named.values()})
+    facts = {}
+    for path, data in named.items():
+        facts[path] = await run_in_threadpool(check_image, data, max_pixels=s.settings.max_image_pixels, name=path,
+                                              max_decodes=s.settings.max_concurrent_decodes)
+    # all checked: store the images, then queue the items
+    for path, data in named.items():
+        await run_in_threadpool(add_image, s, owner, data, path, facts[path])
+    specs = []
+    for i, body in enumerate(bodies):
         specs.append(await run_in_threadpool(recombine_spec, s, owner, model, body, f"items[{i}]: ", "bulk"))
     batch_id = new_id()
 
@@ -124,7 +186,8 @@ def cancel_batch(s: ServicesDep, owner: OwnerDep, batch_id: str) -> BatchOut:
     return batch_out(s, owned_batch(s, owner, batch_id))[0]
 
 
-@router.get("/{batch_id}/results.zip", response_class=Response, responses={200: {"content": {"application/zip": {}}}})
+@router.get("/{batch_id}/results.zip", response_class=Response,
+            responses={200: {"content": {"application/zip": {}}}, **error_responses(409)})
 def batch_results(s: ServicesDep, owner: OwnerDep, batch_id: str) -> Response:
     """A zip with one PNG per succeeded item, named by its index (0000.png, ...); 409 while items still run."""
     out, jobs = batch_out(s, owned_batch(s, owner, batch_id))

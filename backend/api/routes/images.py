@@ -8,6 +8,7 @@ from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 
 from backend.api.deps import OwnerDep, ServicesDep
+from backend.api.errors import error_responses
 from backend.api.schemas import ImageList, ImageOut
 from backend.api.services import add_image, image_out, owned_image
 from backend.api.uploads import FORMATS
@@ -15,12 +16,12 @@ from backend.api.uploads import FORMATS
 router = APIRouter(prefix="/api/images", tags=["images"])
 
 
-@router.post("", status_code=202, response_model=ImageOut)
+@router.post("", status_code=202, response_model=ImageOut, responses=error_responses(400, 413, 415))
 def upload_image(s: ServicesDep, owner: OwnerDep,
                  file: Annotated[UploadFile, File(description="PNG, JPEG or WebP")]) -> ImageOut:
     """Store an image and queue its encoding to z_dis and x_T. The id is the SHA-256 of the bytes:
     the same bytes again give the same id and are not encoded twice."""
-    data = file.file.read(s.settings.max_upload_bytes + 1)
+    data = file.file.read(s.settings.max_upload_bytes + 1)  # add_image refuses more than the limit with 413
     image_id, _ = add_image(s, owner, data, file.filename)
     return image_out(image_id, s.records.get(s.records.image_key(image_id)))
 
@@ -40,7 +41,8 @@ def get_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> ImageOut:
     return image_out(image_id, s.records.get(s.records.image_key(image_id)))
 
 
-@router.get("/{image_id}/image.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+@router.get("/{image_id}/image.png", response_class=FileResponse,
+            responses={200: {"content": {"image/png": {}}}, **error_responses(409)})
 def get_model_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> FileResponse:
     """The image as the model sees it (square, model resolution); 409 until encoded."""
     owned_image(s, owner, image_id)
@@ -50,7 +52,8 @@ def get_model_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> FileRespo
     return FileResponse(path, media_type="image/png")
 
 
-@router.get("/{image_id}/original", response_class=FileResponse)
+@router.get("/{image_id}/original", response_class=FileResponse,
+            responses={200: {"content": {media: {} for media in (*FORMATS.values(), "application/octet-stream")}}})
 def get_original(s: ServicesDep, owner: OwnerDep, image_id: str) -> FileResponse:
     """The uploaded bytes."""
     owned_image(s, owner, image_id)
