@@ -152,6 +152,7 @@ redis.call('ZREM', p .. 'used', key)
 local owners = p .. 'owners:' .. key
 for _, o in ipairs(redis.call('SMEMBERS', owners)) do
   redis.call('ZREM', p .. 'owner:' .. o .. ':images', string.match(key, '[^:]+$'))
+  redis.call('HDEL', p .. 'owner:' .. o .. ':names', string.match(key, '[^:]+$'))
 end
 redis.call('DEL', key, owners, p .. 'sbatch:' .. key)
 return 1
@@ -231,11 +232,16 @@ class Records:
         self.touch(self.image_key(image_id))
         return self._queue_encode(keys=[self.image_key(image_id)], args=args)
 
-    def add_image_owner(self, owner: str, image_id: str) -> None:
+    def add_image_owner(self, owner: str, image_id: str, filename: str = "") -> None:
+        """`owner` uploaded `image_id` under `filename`; the name is the owner's own, never shown to another."""
         pipe = self.r.pipeline(transaction=True)
         pipe.zadd(f"{self.p}owner:{owner}:images", {image_id: time.time()})
+        pipe.hset(f"{self.p}owner:{owner}:names", image_id, filename)
         pipe.sadd(f"{self.p}owners:{self.image_key(image_id)}", owner)
         pipe.execute()
+
+    def image_names(self, owner: str, image_ids: list[str]) -> list[str]:
+        return [n or "" for n in self.r.hmget(f"{self.p}owner:{owner}:names", image_ids)] if image_ids else []
 
     def owns_image(self, owner: str, image_id: str) -> bool:
         return self.r.zscore(f"{self.p}owner:{owner}:images", image_id) is not None

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
 
     # --- access ---
     api_keys: Annotated[list[str], NoDecode] = []  # comma-separated; empty: no keys needed
+    # The same bytes uploaded under two keys share one encoding (None: only when no keys are set). Sharing
+    # lets a key learn that another uploaded that picture (it is ready at once); nothing else crosses.
+    share_encodings: bool | None = None
     redis_timeout: float = Field(2.0, gt=0)  # seconds before "Redis is down" (503)
 
     @field_validator("api_keys", mode="before")
@@ -59,6 +62,9 @@ class Settings(BaseSettings):
         if isinstance(v, str):
             return [k.strip() for k in v.split(",") if k.strip()]
         return v
+
+    def shares_encodings(self) -> bool:
+        return not self.api_keys if self.share_encodings is None else self.share_encodings
 
     def torch_thread_count(self) -> int:
         import os

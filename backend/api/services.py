@@ -43,7 +43,8 @@ def _fraction(rec: dict[str, str]) -> float:
 
 # --- images ---
 
-def image_out(image_id: str, rec: dict[str, str] | None) -> ImageOut:
+def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "") -> ImageOut:
+    """`filename`: the caller's own name for it (an image record is shared by everyone who uploaded its bytes)."""
     rec = rec or {}
     status = _IMAGE_STATUS.get(rec.get("state", ""), "queued")
     progress = 1.0 if status == "ready" else _fraction(rec)
@@ -51,7 +52,7 @@ def image_out(image_id: str, rec: dict[str, str] | None) -> ImageOut:
     height = rec.get("height")
     return ImageOut(id=image_id, status=status, progress=progress, error=rec.get("error") or None,
                     chunks=json.loads(rec["chunks"]) if status == "ready" and rec.get("chunks") else None,
-                    filename=rec.get("filename") or None, format=rec.get("format") or None,
+                    filename=filename or None, format=rec.get("format") or None,
                     width=int(width) if width else None, height=int(height) if height else None,
                     url=f"/api/images/{image_id}/image.png", original_url=f"/api/images/{image_id}/original")
 
@@ -68,13 +69,15 @@ def add_image(s: Services, owner: str, data: bytes, filename: str | None,
                                    "(DGAE_MAX_UPLOAD_BYTES)")
         facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file",
                             max_decodes=s.settings.max_concurrent_decodes)
-    image_id = content_id(data)
+    # Shared: the content hash. Not shared: a hash of the owner and the content, so nothing of one key's
+    # upload (not even that it happened) shows to another.
+    image_id = content_id(data) if s.settings.shares_encodings() else content_id(owner.encode() + b"\0" + data)
     s.store.put_original(image_id, data)
     model = s.records.model()
     fingerprint = model["fingerprint"] if model else ""  # "" = unknown: no worker has published its model yet
-    state = s.records.queue_encode(image_id, fingerprint, filename=(filename or "")[:200],
-                                   format=facts.format, width=facts.width, height=facts.height, bytes=len(data))
-    s.records.add_image_owner(owner, image_id)
+    state = s.records.queue_encode(image_id, fingerprint, format=facts.format, width=facts.width, height=facts.height,
+                                   bytes=len(data))
+    s.records.add_image_owner(owner, image_id, (filename or "")[:200])
     if state in ("new", QUEUED):  # a second task for a queued image finds it taken and returns
         s.dispatcher.encode(image_id)
     return image_id, facts

@@ -51,7 +51,21 @@ def test_a_key_sees_only_its_own(keyed):
     assert keyed.delete(f"/api/batches/{batch['id']}", headers=B).status_code == 404
     assert keyed.get(f"/api/batches/{batch['id']}", headers=A).status_code == 200
 
-    # the same bytes uploaded by B: same id, now B's too, not encoded again
+    # the same bytes uploaded by B: with keys, encodings are not shared, so B learns nothing of A's upload
     again = upload(keyed, toy_png(2, 0, 3), "beta.png", headers=B).json()
-    assert again["id"] == mine and again["status"] == "ready"
-    assert keyed.get(f"/api/images/{mine}", headers=B).status_code == 200
+    assert again["id"] != mine and again["filename"] == "beta.png"
+    assert keyed.get(f"/api/images/{mine}", headers=B).status_code == 404
+    assert wait_image(keyed, again["id"], headers=B)["status"] == "ready"
+
+
+def test_shared_encodings_share_the_work_but_not_the_metadata(stack):
+    url = stack.start_api(env={"DGAE_API_KEYS": "key-alpha, key-beta", "DGAE_SHARE_ENCODINGS": "true"})
+    stack.wait_healthy(url, headers=A)
+    with httpx.Client(base_url=url, timeout=60) as c:
+        mine = upload(c, toy_png(4, 1, 6), "alpha-secret-name.png", headers=A).json()["id"]
+        assert wait_image(c, mine, headers=A)["status"] == "ready"
+        again = upload(c, toy_png(4, 1, 6), "beta.png", headers=B).json()
+        assert again["id"] == mine and again["status"] == "ready"  # what sharing reveals: encoded already
+        seen_by_b = c.get(f"/api/images/{mine}", headers=B).json()
+        assert seen_by_b["filename"] == "beta.png" and "alpha-secret-name" not in c.get("/api/images", headers=B).text
+        assert c.get(f"/api/images/{mine}", headers=A).json()["filename"] == "alpha-secret-name.png"

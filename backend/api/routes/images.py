@@ -23,7 +23,7 @@ def upload_image(s: ServicesDep, owner: OwnerDep,
     the same bytes again give the same id and are not encoded twice."""
     data = file.file.read(s.settings.max_upload_bytes + 1)  # add_image refuses more than the limit with 413
     image_id, _ = add_image(s, owner, data, file.filename)
-    return image_out(image_id, s.records.get(s.records.image_key(image_id)))
+    return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]))
 
 
 @router.get("", response_model=ImageList)
@@ -31,14 +31,15 @@ def list_images(s: ServicesDep, owner: OwnerDep, limit: Annotated[int, Query(ge=
     """The caller's images, newest first."""
     ids = s.records.owned_images(owner, limit)
     recs = s.records.get_many(s.records.image_key(i) for i in ids)
-    return ImageList(images=[image_out(i, r) for i, r in zip(ids, recs)])
+    names = s.records.image_names(owner, ids)
+    return ImageList(images=[image_out(i, r, n) for i, r, n in zip(ids, recs, names)])
 
 
 @router.get("/{image_id}", response_model=ImageOut)
 def get_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> ImageOut:
     """Status (queued / encoding / ready / failed), encoding progress, and when ready the z_dis chunks."""
     owned_image(s, owner, image_id)
-    return image_out(image_id, s.records.get(s.records.image_key(image_id)))
+    return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]))
 
 
 @router.get("/{image_id}/image.png", response_class=FileResponse,
