@@ -57,6 +57,12 @@ def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "") -> 
                     url=f"/api/images/{image_id}/image.png", original_url=f"/api/images/{image_id}/original")
 
 
+def image_id_for(s: Services, owner: str, data: bytes) -> str:
+    """Shared encodings: the content hash. Not shared: a hash of the owner and the content, so nothing of one
+    key's upload (not even that it happened) shows to another."""
+    return content_id(data) if s.settings.shares_encodings() else content_id(owner.encode() + b"\0" + data)
+
+
 def add_image(s: Services, owner: str, data: bytes, filename: str | None,
               facts: ImageFacts | None = None) -> tuple[str, ImageFacts]:
     """Check, store and queue the encoding of one upload; the same bytes are encoded once.
@@ -69,9 +75,7 @@ def add_image(s: Services, owner: str, data: bytes, filename: str | None,
                                    "(DGAE_MAX_UPLOAD_BYTES)")
         facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file",
                             max_decodes=s.settings.max_concurrent_decodes)
-    # Shared: the content hash. Not shared: a hash of the owner and the content, so nothing of one key's
-    # upload (not even that it happened) shows to another.
-    image_id = content_id(data) if s.settings.shares_encodings() else content_id(owner.encode() + b"\0" + data)
+    image_id = image_id_for(s, owner, data)
     s.store.put_original(image_id, data)
     model = s.records.model()
     fingerprint = model["fingerprint"] if model else ""  # "" = unknown: no worker has published its model yet

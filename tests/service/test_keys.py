@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import time
+import zipfile
+
 import httpx
 import pytest
 
@@ -69,3 +73,20 @@ def test_shared_encodings_share_the_work_but_not_the_metadata(stack):
         seen_by_b = c.get(f"/api/images/{mine}", headers=B).json()
         assert seen_by_b["filename"] == "beta.png" and "alpha-secret-name" not in c.get("/api/images", headers=B).text
         assert c.get(f"/api/images/{mine}", headers=A).json()["filename"] == "alpha-secret-name.png"
+
+
+def test_a_zip_batch_under_a_key_uses_that_key_s_images(keyed):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("a.png", toy_png(1, 3, 2))
+        zf.writestr("b.png", toy_png(5, 0, 7))
+    spec = '[{"base": "a.png", "attributes": {"pose": {"donor": "b.png", "weight": 1}}, "steps": 4}]'
+    r = keyed.post("/api/batches", files={"file": ("i.zip", buf.getvalue(), "application/zip")}, data={"spec": spec}, headers=B)
+    assert r.status_code == 202, r.text
+    batch = r.json()["id"]
+    deadline = time.monotonic() + 120
+    while keyed.get(f"/api/batches/{batch}", headers=B).json()["state"] not in ("succeeded", "failed", "cancelled"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert keyed.get(f"/api/batches/{batch}", headers=B).json()["done"] == 1
+    assert len(keyed.get("/api/images", headers=B).json()["images"]) >= 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -19,6 +20,7 @@ from backend.api.services import (
     add_image,
     batch_out,
     check_attributes,
+    image_id_for,
     owned_batch,
     owned_image,
     recombine_spec,
@@ -27,7 +29,7 @@ from backend.api.services import (
 )
 from backend.api.uploads import UploadError, check_image, parse_spec, read_zip
 from core.records import SUCCEEDED
-from core.store import content_id, new_id, valid_id
+from core.store import new_id, valid_id
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
@@ -87,7 +89,7 @@ async def _raw_items(s: ServicesDep, model: dict[str, Any], request: Request) ->
     return body["items"], {}
 
 
-def _name_zip_files(bodies: list[RecombineRequest], files: dict[str, bytes]) -> dict[str, bytes]:
+def _name_zip_files(bodies: list[RecombineRequest], files: dict[str, bytes], id_of: Callable[[bytes], str]) -> dict[str, bytes]:
     """Replace the zip file names in `bodies` (base, donors) by the ids those files will have; -> the files named.
 
     A name is a path in the zip, or a file name that exactly one path of the zip ends in. Without a zip,
@@ -109,7 +111,7 @@ def _name_zip_files(bodies: list[RecombineRequest], files: dict[str, bytes]) -> 
                 return value  # an image uploaded before
             raise HTTPException(422, f"{where}: the spec names {value!r}, which is not a file in the zip")
         named[paths[0]] = files[paths[0]]
-        return content_id(files[paths[0]])
+        return id_of(files[paths[0]])
 
     for i, body in enumerate(bodies):
         body.base = ref(body.base, f"items[{i}].base")
@@ -147,9 +149,9 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request
             bodies.append(RecombineRequest.model_validate(item))
         except ValidationError as e:
             raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
-    named = _name_zip_files(bodies, files)
+    named = _name_zip_files(bodies, files, lambda data: image_id_for(s, owner, data))
     if named:  # without images to store, recombine_spec below checks every item before any is queued
-        await run_in_threadpool(_check_items, s, owner, model, bodies, {content_id(data) for data in named.values()})
+        await run_in_threadpool(_check_items, s, owner, model, bodies, {image_id_for(s, owner, d) for d in named.values()})
     facts = {}
     for path, data in named.items():
         facts[path] = await run_in_threadpool(check_image, data, max_pixels=s.settings.max_image_pixels, name=path,
