@@ -154,8 +154,22 @@ for _, o in ipairs(redis.call('SMEMBERS', owners)) do
   redis.call('ZREM', p .. 'owner:' .. o .. ':images', string.match(key, '[^:]+$'))
   redis.call('HDEL', p .. 'owner:' .. o .. ':names', string.match(key, '[^:]+$'))
 end
+local owner = redis.call('HGET', key, 'owner')
+if owner then redis.call('ZREM', p .. 'owner:' .. owner .. ':jobs', string.match(key, '[^:]+$')) end
 redis.call('DEL', key, owners, p .. 'sbatch:' .. key)
 return 1
+"""
+
+# KEYS[1] an idempotency key; ARGV: body hash, ttl in ms. -> {'new', ''} when this call reserved it, else
+# {the body hash it was reserved with, the id it produced ('' while the first call is still making it)}.
+_IDEMPOTENT = """
+local cur = redis.call('HGET', KEYS[1], 'body')
+if not cur then
+  redis.call('HSET', KEYS[1], 'body', ARGV[1], 'id', '')
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {'new', ''}
+end
+return {cur, redis.call('HGET', KEYS[1], 'id') or ''}
 """
 
 # ARGV: key prefix. Units claimed by a worker whose heartbeat is gone -> their keys; index entries of
@@ -186,6 +200,7 @@ class Records:
         self._queue_encode = client.register_script(_QUEUE_ENCODE)
         self._orphans = client.register_script(_ORPHANS)
         self._forget = client.register_script(_FORGET)
+        self._idempotent = client.register_script(_IDEMPOTENT)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float = 2.0) -> Records:
@@ -263,8 +278,49 @@ class Records:
                                 "spec": spec.model_dump_json(), "group": group, "done": 0, "total": 0, "created": now})
         pipe.zadd(f"{self.p}pending:{group}", {key: now})
         pipe.zadd(f"{self.p}used", {key: now, **{self.image_key(i): now for i in spec.image_ids()}})
+        if fields.get("owner"):
+            pipe.zadd(f"{self.p}owner:{fields['owner']}:jobs", {job_id: now})
         pipe.execute()
         return key
+
+    def owned_jobs(self, owner: str, limit: int = 1000) -> list[str]:
+        """The owner's job ids, newest first."""
+        return self.r.zrevrange(f"{self.p}owner:{owner}:jobs", 0, limit - 1)
+
+    def waiting(self) -> dict[str, int]:
+        """Queued units per lane: interactive (edits) and bulk (encodes and batch items)."""
+        out = {"interactive": 0, "bulk": 0}
+        for pending in self.r.scan_iter(match=f"{self.p}pending:*", count=1000):
+            lane = "interactive" if pending.startswith(f"{self.p}pending:decode:interactive:") else "bulk"
+            out[lane] += self.r.zcard(pending)
+        return out
+
+    def queue_position(self, rec: dict[str, str]) -> int | None:
+        """How many queued units a worker takes before this queued job (None when it is not queued): the
+        interactive ones that came earlier; for a bulk job, every interactive one and the earlier bulk ones."""
+        if rec.get("state") != QUEUED:
+            return None
+        created, interactive = float(rec.get("created") or 0), rec.get("lane") == "interactive"
+        ahead = 0
+        for pending in self.r.scan_iter(match=f"{self.p}pending:*", count=1000):
+            other_interactive = pending.startswith(f"{self.p}pending:decode:interactive:")
+            if interactive and not other_interactive:
+                continue
+            upto = f"({created}" if other_interactive == interactive else "+inf"
+            ahead += self.r.zcount(pending, "-inf", upto)
+        return ahead
+
+    def reserve_idempotency(self, owner: str, token: str, body_hash: str, ttl_s: float) -> tuple[str, str]:
+        """-> ("new", "") when this request may create; else (the body hash first used with the token, its id)."""
+        key = f"{self.p}idem:{owner}:{token}"
+        status, made = self._idempotent(keys=[key], args=[body_hash, int(ttl_s * 1000)])
+        return status, made
+
+    def complete_idempotency(self, owner: str, token: str, made_id: str) -> None:
+        self.r.hset(f"{self.p}idem:{owner}:{token}", "id", made_id)
+
+    def release_idempotency(self, owner: str, token: str) -> None:
+        self.r.delete(f"{self.p}idem:{owner}:{token}")
 
     def cancel(self, key: str) -> str:
         return self._cancel(keys=[key], args=[self.p, time.time()])

@@ -38,8 +38,9 @@ ERRORS = {  # status -> what it means here (the OpenAPI descriptions)
 # Error statuses of routes whose decorators do not declare them (better: `responses=error_responses(...)` there).
 # The ones every /api route has are added by document_errors: 401, 422, 503; 404 with path parameters; 400, 413 with a body.
 ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("post", "/api/recombine"): (404,),
-    ("post", "/api/interpolate"): (404,),
+    ("post", "/api/recombine"): (404, 409),  # 409: an Idempotency-Key reused with another body
+    ("post", "/api/interpolate"): (404, 409),
+    ("post", "/api/batches"): (409,),
     ("get", "/api/jobs/{job_id}/result.png"): (409,),
     ("get", "/api/jobs/{job_id}/frames/{index}.png"): (409,),
 }

@@ -17,7 +17,9 @@ from fastapi.staticfiles import StaticFiles
 from backend.api.deps import Services, get_owner
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
-from backend.api.routes import batches, edits, health, images, jobs, model
+from backend.api.routes import batches, edits, health, images, jobs, model, queue
+from backend.api.routes.metrics import RequestMetrics
+from backend.api.routes.metrics import router as metrics_router
 from backend.api.uploads import BodyLimit, body_limits
 from core.queue import Dispatcher, make_celery
 from core.records import Records
@@ -60,11 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # every request body is limited while it streams in (Content-Length or chunked): 413 at the limit, JSON depth 422
     app.add_middleware(BodyLimit, limit_for=body_limits(settings))
+    app.add_middleware(RequestMetrics)  # outermost: counts every request (413s of BodyLimit too) by route template
 
     auth = [Depends(get_owner)]  # with API keys set, every /api route needs one
-    for router in (images.router, model.router, edits.router, jobs.router, batches.router, health.router):
+    for router in (images.router, model.router, edits.router, jobs.router, queue.router, batches.router, health.router):
         app.include_router(router, dependencies=auth)
     install_docs(app)  # /docs and /redoc with their assets served here (no CDN), public
+    app.include_router(metrics_router)  # GET /metrics (Prometheus), public like /docs, not in the schema
     if settings.frontend_dir.is_dir():  # after the API routes, so /api/* never falls through to files
         app.mount("/", StaticFiles(directory=settings.frontend_dir, html=True), name="ui")
     return app

@@ -126,6 +126,19 @@ class JobOut(BaseModel):
     steps: int
     sampler: str
     created: float
+    queue_position: int | None = Field(None, description="while queued: how many queued units a worker takes before it")
+
+
+class QueueJob(BaseModel):
+    id: str
+    state: JobState
+    queue_position: int | None = Field(None, description="while queued: how many queued units a worker takes before it")
+
+
+class QueueOut(BaseModel):
+    waiting: dict[str, int] = Field(description="queued units per lane: interactive (edits), bulk (encodes, batch items)")
+    workers: int
+    jobs: list[QueueJob] = Field(description="the caller's queued and running jobs, newest first")
 
 
 class BatchItemOut(BaseModel):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import HTTPException
@@ -152,7 +154,7 @@ def owned_job(s: Services, owner: str, job_id: str) -> dict[str, str]:
     return rec
 
 
-def job_out(rec: dict[str, str]) -> JobOut:
+def job_out(rec: dict[str, str], queue_position: int | None = None) -> JobOut:
     jid, state = rec["id"], rec.get("state", QUEUED)
     frames = int(rec.get("frames") or 1) if rec.get("kind") == "interpolate" else None
     done = state == SUCCEEDED
@@ -162,7 +164,43 @@ def job_out(rec: dict[str, str]) -> JobOut:
                   result_url=f"/api/jobs/{jid}/result.png" if done else None, frames=frames,
                   frame_urls=[f"/api/jobs/{jid}/frames/{i}.png" for i in range(frames)] if done and frames else None,
                   batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
-                  created=_num(rec, "created"))
+                  created=_num(rec, "created"), queue_position=queue_position)
+
+
+def job_out_now(s: Services, rec: dict[str, str]) -> JobOut:
+    """job_out with the job's queue position (Redis reads: for single answers, not lists)."""
+    return job_out(rec, s.records.queue_position(rec))
+
+
+async def idempotent(s: Services, owner: str, token: str | None, body_hash: str,
+                     create: Callable[[], Awaitable[str]]) -> str:
+    """Run `create` once per (owner, Idempotency-Key) for the retention period -> the id it made.
+
+    The same key with the same body gives the first call's id (a client retrying after a timeout makes
+    nothing new); with another body, 409. A request that arrives while the first is still creating waits for it.
+    """
+    if token is None:
+        return await create()
+    token = hashlib.sha256(token.encode()).hexdigest()
+    deadline = time.monotonic() + 30
+    while True:
+        first_hash, made = await run_in_threadpool(s.records.reserve_idempotency, owner, token, body_hash,
+                                                   s.settings.retention_s)
+        if first_hash == "new":
+            try:
+                made = await create()
+            except BaseException:
+                await run_in_threadpool(s.records.release_idempotency, owner, token)
+                raise
+            await run_in_threadpool(s.records.complete_idempotency, owner, token, made)
+            return made
+        if first_hash != body_hash:
+            raise HTTPException(409, "this Idempotency-Key was used with a different request body; use a new key")
+        if made:
+            return made
+        if time.monotonic() > deadline:
+            raise HTTPException(409, "a request with this Idempotency-Key is still being processed; retry later")
+        await asyncio.sleep(0.05)
 
 
 async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str, str] | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from typing import Any
@@ -15,11 +17,13 @@ from starlette.datastructures import UploadFile
 
 from backend.api.deps import ModelDep, OwnerDep, ServicesDep
 from backend.api.errors import error_responses, validation_message
+from backend.api.routes.edits import IdempotencyKey
 from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
 from backend.api.services import (
     add_image,
     batch_out,
     check_attributes,
+    idempotent,
     image_id_for,
     owned_batch,
     owned_image,
@@ -137,38 +141,49 @@ def _check_items(s: ServicesDep, owner: str, model: dict[str, Any], bodies: list
 
 @router.post("", status_code=202, response_model=BatchOut, openapi_extra=_BODY,
              responses=error_responses(400, 404, 413, 415))
-async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request: Request) -> BatchOut:
+async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request: Request,
+                       idempotency_key: IdempotencyKey = None) -> BatchOut:
     """A list of recombination specs as JSON `{"items": [...]}`, or multipart: `file` = zip of images and
     `spec` = JSON list (base/donor name files in the zip) or CSV. The whole batch is checked first (the spec,
     every item, every image of the zip it names); only then are the images stored and the items queued.
     Files of the zip that no item names are ignored."""
     raw, files = await _raw_items(s, model, request)
-    bodies = []
-    for i, item in enumerate(raw):
-        try:
-            bodies.append(RecombineRequest.model_validate(item))
-        except ValidationError as e:
-            raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
-    named = _name_zip_files(bodies, files, lambda data: image_id_for(s, owner, data))
-    if named:  # without images to store, recombine_spec below checks every item before any is queued
-        await run_in_threadpool(_check_items, s, owner, model, bodies, {image_id_for(s, owner, d) for d in named.values()})
-    facts = {}
-    for path, data in named.items():
-        facts[path] = await run_in_threadpool(check_image, data, max_pixels=s.settings.max_image_pixels, name=path,
-                                              max_decodes=s.settings.max_concurrent_decodes)
-    # all checked: store the images, then queue the items
-    for path, data in named.items():
-        await run_in_threadpool(add_image, s, owner, data, path, facts[path])
-    specs = []
-    for i, body in enumerate(bodies):
-        specs.append(await run_in_threadpool(recombine_spec, s, owner, model, body, f"items[{i}]: ", "bulk"))
-    batch_id = new_id()
+    # The parsed request, not its bytes: a retried multipart body has a new boundary but the same items and files.
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    for name in sorted(files):
+        digest.update(hashlib.sha256(name.encode() + b"\0" + files[name]).digest())
+    body_hash = digest.hexdigest()
 
-    def submit_all() -> list[str]:
-        return [submit_job(s, owner, spec, batch=batch_id) for spec in specs]
+    async def create() -> str:
+        bodies = []
+        for i, item in enumerate(raw):
+            try:
+                bodies.append(RecombineRequest.model_validate(item))
+            except ValidationError as e:
+                raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
+        named = _name_zip_files(bodies, files, lambda data: image_id_for(s, owner, data))
+        if named:  # without images to store, recombine_spec below checks every item before any is queued
+            await run_in_threadpool(_check_items, s, owner, model, bodies, {image_id_for(s, owner, d) for d in named.values()})
+        facts = {}
+        for path, data in named.items():
+            facts[path] = await run_in_threadpool(check_image, data, max_pixels=s.settings.max_image_pixels, name=path,
+                                                  max_decodes=s.settings.max_concurrent_decodes)
+        # all checked: store the images, then queue the items
+        for path, data in named.items():
+            await run_in_threadpool(add_image, s, owner, data, path, facts[path])
+        specs = []
+        for i, body in enumerate(bodies):
+            specs.append(await run_in_threadpool(recombine_spec, s, owner, model, body, f"items[{i}]: ", "bulk"))
+        batch_id = new_id()
 
-    job_ids = await run_in_threadpool(submit_all)
-    s.records.create_batch(batch_id, job_ids, owner=owner)
+        def submit_all() -> list[str]:
+            return [submit_job(s, owner, spec, batch=batch_id) for spec in specs]
+
+        job_ids = await run_in_threadpool(submit_all)
+        s.records.create_batch(batch_id, job_ids, owner=owner)
+        return batch_id
+
+    batch_id = await idempotent(s, owner, idempotency_key, body_hash, create)
     return batch_out(s, owned_batch(s, owner, batch_id), items=False)[0]
 
 

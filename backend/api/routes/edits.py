@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import ModelDep, OwnerDep, ServicesDep
 from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
-from backend.api.services import interpolate_spec, job_out, recombine_spec, submit_job, wait_until_finished
+from backend.api.services import idempotent, interpolate_spec, job_out_now, recombine_spec, submit_job, wait_until_finished
 from core.records import SUCCEEDED
 
 router = APIRouter(prefix="/api", tags=["edits"])
 
 Wait = Annotated[float | None, Query(ge=0, description="wait up to this many seconds and return the PNG if done by then")]
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
+                                              description="the same key and body give the same job (409: same key, other body)")]
 _RESPONSES = {202: {"model": JobOut, "description": "the job (queued, or not done within ?wait=)"},
               200: {"content": {"image/png": {}}, "description": "with ?wait=: the result image"}}
 
@@ -25,26 +28,38 @@ async def _respond(s: ServicesDep, job_id: str, wait: float | None) -> Response:
     rec = await wait_until_finished(s, key, wait) if wait else await run_in_threadpool(s.records.get, key)
     if wait and rec and rec.get("state") == SUCCEEDED:
         return FileResponse(s.store.result(job_id), media_type="image/png", headers={"X-Job-Id": job_id})
-    return JSONResponse(job_out(rec).model_dump(), status_code=202)
+    return JSONResponse(job_out_now(s, rec).model_dump(), status_code=202)
+
+
+def _body_hash(route: str, body: RecombineRequest | InterpolateRequest) -> str:
+    return hashlib.sha256(f"{route}\0{body.model_dump_json()}".encode()).hexdigest()
 
 
 @router.post("/recombine", status_code=202, response_model=JobOut, responses=_RESPONSES)
-async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: RecombineRequest, wait: Wait = None) -> Response:
+async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: RecombineRequest, wait: Wait = None,
+                    idempotency_key: IdempotencyKey = None) -> Response:
     """Decode the base's z_dis with chosen chunks blended towards donors' (chunk = base + weight (donor - base)).
 
     Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
     """
-    spec = await run_in_threadpool(recombine_spec, s, owner, model, body)
-    job_id = await run_in_threadpool(submit_job, s, owner, spec)
+    async def create() -> str:
+        spec = await run_in_threadpool(recombine_spec, s, owner, model, body)
+        return await run_in_threadpool(submit_job, s, owner, spec)
+
+    job_id = await idempotent(s, owner, idempotency_key, _body_hash("recombine", body), create)
     return await _respond(s, job_id, wait)
 
 
 @router.post("/interpolate", status_code=202, response_model=JobOut, responses=_RESPONSES)
-async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: InterpolateRequest, wait: Wait = None) -> Response:
+async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: InterpolateRequest, wait: Wait = None,
+                      idempotency_key: IdempotencyKey = None) -> Response:
     """Frames from base to donor: lerp of z_dis (the named chunks, or all) and slerp of x_T.
 
     The result is the frames side by side in one strip; each frame is at /api/jobs/{id}/frames/{i}.png.
     """
-    spec = await run_in_threadpool(interpolate_spec, s, owner, model, body)
-    job_id = await run_in_threadpool(submit_job, s, owner, spec)
+    async def create() -> str:
+        spec = await run_in_threadpool(interpolate_spec, s, owner, model, body)
+        return await run_in_threadpool(submit_job, s, owner, spec)
+
+    job_id = await idempotent(s, owner, idempotency_key, _body_hash("interpolate", body), create)
     return await _respond(s, job_id, wait)

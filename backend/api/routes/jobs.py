@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep
 from backend.api.schemas import JobOut
-from backend.api.services import job_out, owned_job, wait_until_finished
+from backend.api.services import job_out_now, owned_job, wait_until_finished
 from core.records import SUCCEEDED, TERMINAL
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 @router.get("/{job_id}", response_model=JobOut)
 def get_job(s: ServicesDep, owner: OwnerDep, job_id: str) -> JobOut:
     """State (queued / running / succeeded / failed / cancelled) and progress in sampler steps."""
-    return job_out(owned_job(s, owner, job_id))
+    return job_out_now(s, owned_job(s, owner, job_id))
 
 
 @router.delete("/{job_id}", response_model=JobOut)
@@ -31,7 +31,7 @@ def cancel_job(s: ServicesDep, owner: OwnerDep, job_id: str) -> JobOut:
     """Cancel: a queued job never runs, a running decode stops at its next sampler step."""
     owned_job(s, owner, job_id)
     s.records.cancel(s.records.job_key(job_id))
-    return job_out(owned_job(s, owner, job_id))
+    return job_out_now(s, owned_job(s, owner, job_id))
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse,
@@ -54,7 +54,7 @@ async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Requ
                                   "without its data); submit it again"}
                 yield f"event: error\ndata: {json.dumps(gone)}\n\n"
                 return
-            data = job_out(rec).model_dump_json()
+            data = job_out_now(s, rec).model_dump_json()
             if data != last:
                 yield f"event: progress\ndata: {data}\n\n"
                 last, last_sent = data, time.monotonic()
