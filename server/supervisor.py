@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import logging
 import os
 import shutil
@@ -29,6 +30,7 @@ from core.settings import ROOT, Settings, get_settings, redacted
 
 log = logging.getLogger("diffusegae.serve")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
+METRICS_PREFIX = "diffusegae-metrics-"  # private PROMETHEUS_MULTIPROC_DIR folders: <prefix><pid>-<random> in the temp dir
 
 
 def _apply_args(args: argparse.Namespace) -> Settings:
@@ -40,6 +42,51 @@ def _apply_args(args: argparse.Namespace) -> Settings:
     settings = get_settings()
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_thread_count()))
     return settings
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _metrics_dir() -> Path:
+    """The prometheus_client multiprocess folder this command and its children share (PROMETHEUS_MULTIPROC_DIR).
+
+    Call it before anything imports prometheus_client. A folder the variable names is created if missing and
+    the files of processes that are gone are removed (another command of this deployment may be using it);
+    without the variable, this command owns a private folder, removed at exit (and at the next start if it was killed).
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        for old in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):  # left by a command that was killed
+            pid = old.name[len(METRICS_PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        path = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+        atexit.register(shutil.rmtree, path, True)
+
+        def remove_then_die(signum: int, _frame: object) -> None:
+            # uvicorn ends its process by raising SIGTERM again after a graceful shutdown: atexit would not run
+            shutil.rmtree(path, ignore_errors=True)
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+        signal.signal(signal.SIGTERM, remove_then_die)  # `worker` sets its own handler after this, and exits normally
+    from core import metrics  # imported only now that the variable is set
+
+    removed = metrics.prepare_dir(path)
+    log.info("metrics: PROMETHEUS_MULTIPROC_DIR=%s (%s%s)", path, "given" if given else "private, removed at exit",
+             f", {removed} stale file(s) removed" if removed else "")
+    return path
 
 
 def _child_env() -> dict[str, str]:
@@ -118,6 +165,9 @@ class SupervisedWorker:
             started = time.monotonic()
             self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=_child_env(), preexec_fn=_die_with_parent)
             code = self.proc.wait()
+            from core import metrics
+
+            metrics.process_dead(self.proc.pid)  # its live gauges (the model load time) go with it
             if self._stopping.is_set():
                 return
             if code == RESTART_EXIT_CODE or time.monotonic() - started > 30:
@@ -142,11 +192,12 @@ class SupervisedWorker:
 
 def serve(args: argparse.Namespace) -> None:
     """API + one embedded worker (+ a private Redis if none runs) on http://HOST:PORT."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _metrics_dir()  # before the app imports prometheus_client; the worker child inherits it
     import uvicorn
 
     from backend.api.main import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = _apply_args(args)
     redis_proc = start_private_redis(settings.redis_url)
     worker = SupervisedWorker(settings)
@@ -162,6 +213,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def api(args: argparse.Namespace) -> None:
+    _metrics_dir()  # before the app imports prometheus_client
     import uvicorn
 
     from backend.api.main import create_app
@@ -173,6 +225,7 @@ def api(args: argparse.Namespace) -> None:
 def worker(args: argparse.Namespace) -> None:
     """One supervised Celery worker child in the foreground; SIGTERM / Ctrl-C stop it (warm shutdown)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    _metrics_dir()  # an API's /metrics sees this worker's metrics when both name the same PROMETHEUS_MULTIPROC_DIR
     settings = _apply_args(args)
     supervised = SupervisedWorker(settings)
     done = threading.Event()

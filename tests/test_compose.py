@@ -68,7 +68,7 @@ def test_gpu_workers_are_profiles(compose):
 
 def test_services_share_redis_the_store_and_read_only_models(compose):
     for name, svc in compose["services"].items():
-        if name == "redis":
+        if name in ("redis", "prometheus"):  # not ours: Redis, and Prometheus (monitoring profile) that scrapes the API
             continue
         env = _env(svc)
         assert env["DGAE_REDIS_URL"] == "redis://redis:6379/0", name
@@ -88,6 +88,22 @@ def test_healthchecks(compose):
     assert services["api"]["ports"] == ["${DGAE_PORT:-8000}:8000"]
 
 
+def test_monitoring_profile_adds_prometheus_scraping_the_api(compose):
+    assert set(_services(compose, {"monitoring"})) - DEFAULT_SERVICES == {"prometheus"}
+    prom = compose["services"]["prometheus"]
+    assert prom["profiles"] == ["monitoring"] and prom["image"].startswith("prom/prometheus:")
+    assert not _needs_gpu(prom)
+    assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prom["volumes"]
+    assert [p.split(":")[0] for p in prom["ports"]] == ["127.0.0.1"], "Prometheus has no login: bound to this machine"
+    assert "api" in prom["depends_on"]
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+    assert job.get("metrics_path", "/metrics") == "/metrics"
+    api_port = compose["services"]["api"]["command"][compose["services"]["api"]["command"].index("--port") + 1]
+    assert [t for sc in job["static_configs"] for t in sc["targets"]] == [f"api:{api_port}"]
+    assert "scheme" not in job and "basic_auth" not in job and "authorization" not in job, "/metrics is public"
+
+
 def test_every_referenced_file_exists(compose):
     text = COMPOSE.read_text()
     referenced = set()
@@ -102,7 +118,8 @@ def test_every_referenced_file_exists(compose):
             if source.startswith(("./", "../", "/")):
                 referenced.add(ROOT / source)
     # Files the comments send the reader to (e.g. README.md), and the default model.
-    referenced |= {ROOT / m for m in re.findall(r"[\w./-]+\.(?:md|yml|yaml|sh|py|toml)\b", text) if "/" in m or m[0].isupper()}
+    referenced |= {ROOT / m for m in re.findall(r"[\w./-]+\.(?:md|yml|yaml|sh|py|toml)\b", text)
+                   if ("/" in m or m[0].isupper()) and not m.startswith("/")}  # /etc/...: a path inside a container
     referenced.add(ROOT / "models" / re.search(r"DGAE_MODEL:-([\w.-]+)", text).group(1) / "model.json")
     missing = sorted(str(p.relative_to(ROOT)) for p in referenced if not p.exists())
     assert missing == [], f"docker-compose.yml refers to files that do not exist: {missing}"
@@ -134,7 +151,7 @@ def _compose_cli() -> tuple[list[str], str] | None:
     return None
 
 
-@pytest.mark.parametrize("profiles", [[], ["gpu"], ["multi-gpu"]])
+@pytest.mark.parametrize("profiles", [[], ["gpu"], ["multi-gpu"], ["monitoring"]])
 def test_docker_compose_config_accepts_the_file(profiles):
     found = _compose_cli()
     if found is None:
@@ -144,8 +161,8 @@ def test_docker_compose_config_accepts_the_file(profiles):
     r = subprocess.run([*cmd, "-f", str(COMPOSE), *flags, "config", "--services"], capture_output=True, text=True,
                        timeout=60, cwd=ROOT)
     assert r.returncode == 0, r.stderr
-    expected = DEFAULT_SERVICES | {"gpu": {"worker-gpu0"}, "multi-gpu": {"worker-gpu0", "worker-gpu1"}}.get(
-        (profiles or [""])[0], set())
+    expected = DEFAULT_SERVICES | {"gpu": {"worker-gpu0"}, "multi-gpu": {"worker-gpu0", "worker-gpu1"},
+                                   "monitoring": {"prometheus"}}.get((profiles or [""])[0], set())
     services = set(r.stdout.split())
     if version.startswith("1."):  # compose v1 lists every service, whatever the profiles
         assert expected <= services

@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 from pydantic import ValidationError
 
+from core import metrics
 from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Records
 from core.specs import ENCODE_GROUP, InterpolateSpec, RecombineSpec, parse_job_spec, sampler_group
 from core.store import Store
@@ -67,6 +68,7 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
     x0 = ed.preprocess(images)  # (B, 3, R, R)
     with StepReporter(proc.records, todo, cancellable=False) as report:
         lat = ed.encode(x0, steps=steps, sampler=sampler, progress=report)
+    metrics.sampler_batch("encode", len(todo), steps)
     chunks = chunk_lists(ed, lat.z_dis)
     seen = Editor.to_images(x0)
     for i, key in enumerate(todo):
@@ -109,6 +111,7 @@ def latents_for(proc: Worker, image_ids: set[str]) -> dict[str, Latents | str]:
                     log.exception("encoding inside a decode batch failed")
                     for k in claimed:
                         proc.records.finish(k, FAILED, f"{type(e).__name__}: {e}")
+                metrics.units_closed(proc.records, claimed, waited=False)  # encoded here, not taken from the queue
         waiting -= set(out)
         if waiting:
             if time.monotonic() > deadline:
@@ -155,6 +158,7 @@ def decode_jobs(proc: Worker, keys: list[str]) -> None:
     except Cancelled:
         log.info("decode stopped: every job in the batch was cancelled")
         return
+    metrics.sampler_batch("decode", z.shape[0], steps)
     images = Editor.to_images(out)
     row = 0
     for (key, spec), (zr, _) in zip(live, rows):

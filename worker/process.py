@@ -25,7 +25,7 @@ from typing import Any
 import redis
 from PIL import Image
 
-from core import retention
+from core import metrics, retention
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
@@ -82,6 +82,7 @@ class WorkerProcess:
         torch.set_num_threads(self.settings.torch_thread_count())
         model_dir = self.settings.model_dir
         try:
+            load_started = time.monotonic()
             self.editor = Editor.load(model_dir, self.settings.device)
             self.fingerprint = ModelFolder(model_dir).fingerprint()
         except (CheckpointError, OSError, RuntimeError, ValueError) as e:
@@ -90,6 +91,7 @@ class WorkerProcess:
             self._safe_beat()
             return
         self.model_status = "ready"
+        metrics.model_loaded(time.monotonic() - load_started, str(self.editor.device))
         self._safe_beat()
         log.info("worker %s: model %s loaded on %s", self.worker_id, self.editor.info.name, self.editor.device)
 
@@ -179,6 +181,7 @@ class WorkerProcess:
         keys = self.claim(key)
         if not keys:
             log.info("%s: done, cancelled or taken by a live worker; nothing to do", key)
+            metrics.unclaimed(self.records, key)
             return
         log.info("%s: claimed %d unit(s) for one sampler batch", key, len(keys))
         self._busy = True
@@ -197,6 +200,7 @@ class WorkerProcess:
         finally:
             self._busy = False
             self._idle_since = time.monotonic()
+            metrics.units_closed(self.records, keys)
 
     def claim(self, key: str) -> list[str]:
         """`key` and queued units of its group, up to the batch size of its lane."""
