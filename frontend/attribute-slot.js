@@ -70,12 +70,14 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, uploadF
     root.classList.toggle("empty", !state.donor);
     root.dataset.donor = state.donor || "";
     slider.update({ weight: state.weight, enabled: Boolean(state.donor) });
+    const ready = img && img.status === "ready"; // image.png exists once the image is encoded
     thumb.replaceChildren(
-      state.donor
-        ? el("img", { src: urls.image(state.donor), alt: `${attr} donor ${img ? imageLabel(img) : state.donor}` })
-        : el("span", {}, "base"),
+      !state.donor
+        ? el("span", {}, "base")
+        : ready
+          ? el("img", { src: urls.image(state.donor), alt: `${attr} donor ${imageLabel(img)}` })
+          : el("span", { class: `badge ${img ? img.status : "queued"}` }, img ? img.status : "…"),
     );
-    if (img && img.status !== "ready") thumb.append(el("span", { class: `badge ${img.status}` }, img.status));
     picker.value = state.donor || "";
   }
 

@@ -18,10 +18,13 @@ export function mount(root, { store, urls, onChange, uploadFile }) {
     const img = state.base ? store.get(state.base) : null;
     root.dataset.base = state.base || "";
     root.classList.toggle("empty", !state.base);
+    // image.png exists once the image is encoded: until then the slot says so instead of asking for it.
     thumb.replaceChildren(
-      state.base
-        ? el("img", { src: urls.image(state.base), alt: `Base ${img ? imageLabel(img) : ""}` })
-        : el("span", {}, "drop a base image"),
+      !state.base
+        ? el("span", {}, "drop a base image")
+        : img && img.status === "ready"
+          ? el("img", { src: urls.image(state.base), alt: `Base ${imageLabel(img)}` })
+          : el("span", {}, img ? img.status : "…"),
     );
     picker.value = state.base || "";
     note.textContent = !state.base ? "Drag an image here or choose one." : img ? `${img.status}${img.error ? `: ${img.error}` : ""}` : "";
