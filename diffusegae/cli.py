@@ -383,6 +383,42 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
           + (f" ({replaced} replaced)" if replaced else ""), file=sys.stderr)
 
 
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    """Fewest sampling steps (and the sampler) whose edits stay within tolerance of 100 DDIM steps -> model.json."""
+    from diffusegae.evaluation.calibration import calibrate, write_choice
+    from diffusegae.evaluation.classifier import load_classifier
+    from diffusegae.model_folder import ModelFolder
+
+    folder = ModelFolder(args.model)
+    before = folder.read_manifest()  # before the slow part: a missing or broken model.json is refused at once
+    ed = _editor(args)
+    if args.resolution is None:
+        args.resolution = ed.info.resolution
+    data = _load_data(args, split="test")
+    clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
+    clf = load_classifier(clf_path) if clf_path.is_file() else None
+    if clf is None:
+        print(f"no attribute classifier at {clf_path}: swap accuracy is not checked", file=sys.stderr)
+    try:
+        result = calibrate(ed, data, tolerance=args.tolerance, accuracy_tolerance=args.accuracy_tolerance, clf=clf,
+                           samplers=args.samplers, candidates=args.steps_list, reference_steps=args.reference_steps,
+                           images=args.num_images, pairs=args.pairs, seed=args.seed,
+                           log=lambda m: print(m, file=sys.stderr, flush=True))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+    choice = result["choice"]
+    print(json.dumps(choice))
+    if args.dry_run:
+        print(f"--dry-run: {folder.manifest_path} unchanged", file=sys.stderr)
+        return
+    write_choice(folder, choice)
+    print(f"wrote default_steps {choice['steps']}, default_sampler {choice['sampler']} to {folder.manifest_path} "
+          f"(was {before.default_steps}, {before.default_sampler})", file=sys.stderr)
+
+
 def cmd_curve(args: argparse.Namespace) -> None:
     """Random-x_T attribute accuracy of each stage-1 EMA snapshot: the learning curve of the model card."""
     import torch
@@ -493,6 +529,32 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.add_argument("--pairs", type=int, default=100)
     p.add_argument("--edit-steps", type=int, default=20)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("calibrate", help="pick the model's default sampling steps and sampler (writes model.json)",
+                       description="Tries the candidate step counts from the fewest up, every sampler at each, and "
+                       "writes the first setting whose one-attribute swaps stay within --tolerance (mean MSE, images "
+                       "in [0, 1]) of the same swaps at 100 DDIM steps and, with the attribute classifier, whose swap "
+                       "accuracy per attribute is at most --accuracy-tolerance below the reference's.")
+    p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0)
+    _add_data_args(p)
+    p.set_defaults(resolution=None)  # the model's
+    p.add_argument("--tolerance", type=float, default=1e-4,
+                   help="mean edit MSE against 100 DDIM steps (default 1e-4: RMS 0.01, 2.6 grey levels of 255)")
+    p.add_argument("--accuracy-tolerance", type=float, default=0.02,
+                   help="how far each attribute's swap accuracy may fall below the reference's")
+    p.add_argument("--classifier", type=Path, default=None, help="default: MODEL/eval/classifier.safetensors if there")
+    p.add_argument("--samplers", nargs="+", default=None, help="default: all (ddim dpmpp_2m)")
+    p.add_argument("--steps-list", type=int, nargs="+", default=None,
+                   help="candidate step counts (default 1-10, 12, 15, 20, 25, 30, 40, 50)")
+    p.add_argument("--reference-steps", type=int, default=100)
+    p.add_argument("--num-images", type=int, default=64, help="held-out images (a seeded spread of the test split)")
+    p.add_argument("--pairs", type=int, default=64, help="base/donor pairs among them, each edited once per attribute")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None, help="also write every measurement here (JSON)")
+    p.add_argument("--dry-run", action="store_true", help="measure and print, but leave model.json as it is")
+    p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")
     _add_data_args(p)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.data.images import square_resize, to_image, to_tensor
-from diffusegae.diffusion.samplers import SAMPLERS
+from diffusegae.diffusion.samplers import SAMPLERS, model_calls
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
@@ -171,8 +171,8 @@ class Editor:
         x0 = x0.to(self.device)
         z_sem = self.ae.encode(x0)
         z_dis = self.gae.z_dis_of(z_sem)
-        x_T = invert(self.ae.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis),
-                     callback=self._progress(progress, 0, len(ts) - 1))
+        x_T = invert(self.ae.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis), from_clean=True,
+                     callback=self._progress(progress, 0, model_calls(ts, invert=True, from_clean=True)))
         return Latents(z_sem, z_dis, x_T)
 
     @torch.no_grad()

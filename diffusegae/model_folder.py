@@ -22,6 +22,7 @@ import torch
 
 from diffusegae.checkpoint import CheckpointError, load_json, load_module
 from diffusegae.config import AutoencoderConfig, GAEConfig
+from diffusegae.diffusion.samplers import SAMPLING_VERSION
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
 
@@ -103,7 +104,7 @@ class ModelFolder:
 
     def fingerprint(self) -> str:
         """Changes when the model's weights or configs change: latents made with another model are redone."""
-        h = hashlib.sha256()
+        h = hashlib.sha256(f"sampling:{SAMPLING_VERSION};".encode())
         for p in (self.manifest_path, self.autoencoder_weights.with_suffix(".json"), self.autoencoder_weights,
                   self.gae_weights.with_suffix(".json"), self.gae_weights):
             if p.is_file():

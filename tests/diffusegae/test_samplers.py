@@ -63,10 +63,10 @@ def test_batch_mixing_images_equals_one_by_one(editor, images):
 
 def test_timesteps_validation():
     s = NoiseSchedule.linear()
-    assert s.timesteps(2) == [0, 999]
+    assert s.timesteps(2, "linspace") == [0, 999]  # the spacing before issue 15 (tests/diffusegae/test_sampler_steps.py)
     assert len(s.timesteps(37)) == 37
     with pytest.raises(ValueError, match="at least 2"):
-        s.timesteps(1)
+        s.timesteps(1, "linspace")
 
 
 def test_dpmpp_first_step_equals_ddim():
