@@ -21,6 +21,7 @@ from PIL import Image
 
 from backend.api.uploads import UploadError, check_image, json_depth, parse_spec, read_zip
 from core.store import valid_id
+from tests.zips import central_offset, make_zip, patch_member
 
 ATTRS = ["identity", "background", "pose"]
 ZIP_LIMITS = {"max_member_bytes": 100_000, "max_total_bytes": 300_000, "max_files": 20}
@@ -38,41 +39,10 @@ def _outcome(fn: Any) -> Any:
         return e
 
 
-def _zip(files: list[tuple[str | zipfile.ZipInfo, bytes]], method: int = zipfile.ZIP_STORED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as zf:
-        for name, data in files:
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
 def _png(colour: tuple[int, int, int] = (200, 30, 30), size: tuple[int, int] = (8, 8)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, colour).save(buf, format="PNG")
     return buf.getvalue()
-
-
-def _patch_central(data: bytes, name: str, *, flags: int | None = None, method: int | None = None) -> bytes:
-    """Set the general-purpose flags / compression method of `name` in both of its headers."""
-    out = bytearray(data)
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        local = zf.getinfo(name).header_offset
-    central = _central_offset(data, name)
-    for off, flag_at, method_at in ((local, 6, 8), (central, 8, 10)):
-        if flags is not None:
-            out[off + flag_at:off + flag_at + 2] = struct.pack("<H", flags)
-        if method is not None:
-            out[off + method_at:off + method_at + 2] = struct.pack("<H", method)
-    return bytes(out)
-
-
-def _central_offset(data: bytes, name: str) -> int:
-    pos = data.index(b"PK\x01\x02")
-    while True:
-        name_len, extra_len, comment_len = struct.unpack("<HHH", data[pos + 28:pos + 34])
-        if data[pos + 46:pos + 46 + name_len].decode() == name:
-            return pos
-        pos += 46 + name_len + extra_len + comment_len
 
 
 # --- CSV and JSON specs ---
@@ -186,25 +156,25 @@ def test_json_depth_of_deep_and_broken_documents():
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 def test_zip_edge_cases():
     a, b = _png(), _png((10, 200, 10))
-    assert read_zip(_zip([("in/a.png", a), ("b.png", b), ("dir/", b""), ("__MACOSX/._a.png", b"x"), (".DS_Store", b"x")]),
+    assert read_zip(make_zip([("in/a.png", a), ("b.png", b), ("dir/", b""), ("__MACOSX/._a.png", b"x"), (".DS_Store", b"x")]),
                     **ZIP_LIMITS) == {"in/a.png": a, "b.png": b}
     cases = {
-        "duplicate": (_zip([("a.png", a), ("a.png", b)]), "twice"),
-        "dotdot": (_zip([("../a.png", a)]), "name"),
-        "inner dotdot": (_zip([("in/../../a.png", a)]), "name"),
-        "absolute": (_zip([("/etc/a.png", a)]), "name"),
-        "backslash": (_zip([("..\\a.png", a)]), "name"),
-        "encrypted": (_patch_central(_zip([("a.png", a), ("b.png", b)]), "a.png", flags=0x1), "encrypted"),
-        "method 99": (_patch_central(_zip([("a.png", a)]), "a.png", method=99), "a.png"),
-        "method 14 (lzma) unreadable": (_patch_central(_zip([("a.png", a)]), "a.png", method=14), "a.png"),
-        "bad crc": (_zip([("a.png", a)]).replace(a[20:40], bytes(20)), "a.png"),
-        "empty": (_zip([]), "no files"),
+        "duplicate": (make_zip([("a.png", a), ("a.png", b)]), "twice"),
+        "dotdot": (make_zip([("../a.png", a)]), "name"),
+        "inner dotdot": (make_zip([("in/../../a.png", a)]), "name"),
+        "absolute": (make_zip([("/etc/a.png", a)]), "name"),
+        "backslash": (make_zip([("..\\a.png", a)]), "name"),
+        "encrypted": (patch_member(make_zip([("a.png", a), ("b.png", b)]), "a.png", flags=0x1), "encrypted"),
+        "method 99": (patch_member(make_zip([("a.png", a)]), "a.png", method=99), "a.png"),
+        "method 14 (lzma) unreadable": (patch_member(make_zip([("a.png", a)]), "a.png", method=14), "a.png"),
+        "bad crc": (make_zip([("a.png", a)]).replace(a[20:40], bytes(20)), "a.png"),
+        "empty": (make_zip([]), "no files"),
         "not a zip": (b"PK\x03\x04 not really", "zip"),
     }
     link = zipfile.ZipInfo("link.png")
     link.external_attr = (0o120777 << 16)
     link.create_system = 3
-    cases["symlink"] = (_zip([(link, b"../../etc/passwd")]), "link")
+    cases["symlink"] = (make_zip([(link, b"../../etc/passwd")]), "link")
     for what, (data, words) in cases.items():
         with pytest.raises(UploadError) as e:
             read_zip(data, **ZIP_LIMITS)
@@ -214,10 +184,10 @@ def test_zip_edge_cases():
 def test_zip_sizes_are_checked_by_real_bytes():
     big = b"\0" * 90_000  # compresses to almost nothing
     with pytest.raises(UploadError) as e:  # four members under the member limit, together over the total
-        read_zip(_zip([(f"{i}.png", big + bytes([i])) for i in range(4)], zipfile.ZIP_DEFLATED), **ZIP_LIMITS)
+        read_zip(make_zip([(f"{i}.png", big + bytes([i])) for i in range(4)], zipfile.ZIP_DEFLATED), **ZIP_LIMITS)
     assert e.value.status == 413
-    lying = bytearray(_zip([("a.png", big)], zipfile.ZIP_DEFLATED))
-    central = _central_offset(bytes(lying), "a.png")
+    lying = bytearray(make_zip([("a.png", big)], zipfile.ZIP_DEFLATED))
+    central = central_offset(bytes(lying), "a.png")
     lying[central + 24:central + 28] = struct.pack("<I", 10)  # the central directory claims 10 bytes
     lying[22:26] = struct.pack("<I", 10)  # and so does the local header (the first member's, at offset 0)
     with pytest.raises(UploadError) as e:
@@ -241,7 +211,7 @@ def test_fuzz_zip_mutations(files, method, flips):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate names
-        data = bytearray(_zip(files, method))
+        data = bytearray(make_zip(files, method))
     for pos, value in flips:
         data[pos % len(data)] = value
     result = _outcome(lambda: read_zip(bytes(data), **ZIP_LIMITS))

@@ -15,7 +15,6 @@ from diffusegae.data import toys
 from diffusegae.data.dataset import load_toys
 from diffusegae.diffusion.samplers import SAMPLERS, inversion_path, model_calls
 from diffusegae.diffusion.schedule import DEFAULT_SPACING, SPACINGS, NoiseSchedule
-from diffusegae.editing import Editor
 from diffusegae.evaluation import calibration
 from diffusegae.evaluation.calibration import EditSet, edit_error, edit_set, measure
 from diffusegae.model_folder import ModelFolder
@@ -140,12 +139,6 @@ def test_one_step():
 
 
 # --- on the really trained tiny model ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def editor(tiny_model):
-    torch.set_num_threads(1)
-    return Editor.load(tiny_model, "cpu")
 
 
 @pytest.fixture(scope="module")

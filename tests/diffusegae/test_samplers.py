@@ -8,15 +8,8 @@ import torch
 from diffusegae.data import toys
 from diffusegae.diffusion.samplers import SAMPLERS, ddim_sample
 from diffusegae.diffusion.schedule import NoiseSchedule
-from diffusegae.editing import Editor
 from diffusegae.evaluation.metrics import mse01
 from tests.diffusegae import reference_samplers as ref
-
-
-@pytest.fixture(scope="module")
-def editor(tiny_model):
-    torch.set_num_threads(1)
-    return Editor.load(tiny_model, "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,7 @@ from PIL import Image, PngImagePlugin
 from core.settings import Settings
 from tests.service.helpers import upload, wait_image
 from tests.stack import Stack
+from tests.zips import make_zip, patch_member
 
 MB = 1024 * 1024
 
@@ -42,36 +43,6 @@ def _png(size: tuple[int, int] = (24, 24)) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, tuple(tag.bytes[:3])).save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
-
-
-def _zip(files: list[tuple[str | zipfile.ZipInfo, bytes]]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
-        for name, data in files:
-            zf.writestr(name, data)
-    return buf.getvalue()
-
-
-def _central(data: bytes, name: str) -> int:
-    pos = data.index(b"PK\x01\x02")
-    while True:
-        n, e, c = struct.unpack("<HHH", data[pos + 28:pos + 34])
-        if data[pos + 46:pos + 46 + n].decode() == name:
-            return pos
-        pos += 46 + n + e + c
-
-
-def _patched(data: bytes, name: str, *, flags: int | None = None, method: int | None = None) -> bytes:
-    """`name`'s general-purpose flags (0x1: encrypted) or compression method, in both of its headers."""
-    out = bytearray(data)
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        local = zf.getinfo(name).header_offset
-    for off, flag_at, method_at in ((local, 6, 8), (_central(data, name), 8, 10)):
-        if flags is not None:
-            out[off + flag_at:off + flag_at + 2] = struct.pack("<H", flags)
-        if method is not None:
-            out[off + method_at:off + method_at + 2] = struct.pack("<H", method)
-    return bytes(out)
 
 
 def _post_batch(client: httpx.Client, archive: bytes, spec: str) -> httpx.Response:
@@ -154,7 +125,7 @@ SPECS = {
 @pytest.mark.parametrize("spec", list(SPECS.values()), ids=list(SPECS))
 def test_bad_batch_specs(client, stack, spec):
     a, b = _png(), _png()
-    r = _post_batch(client, _zip([("a.png", a), ("b.png", b)]), spec)
+    r = _post_batch(client, make_zip([("a.png", a), ("b.png", b)]), spec)
     _rejected(r)
     assert r.status_code == 422
     assert _traces(stack, a) == [] and _traces(stack, b) == []
@@ -164,18 +135,19 @@ def _zip_cases() -> dict[str, tuple[bytes, str, list[bytes]]]:
     a, b = _png(), _png()
     link = zipfile.ZipInfo("link.png")
     link.create_system, link.external_attr = 3, 0o120777 << 16
-    bad_crc = _zip([("a.png", a), ("b.png", b)])
+    bad_crc = make_zip([("a.png", a), ("b.png", b)])
     bad_crc = bad_crc.replace(b[40:60], bytes(20))
     return {  # zip, spec, the images that must leave no trace
-        "encrypted member": (_patched(_zip([("a.png", a), ("b.png", b)]), "a.png", flags=0x1), "base\na.png\nb.png\n", [a, b]),
+        "encrypted member": (patch_member(make_zip([("a.png", a), ("b.png", b)]), "a.png", flags=0x1), "base\na.png\nb.png\n",
+                             [a, b]),
         "bad CRC": (bad_crc, "base\na.png\nb.png\n", [a, b]),
-        "compression method 99": (_patched(_zip([("a.png", a), ("b.png", b)]), "b.png", method=99), "base\na.png\nb.png\n",
+        "compression method 99": (patch_member(make_zip([("a.png", a), ("b.png", b)]), "b.png", method=99), "base\na.png\nb.png\n",
                                   [a, b]),
-        "symlink member": (_zip([("a.png", a), (link, b"../../../etc/passwd")]), "base\na.png\nlink.png\n", [a]),
-        "directory member named": (_zip([("a.png", a), ("dir/", b"")]), "base\na.png\ndir/\n", [a]),
-        "duplicate names": (_zip([("a.png", a), ("a.png", b)]), "base\na.png\n", [a, b]),
-        "name with ..": (_zip([("../a.png", a), ("b.png", b)]), "base\nb.png\n../a.png\n", [a, b]),
-        "absolute name": (_zip([("/tmp/a.png", a), ("b.png", b)]), "base\nb.png\n", [a, b]),
+        "symlink member": (make_zip([("a.png", a), (link, b"../../../etc/passwd")]), "base\na.png\nlink.png\n", [a]),
+        "directory member named": (make_zip([("a.png", a), ("dir/", b"")]), "base\na.png\ndir/\n", [a]),
+        "duplicate names": (make_zip([("a.png", a), ("a.png", b)]), "base\na.png\n", [a, b]),
+        "name with ..": (make_zip([("../a.png", a), ("b.png", b)]), "base\nb.png\n../a.png\n", [a, b]),
+        "absolute name": (make_zip([("/tmp/a.png", a), ("b.png", b)]), "base\nb.png\n", [a, b]),
     }
 
 
@@ -205,7 +177,7 @@ def test_bad_zips(client, stack, case):
 ], ids=["unknown file", "bad weight", "unknown attribute", "unknown sampler", "not an image", "corrupt image", "foreign id"])
 def test_rejected_batch_stores_nothing(client, stack, spec, status, words):
     a, b = _png(), _png()
-    archive = _zip([("a.png", a), ("b.png", b), ("notes.txt", b"hello"), ("broken.png", _png()[:60])])
+    archive = make_zip([("a.png", a), ("b.png", b), ("notes.txt", b"hello"), ("broken.png", _png()[:60])])
     r = _post_batch(client, archive, spec)
     assert r.status_code == status, r.text
     assert words in _detail(r)
@@ -215,7 +187,7 @@ def test_rejected_batch_stores_nothing(client, stack, spec, status, words):
 
 def test_accepted_batch_stores_the_named_images(client, stack):
     a, b, unused = _png(), _png(), _png()
-    r = _post_batch(client, _zip([("in/a.png", a), ("b.png", b), ("unused.png", unused)]), "base,background\na.png,b.png\n")
+    r = _post_batch(client, make_zip([("in/a.png", a), ("b.png", b), ("unused.png", unused)]), "base,background\na.png,b.png\n")
     assert r.status_code == 202, r.text
     assert _traces(stack, a) and _traces(stack, b)
     assert _traces(stack, unused) == []  # a file no item names is neither stored nor encoded
