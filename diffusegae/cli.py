@@ -50,7 +50,7 @@ def _resolve_dataset(args: argparse.Namespace) -> None:
         args.dataset = "folder"
         if args.images is None or args.labels is None:
             raise SystemExit("your own data needs both --images DIR and --labels CSV")
-    elif args.dataset is None:
+    elif args.dataset is None and not hasattr(args, "model"):  # a command on a model reads its model's dataset
         args.dataset = "toys"
 
 
@@ -255,6 +255,18 @@ def torch_perm(n: int, seed: int):
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed))
 
 
+def _data_of_model(args: argparse.Namespace, folder, ed) -> None:
+    """Without --dataset/--resolution, a model is measured on the data it was trained on, at its resolution."""
+    if args.resolution is None:
+        args.resolution = ed.info.resolution
+    if args.dataset is None:
+        trained_on = folder.read_manifest().dataset
+        if trained_on in ("", "folder"):
+            raise SystemExit(f"{folder.root}/model.json does not name a rendered dataset ({trained_on or 'none'}): "
+                             "give --dataset, or --images DIR --labels CSV")
+        args.dataset = trained_on
+
+
 def _editor(args: argparse.Namespace):
     from diffusegae.editing import Editor
 
@@ -365,6 +377,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     folder = ModelFolder(args.model)
     out = _eval_out(args, folder)  # before the slow part: a refusal comes at once
     ed = _editor(args)
+    _data_of_model(args, folder, ed)
     data = _load_data(args, split="test")
     clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
     clf = load_classifier(clf_path) if clf_path.is_file() else None
@@ -392,8 +405,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     folder = ModelFolder(args.model)
     before = folder.read_manifest()  # before the slow part: a missing or broken model.json is refused at once
     ed = _editor(args)
-    if args.resolution is None:
-        args.resolution = ed.info.resolution
+    _data_of_model(args, folder, ed)
     data = _load_data(args, split="test")
     clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
     clf = load_classifier(clf_path) if clf_path.is_file() else None
@@ -528,7 +540,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.add_argument("--recon-images", type=int, default=128)
     p.add_argument("--pairs", type=int, default=100)
     p.add_argument("--edit-steps", type=int, default=20)
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, resolution=None)  # the model's data at the model's resolution
 
     p = sub.add_parser("calibrate", help="pick the model's default sampling steps and sampler (writes model.json)",
                        description="Tries the candidate step counts from the fewest up, every sampler at each, and "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # How the shipped models are made (see each MODEL_CARD.md for what each run measured).
 # Usage: bash scripts/train_default_model.sh [autoencoder|continue|classifier|gae|evaluate]   (models/toys-32)
-#        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue               (models/vehicles-64)
+#        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue|vehicles-classifier|vehicles-gae|
+#                                            vehicles-calibrate|vehicles-evaluate                     (models/vehicles-64)
 #
 # Stage 1 is long on a CPU. It runs in a work folder ($RUN, outside the model folder) so that the
 # shipped model is never overwritten half-way; it checkpoints every 500 steps and RESUME=1 continues
@@ -31,6 +32,17 @@ case "${1:-}" in
     ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --set unet_patch=2 ${RESUME:+--resume} ;;
   vehicles-continue)
     ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" ;;
+  vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
+    diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
+      --steps "${CLF_STEPS:-3000}" --threads "$T" ;;
+  vehicles-gae)  # on the encoder in $VM/autoencoder (copy the chosen EMA weights there first)
+    diffusegae train gae --out $VM --dataset vehicles --resolution 64 --steps 6000 --batch-size 64 --lr 1e-3 \
+      --lr-schedule cosine --ema-decay 0.999 --set hidden=256 --set bottleneck=64 --set dropout=0 --set lambda_align=1 \
+      --save-every 1000 --threads "$T" ;;
+  vehicles-calibrate)
+    diffusegae calibrate --model $VM --threads "$T" --out $VM/eval/calibration.json ;;
+  vehicles-evaluate)
+    diffusegae evaluate --model $VM --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 --overwrite ;;
   autoencoder)
     diffusegae train autoencoder --out "$RUN" "${STAGE1[@]}" ${RESUME:+--resume} ;;
   continue)  # FROM: stage-1 weights to start from (default: the shipped ones); NPROC: data-parallel processes
@@ -46,5 +58,6 @@ case "${1:-}" in
     diffusegae curve --snapshots "$RUN/runs/autoencoder" --classifier $M/eval/classifier.safetensors \
       --num-images 128 --steps 20 --threads "$T" --out $M/eval/random_xT_curve.json
     diffusegae evaluate --model $M --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 --overwrite ;;  # -> $M/eval/
-  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-autoencoder|vehicles-continue" >&2; exit 2 ;;
+  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-{autoencoder,continue,classifier,gae,calibrate,evaluate}" >&2
+     exit 2 ;;
 esac

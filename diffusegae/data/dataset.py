@@ -8,6 +8,7 @@ under `cache_dir` (default `$DIFFUSEGAE_CACHE` or `~/.cache/diffusegae`).
 
 from __future__ import annotations
 
+import fcntl
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -99,14 +100,16 @@ def load_vehicles(resolution: int = 64, split: str = "train", cache_dir: Path | 
     """The vehicles set ("train", "test" or "all") at `resolution`, rendered once and then read from the cache."""
     labels = _split_labels(split)
     cache = (cache_dir or default_cache_dir()) / f"vehicles-v{vehicles.RENDER_VERSION}-{resolution}.npy"
-    if cache.is_file():
-        everything = np.load(cache, mmap_mode="r")
-    else:
-        everything = render_vehicles(toys.all_labels(), resolution)
+    if not cache.is_file():
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, everything)
-        tmp.replace(cache)
+        # One process renders while the others (data-parallel ranks, a test beside a training run) wait for it.
+        with open(cache.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not cache.is_file():
+                tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
+                np.save(tmp, render_vehicles(toys.all_labels(), resolution))
+                tmp.replace(cache)
+    everything = np.load(cache, mmap_mode="r")
     # all_labels() enumerates (identity, background, pose) in row-major order, so a label row is its index.
     rows = (labels[:, 0] * vehicles.NUM_VALUES[1] + labels[:, 1]) * vehicles.NUM_VALUES[2] + labels[:, 2]
     arr = torch.from_numpy(np.ascontiguousarray(everything[rows.numpy()]))

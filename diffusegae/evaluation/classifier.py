@@ -16,13 +16,19 @@ from diffusegae.models.layers import group_norm
 
 
 class AttributeClassifier(nn.Module):
-    """(B, 3, R, R) -> one logit vector per attribute."""
+    """(B, 3, R, R) -> one logit vector per attribute.
 
-    def __init__(self, num_values: tuple[int, ...], width: int = 32) -> None:
+    `stem_stride` 2 halves the image in the first convolution (a 64 px classifier then costs about what a 32 px
+    one does).
+    """
+
+    def __init__(self, num_values: tuple[int, ...], width: int = 32, stem_stride: int = 1) -> None:
         super().__init__()
         self.num_values = tuple(num_values)
+        self.stem_stride = stem_stride
         w = width
-        layers: list[nn.Module] = [nn.Conv2d(3, w, 3, padding=1)]
+        stem = nn.Conv2d(3, w, 3, padding=1) if stem_stride == 1 else nn.Conv2d(3, w, 4, stride=2, padding=1)
+        layers: list[nn.Module] = [stem]
         for cin, cout in ((w, w), (w, 2 * w), (2 * w, 4 * w), (4 * w, 4 * w)):
             layers += [group_norm(cin), nn.SiLU(), nn.Conv2d(cin, cout, 3, padding=1), nn.MaxPool2d(2)]
         layers += [group_norm(4 * w), nn.SiLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
@@ -57,7 +63,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_values: tup
                      batch_size: int = 128, lr: float = 2e-3, seed: int = 0) -> AttributeClassifier:
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    clf = AttributeClassifier(num_values)
+    clf = AttributeClassifier(num_values, stem_stride=2 if images.shape[-1] >= 64 else 1)
     opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     for _ in range(steps):
@@ -72,11 +78,11 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_values: tup
 
 
 def save_classifier(path: Path, clf: AttributeClassifier) -> None:
-    save_tensors(path, clf.state_dict(), {"num_values": list(clf.num_values)})
+    save_tensors(path, clf.state_dict(), {"num_values": list(clf.num_values), "stem_stride": clf.stem_stride})
 
 
 def load_classifier(path: Path) -> AttributeClassifier:
     tensors, meta = load_tensors(path)
-    clf = AttributeClassifier(tuple(meta["num_values"]))
+    clf = AttributeClassifier(tuple(meta["num_values"]), stem_stride=int(meta.get("stem_stride", 1)))
     load_state_into(clf, tensors, path)
     return clf.eval()

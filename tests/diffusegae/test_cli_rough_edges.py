@@ -183,3 +183,24 @@ def test_readme_shows_the_real_defaults_and_the_missing_steps():
     assert "60/20/20" in readme
     assert '.to_images(out)[0].save("out.png")' in readme
     assert "zip images.zip" in readme
+
+
+def test_a_model_is_measured_on_its_own_dataset_unless_told(tmp_path):
+    from diffusegae.cli import _data_of_model
+    from diffusegae.model_folder import ModelFolder, manifest_for
+
+    folder = ModelFolder(tmp_path / "m")
+    ed = argparse.Namespace(info=argparse.Namespace(resolution=64))
+
+    def resolved(trained_on: str, **given) -> argparse.Namespace:
+        folder.root.mkdir(exist_ok=True)
+        folder.write_manifest(manifest_for("m", ["a"], [["0", "1"]], dataset=trained_on))
+        args = argparse.Namespace(**{"dataset": None, "resolution": None, **given})
+        _data_of_model(args, folder, ed)
+        return args
+
+    assert vars(resolved("vehicles")) == {"dataset": "vehicles", "resolution": 64}
+    assert vars(resolved("vehicles", dataset="toys", resolution=32)) == {"dataset": "toys", "resolution": 32}
+    for unknown in ("", "folder"):
+        with pytest.raises(SystemExit, match="give --dataset"):
+            resolved(unknown)
