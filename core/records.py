@@ -9,6 +9,9 @@ One unit of work is a Redis hash: an image's encoding (`image:<sha256>`) or a de
     claimant  id of the worker process running it; leader: key of the unit whose task ran it
     error     a message for people when failed
 
+A job or batch whose request named a callback_url has `callback` (the URL) and, once it ended, `webhook` (its
+delivery's status as JSON; see `_ENDED` and core.webhooks).
+
 A job's `spec` field is its typed spec (core.specs) as JSON. Queued units also sit in
 `pending:<group>` (a sorted set by arrival). The API writes the record, then sends a Celery task
 naming the unit (core.queue). The task *claims* its unit and, in the same atomic
@@ -407,10 +410,6 @@ class Records:
     def webhook_result(self, key: str, status: dict[str, Any], retry_at: float | None) -> None:
         """Record a delivery attempt's outcome on the record; due again at `retry_at`, or done when None."""
         self._webhook_result(keys=[f"{self.p}webhooks", key], args=[json.dumps(status), "" if retry_at is None else retry_at])
-
-    def webhooks_due(self) -> int:
-        """Deliveries waiting (due now or later, or being sent)."""
-        return self.r.zcard(f"{self.p}webhooks")
 
     # --- retention ---
     def touch(self, key: str) -> None:

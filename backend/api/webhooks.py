@@ -113,8 +113,12 @@ class WebhookSender:
             body = await run_in_threadpool(payload, self.s, key, rec)
             headers = signed_headers(settings.webhook_secret.get_secret_value(), body, kind, f"{kind}-{records.id_of(key)}")
             try:
-                answer = await client.post(url, content=body, headers=headers)
-                error = None if 200 <= answer.status_code < 300 else f"HTTP {answer.status_code} (a 2xx answer is needed)"
+                async with asyncio.timeout(settings.webhook_timeout):  # the whole attempt, however slowly it trickles
+                    async with client.stream("POST", url, content=body, headers=headers) as answer:
+                        code = answer.status_code  # the answer's body is not read
+                error = None if 200 <= code < 300 else f"HTTP {code} (a 2xx answer is needed)"
+            except TimeoutError:
+                error = f"no answer within {settings.webhook_timeout:g} s (DGAE_WEBHOOK_TIMEOUT)"
             except httpx.HTTPError as e:
                 error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             if error is None:

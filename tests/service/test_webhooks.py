@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +23,8 @@ ATTEMPTS = 3
 
 
 class Receiver:
-    """POSTs to /<name> are recorded; /fail-<n>/... answers 500 to the first n of them, /down/... always 500."""
+    """POSTs to /<name> are recorded; /fail-<n>/... answers 500 to the first n of them, /down/... always 500,
+    /redirect/... 307 to /ok/redirected."""
 
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict[str, str], bytes, bool]] = []  # path, headers, body, signature valid
@@ -37,7 +39,9 @@ class Receiver:
                     seen = sum(1 for p in receiver.posts if p[0] == self.path)
                 first = self.path.split("/")[1]
                 failing = first == "down" or (first.startswith("fail-") and seen <= int(first[5:]))
-                self.send_response(500 if failing else 200)
+                self.send_response(307 if first == "redirect" else 500 if failing else 200)
+                if first == "redirect":
+                    self.send_header("Location", "/ok/redirected")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -135,6 +139,40 @@ def test_a_receiver_that_never_answers_2xx_is_given_up_after_the_attempts(hooked
     assert len(receiver.at(path)) == ATTEMPTS
 
 
+def test_redirects_are_not_followed(hooked, receiver):
+    _, client, (a, _) = hooked
+    job = client.post("/api/recombine", json={"base": a, "callback_url": receiver.url("/redirect/x")}).json()
+    shown = _webhook_settled(client, f"/api/jobs/{job['id']}")["webhook"]
+    assert shown["state"] == "failed" and shown["last_error"].startswith("HTTP 307")
+    assert len(receiver.at("/redirect/x")) == ATTEMPTS and receiver.at("/ok/redirected") == []
+
+
+def test_with_no_allowed_hosts_a_callback_url_is_refused(tmp_path):
+    """Webhooks off (the default): the API refuses the field instead of ignoring it (real Redis, no worker needed)."""
+    from fastapi.testclient import TestClient
+
+    from backend.api.main import create_app
+    from core.records import Records
+    from core.settings import Settings
+    from tests.stack import TEST_REDIS_URL
+
+    prefix = f"t-{uuid.uuid4().hex[:8]}:"
+    records = Records.connect(TEST_REDIS_URL, prefix)
+    records.publish_model({"attributes": ["identity", "background", "pose"], "samplers": ["ddim"], "default_sampler": "ddim",
+                           "default_steps": 2, "fingerprint": "f"})
+    settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=prefix, store_dir=tmp_path, frontend_dir=tmp_path / "no-ui")
+    try:
+        with TestClient(create_app(settings)) as client:
+            for path, body in (("/api/recombine", {"base": "a" * 64, "callback_url": "http://127.0.0.1:9/x"}),
+                               ("/api/interpolate", {"base": "a" * 64, "donor": "b" * 64, "callback_url": "http://127.0.0.1:9/x"}),
+                               ("/api/batches", {"items": [{"base": "a" * 64}], "callback_url": "http://127.0.0.1:9/x"})):
+                r = client.post(path, json=body)
+                assert r.status_code == 422 and "webhooks are off" in r.json()["detail"], (path, r.text)
+    finally:
+        records.r.delete(*records.r.scan_iter(f"{prefix}*"))
+        records.r.close()
+
+
 def test_a_batch_is_posted_once_when_its_last_item_ends_and_a_cancelled_job_is_posted_too(hooked, receiver):
     _, client, (a, b) = hooked
     r = client.post("/api/batches", json={"items": [{"base": a}, {"base": b, "attributes": {"pose": {"donor": a}}}],
@@ -208,3 +246,17 @@ def test_a_job_that_ends_while_no_api_runs_is_delivered_when_one_starts(hooked, 
     [(_, _, body, valid)] = _deliveries(receiver, "/ok/later", 1)
     assert valid and json.loads(body)["id"] == job["id"] and json.loads(body)["state"] == "succeeded"
     assert _webhook_settled(client, f"/api/jobs/{job['id']}")["webhook"]["state"] == "delivered"
+
+
+@pytest.mark.slow
+def test_diffusegae_serve_delivers_webhooks_too(tiny_model, receiver):
+    env = {"DGAE_WEBHOOK_HOSTS": f"127.0.0.1:{receiver.port}", "DGAE_WEBHOOK_SECRET": SECRET}
+    with Stack(tiny_model, env=env) as stack:
+        _, url = stack.start_serve()
+        stack.wait_healthy(url, timeout=90)
+        with httpx.Client(base_url=url, timeout=60) as client:
+            image = upload(client, toy_png(1, 2, 3), "t.png").json()["id"]
+            assert wait_image(client, image)["status"] == "ready"
+            job = client.post("/api/recombine", json={"base": image, "callback_url": receiver.url("/ok/serve")}).json()
+            [(_, _, body, valid)] = _deliveries(receiver, "/ok/serve", 1)
+            assert valid and json.loads(body)["id"] == job["id"]
