@@ -21,6 +21,7 @@ CallbackUrl = Annotated[str | None, Field(
     description="when the job (a batch: its last item) ends, POST its JSON here, signed with the X-DiffuseGAE-Signature "
                 "header (see the README, Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422")]
 
+
 class AttributeEdit(BaseModel):
     donor: str | None = Field(None, description="image id whose chunk to blend in; null keeps the base's chunk")
     weight: float = Field(1.0, description="0 keeps the base, 1 takes the donor; |weight| <= 3")
