@@ -9,6 +9,9 @@ One unit of work is a Redis hash: an image's encoding (`image:<sha256>`) or a de
     claimant  id of the worker process running it; leader: key of the unit whose task ran it
     error     a message for people when failed
 
+A job or batch whose request named a callback_url has `callback` (the URL) and, once it ended, `webhook` (its
+delivery's status as JSON; see `_ENDED` and core.webhooks).
+
 A job's `spec` field is its typed spec (core.specs) as JSON. Queued units also sit in
 `pending:<group>` (a sorted set by arrival). The API writes the record, then sends a Celery task
 naming the unit (core.queue). The task *claims* its unit and, in the same atomic
@@ -97,9 +100,33 @@ end
 return out
 """
 
-# KEYS[1] unit, KEYS[2] the running index; ARGV: new state, error, now, then field/value pairs.
+# A unit that closes may owe a webhook (core.webhooks): its own when it names a callback, and its batch's when
+# it is the batch's last open item. `ended` queues each at most once (the `webhook` field is set once) in the
+# `webhooks` sorted set, scored by when it is due; the API's sender (backend.api.webhooks) delivers it. A batch
+# counts its ended items (`ended`) only once it has a callback; `arm_batch_webhook` counts those that ended before.
+_ENDED = """
+local function queue_webhook(key, prefix, now)
+  if redis.call('HSETNX', key, 'webhook', '{"state": "pending", "attempts": 0}') == 1 then
+    redis.call('ZADD', prefix .. 'webhooks', now, key)
+  end
+end
+local function ended(key, prefix, now)
+  local cb = redis.call('HGET', key, 'callback')
+  if cb and cb ~= '' then queue_webhook(key, prefix, now) end
+  local batch = redis.call('HGET', key, 'batch')
+  if batch and batch ~= '' then
+    local b = prefix .. 'batch:' .. batch
+    if redis.call('HEXISTS', b, 'callback') == 1 then
+      local n = redis.call('HINCRBY', b, 'ended', 1)
+      if n >= tonumber(redis.call('HGET', b, 'total') or '0') then queue_webhook(b, prefix, now) end
+    end
+  end
+end
+"""
+
+# KEYS[1] unit, KEYS[2] the running index; ARGV: new state, error, now, key prefix, then field/value pairs.
 # Only an open unit is closed.
-_FINISH = """
+_FINISH = _ENDED + """
 local st = redis.call('HGET', KEYS[1], 'state')
 if st ~= 'queued' and st ~= 'running' then return 0 end
 redis.call('ZREM', KEYS[2], KEYS[1])
@@ -108,21 +135,56 @@ if ARGV[1] == 'succeeded' then
   local total = redis.call('HGET', KEYS[1], 'total')
   if total then redis.call('HSET', KEYS[1], 'done', total) end
 end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+ended(KEYS[1], ARGV[4], ARGV[3])
 return 1
 """
 
 # KEYS[1] unit; ARGV: key prefix, now. -> the state after.
-_CANCEL = """
+_CANCEL = _ENDED + """
 local st = redis.call('HGET', KEYS[1], 'state')
 if st == 'queued' or st == 'running' then
   local group = redis.call('HGET', KEYS[1], 'group') or ''
   redis.call('ZREM', ARGV[1] .. 'pending:' .. group, KEYS[1])
   redis.call('ZREM', ARGV[1] .. 'running', KEYS[1])
   redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished', ARGV[2])
+  ended(KEYS[1], ARGV[1], ARGV[2])
   return 'cancelled'
 end
 return st or ''
+"""
+
+# KEYS[1] a batch; ARGV: key prefix, callback URL, now. Gives the batch its callback and counts its items that
+# ended already; when that is all of them, its webhook is queued now (else by its last item's `ended`).
+_ARM_BATCH = _ENDED + """
+local p, b = ARGV[1], KEYS[1]
+redis.call('HSET', b, 'callback', ARGV[2])
+local n = 0
+for _, j in ipairs(cjson.decode(redis.call('HGET', b, 'jobs') or '[]')) do
+  local st = redis.call('HGET', p .. 'job:' .. j, 'state')
+  if st ~= 'queued' and st ~= 'running' then n = n + 1 end
+end
+redis.call('HSET', b, 'ended', n)
+if n >= tonumber(redis.call('HGET', b, 'total') or '0') then queue_webhook(b, p, ARGV[3]) end
+return n
+"""
+
+# KEYS[1] the webhooks set; ARGV: now, lease. -> the key of the earliest due delivery, now leased to the caller
+# (due again after `lease` seconds, so a sender that dies mid-delivery leaves it to another), or false.
+_CLAIM_WEBHOOK = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 1)
+if #due == 0 then return false end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[1]) + tonumber(ARGV[2]), due[1])
+return due[1]
+"""
+
+# KEYS[1] the webhooks set, KEYS[2] the record; ARGV: delivery status JSON, when it is due again ('' = never).
+# A record deleted meanwhile (retention) is not written back.
+_WEBHOOK_RESULT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'webhook', ARGV[1]) end
+if ARGV[2] == '' or redis.call('EXISTS', KEYS[2]) == 0 then redis.call('ZREM', KEYS[1], KEYS[2])
+else redis.call('ZADD', KEYS[1], ARGV[2], KEYS[2]) end
+return 1
 """
 
 # KEYS[1] image; ARGV: key prefix, model fingerprint ('' = unknown), now, then field/value pairs.
@@ -201,6 +263,9 @@ class Records:
         self._orphans = client.register_script(_ORPHANS)
         self._forget = client.register_script(_FORGET)
         self._idempotent = client.register_script(_IDEMPOTENT)
+        self._arm_batch = client.register_script(_ARM_BATCH)
+        self._claim_webhook = client.register_script(_CLAIM_WEBHOOK)
+        self._webhook_result = client.register_script(_WEBHOOK_RESULT)
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float = 2.0) -> Records:
@@ -333,6 +398,19 @@ class Records:
         pipe.zadd(f"{self.p}used", {key: time.time()})
         pipe.execute()
 
+    # --- webhooks (core.webhooks; queued by `_ENDED` when a job or batch ends) ---
+    def arm_batch_webhook(self, batch_id: str, callback: str) -> None:
+        """POST the batch's JSON to `callback` once its last item ends (at once if they all have)."""
+        self._arm_batch(keys=[self.batch_key(batch_id)], args=[self.p, callback, time.time()])
+
+    def claim_webhook(self, lease_s: float) -> str | None:
+        """The key of a job or batch whose webhook is due, leased to the caller for `lease_s`; None when none is due."""
+        return self._claim_webhook(keys=[f"{self.p}webhooks"], args=[time.time(), lease_s])
+
+    def webhook_result(self, key: str, status: dict[str, Any], retry_at: float | None) -> None:
+        """Record a delivery attempt's outcome on the record; due again at `retry_at`, or done when None."""
+        self._webhook_result(keys=[f"{self.p}webhooks", key], args=[json.dumps(status), "" if retry_at is None else retry_at])
+
     # --- retention ---
     def touch(self, key: str) -> None:
         """`key` (an image, job or batch) was used now: retention counts from here."""
@@ -371,7 +449,7 @@ class Records:
         return [st or "" for st in pipe.execute()]
 
     def finish(self, key: str, state: str, error: str = "", **fields: Any) -> bool:
-        args: list[Any] = [state, error, time.time()]
+        args: list[Any] = [state, error, time.time(), self.p]
         for k, v in fields.items():
             args += [k, _str(v)]
         return bool(self._finish(keys=[key, f"{self.p}running"], args=args))

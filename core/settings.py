@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.webhooks import parse_allowed
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,12 +58,37 @@ class Settings(BaseSettings):
     share_encodings: bool | None = None
     redis_timeout: float = Field(2.0, gt=0)  # seconds before "Redis is down" (503)
 
+    # --- webhooks: a job's or batch's callback_url (core/webhooks.py) ---
+    webhook_hosts: Annotated[list[str], NoDecode] = []  # host or host:port callbacks may name, comma-separated; empty: off
+    webhook_secret: SecretStr = SecretStr("")  # HMAC-SHA256 key of the signature header; required when hosts are set
+    webhook_timeout: float = Field(10.0, gt=0)  # seconds one delivery attempt may take
+    webhook_attempts: int = Field(10, ge=1)  # attempts before a delivery counts as failed
+    webhook_backoff: float = Field(2.0, gt=0)  # seconds before the 2nd attempt, doubling after each (at most 10 min)
+
     @field_validator("api_keys", mode="before")
     @classmethod
     def _split_keys(cls, v: object) -> object:
         if isinstance(v, str):
             return [k.strip() for k in v.split(",") if k.strip()]
         return v
+
+    @field_validator("webhook_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = [h.strip() for h in v.split(",") if h.strip()]
+        if isinstance(v, list):
+            parse_allowed(v)  # a malformed entry stops the service at start, with the entry named
+        return v
+
+    @model_validator(mode="after")
+    def _webhooks_are_signed(self) -> Settings:
+        if self.webhook_hosts and not self.webhook_secret.get_secret_value():
+            raise ValueError("DGAE_WEBHOOK_HOSTS is set but DGAE_WEBHOOK_SECRET is empty: webhooks are only sent signed")
+        return self
+
+    def webhooks_on(self) -> bool:
+        return bool(self.webhook_hosts)
 
     def shares_encodings(self) -> bool:
         return not self.api_keys if self.share_encodings is None else self.share_encodings

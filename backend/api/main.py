@@ -6,6 +6,7 @@ Run it with `diffusegae api` (or `uvicorn --factory backend.api.main:create_app`
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -21,6 +22,7 @@ from backend.api.routes import batches, edits, health, images, jobs, model, queu
 from backend.api.routes.metrics import RequestMetrics
 from backend.api.routes.metrics import router as metrics_router
 from backend.api.uploads import BodyLimit, body_limits
+from backend.api.webhooks import WebhookSender
 from core.queue import Dispatcher, make_celery
 from core.records import Records
 from core.settings import Settings, get_settings
@@ -46,8 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         access = logging.getLogger("uvicorn.access")  # configured by now: the server set up logging before starting
         if not any(isinstance(f, ScrubKeys) for f in access.filters):
             access.addFilter(ScrubKeys())
-        yield
         services: Services = app.state.services
+        sender = WebhookSender(services) if settings.webhooks_on() else None  # every API process sends webhooks
+        sending = asyncio.create_task(sender.run(), name="webhooks") if sender else None
+        yield
+        if sender and sending:
+            sender.stop()
+            await sending
         services.records.r.close()
         services.dispatcher.app.close()
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
+
+from core.webhooks import MAX_URL_LENGTH
 
 MAX_WEIGHT = 3.0
 MIN_STEPS, MAX_STEPS = 2, 1000
@@ -13,6 +15,12 @@ MIN_FRAMES, MAX_FRAMES = 2, 16
 
 
 # --- requests ---
+
+CallbackUrl = Annotated[str | None, Field(
+    None, max_length=MAX_URL_LENGTH,
+    description="when the job (a batch: its last item) ends, POST its JSON here, signed with the X-DiffuseGAE-Signature "
+                "header (see the README, Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422")]
+
 
 class AttributeEdit(BaseModel):
     donor: str | None = Field(None, description="image id whose chunk to blend in; null keeps the base's chunk")
@@ -39,6 +47,7 @@ class RecombineRequest(Sampling):
     base: str = Field(description="image id of the base image")
     attributes: dict[str, AttributeEdit] = Field(default_factory=dict,
                                                  description="per attribute an optional donor and a weight; others keep the base")
+    callback_url: CallbackUrl = None
 
 
 class InterpolateRequest(Sampling):
@@ -46,10 +55,12 @@ class InterpolateRequest(Sampling):
     donor: str
     attributes: list[str] | None = Field(None, description="chunks to interpolate; null: all")
     frames: int = Field(7, ge=MIN_FRAMES, le=MAX_FRAMES)
+    callback_url: CallbackUrl = None
 
 
 class BatchRequest(BaseModel):
-    items: list[RecombineRequest] = Field(min_length=1)
+    items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url")
+    callback_url: CallbackUrl = None
 
 
 # --- responses ---
@@ -113,6 +124,17 @@ class Progress(BaseModel):
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
 
+class WebhookOut(BaseModel):
+    """The delivery of a job's or batch's callback (it is not part of the JSON that is POSTed)."""
+
+    url: str
+    state: Literal["waiting", "pending", "delivered", "failed"] = Field(
+        description="waiting: the job has not ended; pending: being sent or retried; delivered: a 2xx answer; "
+                    "failed: every attempt failed")
+    attempts: int
+    last_error: str | None = None
+
+
 class JobOut(BaseModel):
     id: str
     kind: Literal["recombine", "interpolate"]
@@ -127,6 +149,7 @@ class JobOut(BaseModel):
     sampler: str
     created: float
     queue_position: int | None = Field(None, description="while queued: how many queued units a worker takes before it")
+    webhook: WebhookOut | None = Field(None, description="with a callback_url: its delivery")
 
 
 class QueueJob(BaseModel):
@@ -158,6 +181,7 @@ class BatchOut(BaseModel):
     progress: float = Field(description="0..1 over the whole batch, counting sampler steps")
     results_url: str
     items: list[BatchItemOut] | None = None
+    webhook: WebhookOut | None = Field(None, description="with a callback_url: its delivery")
 
 
 class HealthOut(BaseModel):

@@ -22,11 +22,13 @@ from backend.api.schemas import (
     Progress,
     RecombineRequest,
     Sampling,
+    WebhookOut,
 )
 from backend.api.uploads import ImageFacts, UploadError, check_image
 from core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL
 from core.specs import Blend, InterpolateSpec, JobSpec, Lane, RecombineSpec
 from core.store import content_id, new_id, valid_id
+from core.webhooks import CallbackError, check_callback_url
 
 _IMAGE_STATUS = {QUEUED: "queued", RUNNING: "encoding", SUCCEEDED: "ready", FAILED: "failed", CANCELLED: "failed"}
 
@@ -135,12 +137,23 @@ def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: Inter
                            frames=body.frames, **sampling(model, body))
 
 
-def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "") -> str:
+def callback(s: Services, url: str | None, where: str = "callback_url") -> str:
+    """A request's callback_url, checked against DGAE_WEBHOOK_HOSTS -> the URL ("" for none); 422 when refused."""
+    if url is None:
+        return ""
+    try:
+        return check_callback_url(url, s.settings.webhook_hosts)
+    except CallbackError as e:
+        raise HTTPException(422, f"{where}: {e}") from None
+
+
+def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "", callback: str = "") -> str:
     job_id = new_id()
-    s.records.create_job(job_id, spec, owner=owner, batch=batch)
+    s.records.create_job(job_id, spec, owner=owner, batch=batch, **({"callback": callback} if callback else {}))
     try:
         s.dispatcher.decode(job_id, spec.lane)
     except Exception:
+        s.records.r.hdel(s.records.job_key(job_id), "callback")  # the caller never learns its id: no webhook either
         s.records.cancel(s.records.job_key(job_id))  # no task will ever run it
         raise
     return job_id
@@ -154,6 +167,15 @@ def owned_job(s: Services, owner: str, job_id: str) -> dict[str, str]:
     return rec
 
 
+def webhook_out(rec: dict[str, str]) -> WebhookOut | None:
+    """The delivery of a record's callback (None without one); `webhook` is set when the job or batch ends."""
+    if not rec.get("callback"):
+        return None
+    status = json.loads(rec["webhook"]) if rec.get("webhook") else {"state": "waiting", "attempts": 0}
+    return WebhookOut(url=rec["callback"], state=status["state"], attempts=status["attempts"],
+                      last_error=status.get("last_error"))
+
+
 def job_out(rec: dict[str, str], queue_position: int | None = None) -> JobOut:
     jid, state = rec["id"], rec.get("state", QUEUED)
     frames = int(rec.get("frames") or 1) if rec.get("kind") == "interpolate" else None
@@ -164,7 +186,7 @@ def job_out(rec: dict[str, str], queue_position: int | None = None) -> JobOut:
                   result_url=f"/api/jobs/{jid}/result.png" if done else None, frames=frames,
                   frame_urls=[f"/api/jobs/{jid}/frames/{i}.png" for i in range(frames)] if done and frames else None,
                   batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
-                  created=_num(rec, "created"), queue_position=queue_position)
+                  created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec))
 
 
 def job_out_now(s: Services, rec: dict[str, str]) -> JobOut:
@@ -246,5 +268,6 @@ def batch_out(s: Services, rec: dict[str, str], *, items: bool = True) -> tuple[
                    cancelled=count[CANCELLED], progress=partial / max(1, len(job_ids)),
                    results_url=f"/api/batches/{rec['id']}/results.zip",
                    items=[BatchItemOut(index=i, job_id=j, state=st, error=(r or {}).get("error") or None)
-                          for i, (j, st, r) in enumerate(zip(job_ids, states, jobs))] if items else None)
+                          for i, (j, st, r) in enumerate(zip(job_ids, states, jobs))] if items else None,
+                   webhook=webhook_out(rec))
     return out, jobs

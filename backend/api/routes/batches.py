@@ -22,6 +22,7 @@ from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
 from backend.api.services import (
     add_image,
     batch_out,
+    callback,
     check_attributes,
     idempotent,
     image_id_for,
@@ -34,6 +35,7 @@ from backend.api.services import (
 from backend.api.uploads import UploadError, check_image, parse_spec, read_zip
 from core.records import SUCCEEDED
 from core.store import new_id, valid_id
+from core.webhooks import MAX_URL_LENGTH
 
 router = APIRouter(prefix="/api/batches", tags=["batches"])
 
@@ -42,7 +44,10 @@ _BODY = {"requestBody": {"content": {
     "multipart/form-data": {"schema": {"type": "object", "required": ["file", "spec"], "properties": {
         "file": {"type": "string", "format": "binary", "description": "zip of PNG/JPEG/WebP images"},
         "spec": {"type": "string", "description": "JSON list of recombine bodies naming files of the zip as base/donor, "
-                                                  "or CSV: base,<attr>,<attr>_weight,...,x_T,seed,steps,sampler"}}}}},
+                                                  "or CSV: base,<attr>,<attr>_weight,...,x_T,seed,steps,sampler"},
+        "callback_url": {"type": "string", "maxLength": MAX_URL_LENGTH,
+                         "description": "when the batch's last item ends, POST the batch JSON here, signed (README, "
+                                        "Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422"}}}}},
     "required": True}}
 
 
@@ -66,8 +71,10 @@ def _check_count(raw: list[Any], s: ServicesDep) -> None:
                                  "(DGAE_MAX_BATCH_ITEMS)")
 
 
-async def _raw_items(s: ServicesDep, model: dict[str, Any], request: Request) -> tuple[list[Any], dict[str, bytes]]:
-    """The raw item list and, for a zip, its files {path in the zip: bytes}. Nothing is stored here."""
+async def _raw_items(s: ServicesDep, model: dict[str, Any],
+                     request: Request) -> tuple[list[Any], dict[str, bytes], str | None]:
+    """The raw item list, for a zip its files {path in the zip: bytes}, and the callback_url if one is named.
+    Nothing is stored here."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         spec_limit = s.settings.max_json_bytes
         try:
@@ -82,7 +89,7 @@ async def _raw_items(s: ServicesDep, model: dict[str, Any], request: Request) ->
         spec = await _read_upload(form.get("spec"), spec_limit, "spec", "DGAE_MAX_JSON_BYTES")
         items = await run_in_threadpool(parse_spec, spec.decode("utf-8", "replace"), list(model["attributes"]))
         _check_count(items, s)
-        return items, files
+        return items, files, _callback_field(form.get("callback_url"))
     try:
         body = await request.json()  # its nesting depth was checked by the BodyLimit middleware
     except (ValueError, RecursionError) as e:
@@ -90,7 +97,13 @@ async def _raw_items(s: ServicesDep, model: dict[str, Any], request: Request) ->
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise HTTPException(422, 'send {"items": [recombine bodies]} as JSON, or multipart with a zip (file) and a spec')
     _check_count(body["items"], s)
-    return body["items"], {}
+    return body["items"], {}, _callback_field(body.get("callback_url"))
+
+
+def _callback_field(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise HTTPException(422, "callback_url: must be a string (an http:// or https:// URL)")
 
 
 def _name_zip_files(bodies: list[RecombineRequest], files: dict[str, bytes], id_of: Callable[[bytes], str]) -> dict[str, bytes]:
@@ -147,20 +160,25 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request
     `spec` = JSON list (base/donor name files in the zip) or CSV. The whole batch is checked first (the spec,
     every item, every image of the zip it names); only then are the images stored and the items queued.
     Files of the zip that no item names are ignored."""
-    raw, files = await _raw_items(s, model, request)
+    raw, files, callback_url = await _raw_items(s, model, request)
     # The parsed request, not its bytes: a retried multipart body has a new boundary but the same items and files.
     digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    if callback_url is not None:
+        digest.update(b"callback_url\0" + callback_url.encode())
     for name in sorted(files):
         digest.update(hashlib.sha256(name.encode() + b"\0" + files[name]).digest())
     body_hash = digest.hexdigest()
 
     async def create() -> str:
+        url = callback(s, callback_url)
         bodies = []
         for i, item in enumerate(raw):
             try:
                 bodies.append(RecombineRequest.model_validate(item))
             except ValidationError as e:
                 raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
+            if bodies[-1].callback_url is not None:
+                raise HTTPException(422, f"items[{i}].callback_url: a batch has one callback_url, beside its items")
         named = _name_zip_files(bodies, files, lambda data: image_id_for(s, owner, data))
         if named:  # without images to store, recombine_spec below checks every item before any is queued
             await run_in_threadpool(_check_items, s, owner, model, bodies, {image_id_for(s, owner, d) for d in named.values()})
@@ -181,6 +199,8 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request
 
         job_ids = await run_in_threadpool(submit_all)
         s.records.create_batch(batch_id, job_ids, owner=owner)
+        if url:
+            s.records.arm_batch_webhook(batch_id, url)
         return batch_id
 
     batch_id = await idempotent(s, owner, idempotency_key, body_hash, create)

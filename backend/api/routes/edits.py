@@ -11,7 +11,15 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import ModelDep, OwnerDep, ServicesDep
 from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
-from backend.api.services import idempotent, interpolate_spec, job_out_now, recombine_spec, submit_job, wait_until_finished
+from backend.api.services import (
+    callback,
+    idempotent,
+    interpolate_spec,
+    job_out_now,
+    recombine_spec,
+    submit_job,
+    wait_until_finished,
+)
 from core.records import SUCCEEDED
 
 router = APIRouter(prefix="/api", tags=["edits"])
@@ -43,8 +51,9 @@ async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: Reco
     Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
     """
     async def create() -> str:
+        url = callback(s, body.callback_url)
         spec = await run_in_threadpool(recombine_spec, s, owner, model, body)
-        return await run_in_threadpool(submit_job, s, owner, spec)
+        return await run_in_threadpool(submit_job, s, owner, spec, "", url)
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("recombine", body), create)
     return await _respond(s, job_id, wait)
@@ -58,8 +67,9 @@ async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: In
     The result is the frames side by side in one strip; each frame is at /api/jobs/{id}/frames/{i}.png.
     """
     async def create() -> str:
+        url = callback(s, body.callback_url)
         spec = await run_in_threadpool(interpolate_spec, s, owner, model, body)
-        return await run_in_threadpool(submit_job, s, owner, spec)
+        return await run_in_threadpool(submit_job, s, owner, spec, "", url)
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("interpolate", body), create)
     return await _respond(s, job_id, wait)
