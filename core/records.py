@@ -28,6 +28,7 @@ re-running a task is harmless.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -285,6 +286,14 @@ class Records:
 
     def id_of(self, key: str) -> str:
         return key.rsplit(":", 1)[1]
+
+    def shared_secret(self, name: str) -> str:
+        """A random secret every process of this deployment agrees on: made by the first to ask, kept in Redis."""
+        key = f"{self.p}secret:{name}"
+        pipe = self.r.pipeline()
+        pipe.set(key, secrets.token_hex(32), nx=True)
+        pipe.get(key)
+        return pipe.execute()[1]
 
     def ping(self) -> bool:
         try:

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # lets a key learn that another uploaded that picture (it is ready at once); nothing else crosses.
     share_encodings: bool | None = None
     redis_timeout: float = Field(2.0, gt=0)  # seconds before "Redis is down" (503)
+    # With keys, URLs for <img>, EventSource and downloads are signed for the key's owner (core/signing.py) and
+    # good for this long. The secret: this setting, or (unset) a random one the first API process keeps in Redis.
+    url_signing_secret: SecretStr | None = None
+    signed_url_ttl: float = Field(15 * 60.0, ge=60)
 
     # --- webhooks: a job's or batch's callback_url (core/webhooks.py) ---
     webhook_hosts: Annotated[list[str], NoDecode] = []  # host or host:port callbacks may name, comma-separated; empty: off

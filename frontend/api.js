@@ -30,13 +30,15 @@ export class ApiError extends Error {
   }
 }
 
-/** A URL for <img>, <a download> and EventSource, which cannot send headers: the key goes in the query. */
-export function withKey(path) {
-  const key = getApiKey();
-  if (!key) return path;
-  const url = new URL(path, location.origin);
-  url.searchParams.set("api_key", key);
-  return url.pathname + url.search;
+/**
+ * When a URL the API handed out stops working (ms since the epoch; Infinity if never). With API keys the
+ * API signs the URLs of its answers (`?exp=<unix s>&sig=...`) for <img>, download links and EventSource,
+ * which cannot send the key header; the key itself never goes in a URL. Get the resource again for fresh ones.
+ */
+export function expiresAt(url) {
+  if (!url) return Infinity;
+  const exp = new URL(url, location.origin).searchParams.get("exp");
+  return exp ? Number(exp) * 1000 : Infinity;
 }
 
 async function detailOf(res) {
@@ -113,10 +115,12 @@ export const api = {
   cancelBatch: (id) => request("DELETE", `/api/batches/${id}`).then(() => undefined),
 };
 
+/** URLs to load without headers, taken from the API's answers (signed there when the service has keys). */
 export const urls = {
-  image: (id) => withKey(`/api/images/${id}/image.png`),
-  original: (id) => withKey(`/api/images/${id}/original`),
-  jobResult: (id) => withKey(`/api/jobs/${id}/result.png`),
-  frame: (id, i) => withKey(`/api/jobs/${id}/frames/${i}.png`),
-  batchZip: (id) => withKey(`/api/batches/${id}/results.zip`),
+  image: (img) => img.url || `/api/images/${img.id}/image.png`,
+  original: (img) => img.original_url || `/api/images/${img.id}/original`,
+  jobResult: (jobOrItem) => jobOrItem.result_url,
+  frame: (job, i) => job.frame_urls?.[i],
+  events: (job) => job.events_url || `/api/jobs/${job.id}/events`,
+  batchZip: (batch) => batch.results_url,
 };

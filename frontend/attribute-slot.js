@@ -75,7 +75,7 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, uploadF
       !state.donor
         ? el("span", {}, "base")
         : ready
-          ? el("img", { src: urls.image(state.donor), alt: `${attr} donor ${imageLabel(img)}` })
+          ? el("img", { src: urls.image(img), alt: `${attr} donor ${imageLabel(img)}` })
           : el("span", { class: `badge ${img ? img.status : "queued"}` }, img ? img.status : "…"),
     );
     picker.value = state.donor || "";

@@ -23,7 +23,7 @@ export function mount(root, { store, urls, onChange, uploadFile }) {
       !state.base
         ? el("span", {}, "drop a base image")
         : img && img.status === "ready"
-          ? el("img", { src: urls.image(state.base), alt: `Base ${imageLabel(img)}` })
+          ? el("img", { src: urls.image(img), alt: `Base ${imageLabel(img)}` })
           : el("span", {}, img ? img.status : "…"),
     );
     picker.value = state.base || "";

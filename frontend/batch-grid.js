@@ -50,7 +50,7 @@ export function mount(root, { api, urls, model, limits, store, showError, onBatc
           paintCount();
         },
       }),
-      el("img", { src: urls.image(img.id), alt: "" }),
+      el("img", { src: urls.image(img), alt: "" }),
       el("span", {}, imageLabel(img)),
     );
   }

@@ -1,11 +1,12 @@
 // One batch's progress (polled): state, counts, per-item results, the results zip and Cancel.
 
-import { isTerminal } from "./api.js";
+import { expiresAt, isTerminal } from "./api.js";
 import { el, part, setLinkEnabled, setProgress } from "./dom.js";
 import { guarded } from "./error-banner.js";
 import { shortId } from "./labels.js";
 
 const POLL_MS = 700;
+const RESIGN_MARGIN_MS = 30_000; // a finished batch is fetched again this long before its signed URLs expire
 
 /**
  * mount(root, {api, urls, showError}) -> {watch(id, first), destroy()}. The root holds .batch-id,
@@ -23,7 +24,7 @@ export function mount(root, { api, urls, showError }) {
   const items = part(root, "ol.batch-items");
 
   function item(it, i) {
-    const url = urls.jobResult(it.job_id);
+    const url = urls.jobResult(it);
     return el(
       "li",
       { class: `item ${it.state}`, dataset: { testid: "batch-item", state: it.state } },
@@ -50,7 +51,7 @@ export function mount(root, { api, urls, showError }) {
     status.dataset.state = b.state;
     counts.textContent = `${b.done} done · ${b.failed} failed${b.cancelled ? ` · ${b.cancelled} cancelled` : ""} · ${b.total} total`;
     if (final && b.done > 0) {
-      download.href = urls.batchZip(b.id);
+      download.href = urls.batchZip(b);
       download.download = `diffusegae-batch-${shortId(b.id)}.zip`;
     }
     const key = JSON.stringify(b.items);
@@ -73,6 +74,11 @@ export function mount(root, { api, urls, showError }) {
     state.batch = b;
     paint();
     if (!isTerminal(b.state)) state.timer = setTimeout(() => tick(id), POLL_MS);
+    else if (Number.isFinite(expiresAt(b.results_url))) {
+      // the zip link and the results' links stay usable on a page left open
+      const wait = Math.max(POLL_MS, expiresAt(b.results_url) - Date.now() - RESIGN_MARGIN_MS);
+      state.timer = setTimeout(() => tick(id), Math.min(wait, 2 ** 31 - 1));
+    }
   }
 
   function watch(id, first = null) {

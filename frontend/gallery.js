@@ -103,7 +103,7 @@ export function mount(root, { store, urls, showError, onUse = null }) {
         },
       },
       img.status === "ready"
-        ? el("img", { src: urls.image(img.id), alt: imageLabel(img), draggable: "false", loading: "lazy" })
+        ? el("img", { src: urls.image(img), alt: imageLabel(img), draggable: "false", loading: "lazy" })
         : el("img", { src: PENDING_THUMB, alt: "", draggable: "false", dataset: { pending: img.status } }),
       el("span", { class: "card-name" }, imageLabel(img)),
       el("span", { class: `badge ${img.status}`, dataset: { testid: "image-status" } }, img.status + progress),

@@ -1,7 +1,11 @@
 // The images the server knows about (newest first), shared by the gallery, the editor and the batch
 // page. Listeners get (store, {flash}) on every change; `flash` names an image uploaded again.
 
+import { expiresAt } from "./api.js";
+
 const POLL_MS = 700;
+const RESIGN_MARGIN_MS = 30_000; // signed image URLs are fetched again this long before they expire
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class ImageStore {
   /** @param api the API client; @param onError where failed uploads and refreshes are reported */
@@ -58,9 +62,16 @@ export class ImageStore {
     } catch (err) {
       this.onError(err);
     }
-    // Poll while anything is still encoding.
+    // Poll while anything is still encoding; else, with signed URLs, get fresh ones before they expire
+    // (cards drawn later, lazy thumbnails and new slots load them).
     if (this.list.some((img) => img.status === "queued" || img.status === "encoding")) {
       this.pollTimer = setTimeout(() => this.refresh(), POLL_MS);
+    } else {
+      const soonest = Math.min(...this.list.map((img) => expiresAt(img.url)));
+      if (Number.isFinite(soonest)) {
+        const wait = Math.min(MAX_TIMER_MS, Math.max(POLL_MS, soonest - Date.now() - RESIGN_MARGIN_MS));
+        this.pollTimer = setTimeout(() => this.refresh(), wait);
+      }
     }
   }
 

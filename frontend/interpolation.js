@@ -1,6 +1,5 @@
 // The interpolation strip: frames from the base towards a donor, in one attribute or all of them.
 
-import { withKey } from "./api.js";
 import { el, part } from "./dom.js";
 import { mount as mountJobProgress } from "./job-progress.js";
 import { imageLabel } from "./labels.js";
@@ -52,7 +51,7 @@ export function mount(root, { api, urls, model, limits, store, showError }) {
         "li",
         {},
         el("img", {
-          src: done.frame_urls?.[i] ? withKey(done.frame_urls[i]) : urls.frame(done.id, i),
+          src: urls.frame(done, i),
           alt: `Frame ${i + 1} of ${body.frames}`,
           dataset: { testid: "interp-frame" },
         }),

@@ -92,7 +92,7 @@ export function mount(root, { api, submit, onResult, showError, label = "Render"
       return;
     }
     const entry = { id: job.id, ended: false, watcher: null };
-    entry.watcher = watchJob(job.id, (j) => {
+    entry.watcher = watchJob(job, (j) => {
       if (gen === state.gen) report(j);
     });
     state.current = entry;

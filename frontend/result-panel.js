@@ -97,8 +97,14 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
     renderNow({ force: true });
   });
   copyButton.addEventListener("click", copyCurl);
-  // An image the edit was waiting for may be ready now.
+  function paintBase() {
+    const img = state.edit?.base ? store.get(state.edit.base) : null;
+    compare.setBase(img?.status === "ready" ? urls.image(img) : null); // image.png exists once encoded
+  }
+
+  // An image the edit was waiting for may be ready now (and the store's URLs may be fresh ones).
   const unsubscribe = store.on(() => {
+    paintBase();
     if (state.edit?.base && job.status().phase === "waiting") scheduleRender();
   });
   paint();
@@ -106,7 +112,7 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
   return {
     update(edit) {
       state.edit = edit;
-      compare.setBase(edit.base ? urls.image(edit.base) : null);
+      paintBase();
       paint();
       scheduleRender();
     },

@@ -30,9 +30,10 @@ from core.store import Store
 
 
 class ScrubKeys(logging.Filter):
-    """Access-log lines show `?api_key=***`: a key in a URL (for <img> and EventSource) never reaches a log."""
+    """Access-log lines show `?api_key=***` and `&sig=***`: neither a key in a URL (deprecated) nor a signed
+    URL's signature (good for minutes) reaches a log."""
 
-    _KEY = re.compile(r"(api_key=)[^&\s]*", re.IGNORECASE)
+    _KEY = re.compile(r"\b(api_key=|sig=)[^&\s]*", re.IGNORECASE)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):

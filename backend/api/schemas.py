@@ -87,7 +87,7 @@ class ImageOut(BaseModel):
     format: str | None = None
     width: int | None = None
     height: int | None = None
-    url: str = Field(description="the image as the model sees it (PNG at model resolution)")
+    url: str = Field(description="the image as the model sees it (PNG at model resolution); with API keys a signed URL")
     original_url: str
 
 
@@ -144,6 +144,7 @@ class JobOut(BaseModel):
     result_url: str | None = None
     frames: int | None = None
     frame_urls: list[str] | None = None
+    events_url: str = Field(description="the server-sent event stream; with API keys a signed URL (see README)")
     batch: str | None = None
     steps: int
     sampler: str
@@ -169,6 +170,7 @@ class BatchItemOut(BaseModel):
     job_id: str
     state: JobState
     error: str | None = None
+    result_url: str | None = Field(None, description="the item's result PNG once it succeeded")
 
 
 class BatchOut(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import Services
+from backend.api.deps import Services, UrlSigner, unsigned
 from backend.api.schemas import (
     BatchItemOut,
     BatchOut,
@@ -47,8 +47,9 @@ def _fraction(rec: dict[str, str]) -> float:
 
 # --- images ---
 
-def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "") -> ImageOut:
-    """`filename`: the caller's own name for it (an image record is shared by everyone who uploaded its bytes)."""
+def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "", *, sign: UrlSigner = unsigned) -> ImageOut:
+    """`filename`: the caller's own name for it (an image record is shared by everyone who uploaded its bytes);
+    `sign`: makes the URLs loadable without headers for the caller (deps.get_signer)."""
     rec = rec or {}
     status = _IMAGE_STATUS.get(rec.get("state", ""), "queued")
     progress = 1.0 if status == "ready" else _fraction(rec)
@@ -58,7 +59,7 @@ def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "") -> 
                     chunks=json.loads(rec["chunks"]) if status == "ready" and rec.get("chunks") else None,
                     filename=filename or None, format=rec.get("format") or None,
                     width=int(width) if width else None, height=int(height) if height else None,
-                    url=f"/api/images/{image_id}/image.png", original_url=f"/api/images/{image_id}/original")
+                    url=sign(f"/api/images/{image_id}/image.png"), original_url=sign(f"/api/images/{image_id}/original"))
 
 
 def image_id_for(s: Services, owner: str, data: bytes) -> str:
@@ -176,22 +177,23 @@ def webhook_out(rec: dict[str, str]) -> WebhookOut | None:
                       last_error=status.get("last_error"))
 
 
-def job_out(rec: dict[str, str], queue_position: int | None = None) -> JobOut:
+def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: UrlSigner = unsigned) -> JobOut:
     jid, state = rec["id"], rec.get("state", QUEUED)
     frames = int(rec.get("frames") or 1) if rec.get("kind") == "interpolate" else None
     done = state == SUCCEEDED
     return JobOut(id=jid, kind=rec.get("kind", "recombine"), state=state,
                   progress=Progress(done=int(_num(rec, "done")), total=int(_num(rec, "total") or _num(rec, "steps"))),
                   error=rec.get("error") or None,
-                  result_url=f"/api/jobs/{jid}/result.png" if done else None, frames=frames,
-                  frame_urls=[f"/api/jobs/{jid}/frames/{i}.png" for i in range(frames)] if done and frames else None,
+                  result_url=sign(f"/api/jobs/{jid}/result.png") if done else None, frames=frames,
+                  frame_urls=[sign(f"/api/jobs/{jid}/frames/{i}.png") for i in range(frames)] if done and frames else None,
+                  events_url=sign(f"/api/jobs/{jid}/events"),
                   batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
                   created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec))
 
 
-def job_out_now(s: Services, rec: dict[str, str]) -> JobOut:
+def job_out_now(s: Services, rec: dict[str, str], *, sign: UrlSigner = unsigned) -> JobOut:
     """job_out with the job's queue position (Redis reads: for single answers, not lists)."""
-    return job_out(rec, s.records.queue_position(rec))
+    return job_out(rec, s.records.queue_position(rec), sign=sign)
 
 
 async def idempotent(s: Services, owner: str, token: str | None, body_hash: str,
@@ -257,7 +259,8 @@ def batch_state(states: list[str], *, cancelled: bool) -> str:
     return RUNNING if any(st == RUNNING or st in TERMINAL for st in states) else QUEUED
 
 
-def batch_out(s: Services, rec: dict[str, str], *, items: bool = True) -> tuple[BatchOut, list[dict[str, str] | None]]:
+def batch_out(s: Services, rec: dict[str, str], *, items: bool = True,
+              sign: UrlSigner = unsigned) -> tuple[BatchOut, list[dict[str, str] | None]]:
     job_ids: list[str] = json.loads(rec["jobs"])
     jobs = s.records.get_many(s.records.job_key(j) for j in job_ids)
     states = [(j or {}).get("state", FAILED) for j in jobs]  # a job record gone (expired) counts as failed
@@ -266,8 +269,9 @@ def batch_out(s: Services, rec: dict[str, str], *, items: bool = True) -> tuple[
     state = batch_state(states, cancelled=rec.get("cancelled") == "1")
     out = BatchOut(id=rec["id"], state=state, total=len(job_ids), done=count[SUCCEEDED], failed=count[FAILED],
                    cancelled=count[CANCELLED], progress=partial / max(1, len(job_ids)),
-                   results_url=f"/api/batches/{rec['id']}/results.zip",
-                   items=[BatchItemOut(index=i, job_id=j, state=st, error=(r or {}).get("error") or None)
+                   results_url=sign(f"/api/batches/{rec['id']}/results.zip"),
+                   items=[BatchItemOut(index=i, job_id=j, state=st, error=(r or {}).get("error") or None,
+                                       result_url=sign(f"/api/jobs/{j}/result.png") if st == SUCCEEDED else None)
                           for i, (j, st, r) in enumerate(zip(job_ids, states, jobs))] if items else None,
                    webhook=webhook_out(rec))
     return out, jobs

@@ -9,15 +9,18 @@ import zipfile
 import httpx
 import pytest
 
+from backend.api.deps import owner_of
+from core.signing import signature
 from tests.service.helpers import toy_png, upload, wait_image, wait_job
 
 A, B = {"X-API-Key": "key-alpha"}, {"X-API-Key": "key-beta"}
+SECRET = "url-secret-of-the-keyed-tests"
 
 
 @pytest.fixture(scope="module")
 def keyed(stack):
     """A second API process with keys, on the same Redis namespace, queue and worker as the session stack."""
-    url = stack.start_api(env={"DGAE_API_KEYS": "key-alpha, key-beta"})
+    url = stack.start_api(env={"DGAE_API_KEYS": "key-alpha, key-beta", "DGAE_URL_SIGNING_SECRET": SECRET})
     stack.wait_healthy(url, headers=A)
     with httpx.Client(base_url=url, timeout=60) as c:
         yield c
@@ -90,3 +93,40 @@ def test_a_zip_batch_under_a_key_uses_that_key_s_images(keyed):
         time.sleep(0.2)
     assert keyed.get(f"/api/batches/{batch}", headers=B).json()["done"] == 1
     assert len(keyed.get("/api/images", headers=B).json()["images"]) >= 2
+
+
+def _signed(owner_key: str, path: str, exp: int) -> str:
+    return f"{path}?exp={exp}&sig={signature(SECRET.encode(), owner_of(owner_key), path, exp)}"
+
+
+def test_signed_urls_load_results_and_events_without_a_key_and_only_the_owner_s(keyed):
+    mine = upload(keyed, toy_png(3, 2, 1), "alpha.png", headers=A).json()
+    assert wait_image(keyed, mine["id"], headers=A)["status"] == "ready"
+    img = keyed.get(f"/api/images/{mine['id']}", headers=A).json()
+    assert "key-alpha" not in img["url"] and keyed.get(img["url"]).content.startswith(b"\x89PNG")  # what <img> does
+
+    job = keyed.post("/api/recombine", json={"base": mine["id"], "steps": 4}, headers=A).json()
+    assert "sig=" in job["events_url"] and "key-alpha" not in job["events_url"]
+    with keyed.stream("GET", job["events_url"]) as events:  # what EventSource does: no header
+        assert events.status_code == 200
+        text = "".join(events.iter_text())
+    assert "event: end" in text
+    done = wait_job(keyed, job["id"], headers=A)
+    assert done["state"] == "succeeded" and keyed.get(done["result_url"]).content.startswith(b"\x89PNG")
+    assert "key-alpha" not in text and "sig=" in text  # the stream's job JSON carries signed URLs too
+
+    later = int(time.time()) + 60
+    result = f"/api/jobs/{job['id']}/result.png"
+    assert keyed.get(_signed("key-alpha", result, later)).status_code == 200
+    assert keyed.get(_signed("key-beta", result, later)).status_code == 404  # B's signature, A's job
+    assert keyed.get(_signed("key-beta", f"/api/jobs/{job['id']}/events", later)).status_code == 404
+    assert keyed.get(_signed("key-alpha", result, int(time.time()) - 1)).status_code == 401  # expired
+    assert keyed.get(done["result_url"].replace("/result.png", "/events")).status_code == 401  # another path
+
+    batch = keyed.post("/api/batches", json={"items": [{"base": mine["id"], "steps": 4}]}, headers=A).json()
+    deadline = time.monotonic() + 120
+    while (b := keyed.get(f"/api/batches/{batch['id']}", headers=A).json())["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert keyed.get(b["items"][0]["result_url"]).content.startswith(b"\x89PNG")
+    assert keyed.get(b["results_url"]).headers["content-type"] == "application/zip"

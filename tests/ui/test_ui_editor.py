@@ -216,7 +216,7 @@ def test_api_key_is_remembered_and_sent(page):
         page.reload()
     assert req.value.headers.get("x-api-key") == "k-123"
     page.select_option("[data-testid=base-picker]", img)
-    assert "api_key=k-123" in page.get_attribute("[data-testid=base-thumb] img", "src")
+    assert "k-123" not in page.get_attribute("[data-testid=base-thumb] img", "src")  # keys go in headers, never URLs
     assert "X-API-Key: k-123" in page.text_content("[data-testid=curl]")
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from backend.api.deps import ModelDep, OwnerDep, ServicesDep
+from backend.api.deps import ModelDep, OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses, validation_message
 from backend.api.routes.edits import IdempotencyKey
 from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
@@ -154,7 +154,7 @@ def _check_items(s: ServicesDep, owner: str, model: dict[str, Any], bodies: list
 
 @router.post("", status_code=202, response_model=BatchOut, openapi_extra=_BODY,
              responses=error_responses(400, 404, 413, 415))
-async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request: Request,
+async def create_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: ModelDep, request: Request,
                        idempotency_key: IdempotencyKey = None) -> BatchOut:
     """A list of recombination specs as JSON `{"items": [...]}`, or multipart: `file` = zip of images and
     `spec` = JSON list (base/donor name files in the zip) or CSV. The whole batch is checked first (the spec,
@@ -204,23 +204,23 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, model: ModelDep, request
         return batch_id
 
     batch_id = await idempotent(s, owner, idempotency_key, body_hash, create)
-    return batch_out(s, owned_batch(s, owner, batch_id), items=False)[0]
+    return batch_out(s, owned_batch(s, owner, batch_id), items=False, sign=sign)[0]
 
 
 @router.get("/{batch_id}", response_model=BatchOut)
-def get_batch(s: ServicesDep, owner: OwnerDep, batch_id: str) -> BatchOut:
+def get_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, batch_id: str) -> BatchOut:
     """Progress over the whole batch and the state of every item."""
-    return batch_out(s, owned_batch(s, owner, batch_id))[0]
+    return batch_out(s, owned_batch(s, owner, batch_id), sign=sign)[0]
 
 
 @router.delete("/{batch_id}", response_model=BatchOut)
-def cancel_batch(s: ServicesDep, owner: OwnerDep, batch_id: str) -> BatchOut:
+def cancel_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, batch_id: str) -> BatchOut:
     """Cancel every item not finished yet; finished ones keep their results."""
     rec = owned_batch(s, owner, batch_id)
     s.records.set_fields(s.records.batch_key(batch_id), cancelled=1)
     for item in batch_out(s, rec)[0].items or []:
         s.records.cancel(s.records.job_key(item.job_id))
-    return batch_out(s, owned_batch(s, owner, batch_id))[0]
+    return batch_out(s, owned_batch(s, owner, batch_id), sign=sign)[0]
 
 
 @router.get("/{batch_id}/results.zip", response_class=Response,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import ModelDep, OwnerDep, ServicesDep
+from backend.api.deps import ModelDep, OwnerDep, ServicesDep, SignerDep, UrlSigner
 from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
 from backend.api.services import (
     callback,
@@ -31,12 +31,12 @@ _RESPONSES = {202: {"model": JobOut, "description": "the job (queued, or not don
               200: {"content": {"image/png": {}}, "description": "with ?wait=: the result image"}}
 
 
-async def _respond(s: ServicesDep, job_id: str, wait: float | None) -> Response:
+async def _respond(s: ServicesDep, job_id: str, wait: float | None, sign: UrlSigner) -> Response:
     key = s.records.job_key(job_id)
     rec = await wait_until_finished(s, key, wait) if wait else await run_in_threadpool(s.records.get, key)
     if wait and rec and rec.get("state") == SUCCEEDED:
         return FileResponse(s.store.result(job_id), media_type="image/png", headers={"X-Job-Id": job_id})
-    return JSONResponse(job_out_now(s, rec).model_dump(), status_code=202)
+    return JSONResponse(job_out_now(s, rec, sign=sign).model_dump(), status_code=202)
 
 
 def _body_hash(route: str, body: RecombineRequest | InterpolateRequest) -> str:
@@ -44,7 +44,7 @@ def _body_hash(route: str, body: RecombineRequest | InterpolateRequest) -> str:
 
 
 @router.post("/recombine", status_code=202, response_model=JobOut, responses=_RESPONSES)
-async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: RecombineRequest, wait: Wait = None,
+async def recombine(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: ModelDep, body: RecombineRequest, wait: Wait = None,
                     idempotency_key: IdempotencyKey = None) -> Response:
     """Decode the base's z_dis with chosen chunks blended towards donors' (chunk = base + weight (donor - base)).
 
@@ -56,12 +56,12 @@ async def recombine(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: Reco
         return await run_in_threadpool(submit_job, s, owner, spec, "", url)
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("recombine", body), create)
-    return await _respond(s, job_id, wait)
+    return await _respond(s, job_id, wait, sign)
 
 
 @router.post("/interpolate", status_code=202, response_model=JobOut, responses=_RESPONSES)
-async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: InterpolateRequest, wait: Wait = None,
-                      idempotency_key: IdempotencyKey = None) -> Response:
+async def interpolate(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: ModelDep, body: InterpolateRequest,
+                      wait: Wait = None, idempotency_key: IdempotencyKey = None) -> Response:
     """Frames from base to donor: lerp of z_dis (the named chunks, or all) and slerp of x_T.
 
     The result is the frames side by side in one strip; each frame is at /api/jobs/{id}/frames/{i}.png.
@@ -72,4 +72,4 @@ async def interpolate(s: ServicesDep, owner: OwnerDep, model: ModelDep, body: In
         return await run_in_threadpool(submit_job, s, owner, spec, "", url)
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("interpolate", body), create)
-    return await _respond(s, job_id, wait)
+    return await _respond(s, job_id, wait, sign)

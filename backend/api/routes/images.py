@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from backend.api.deps import OwnerDep, ServicesDep
+from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses
 from backend.api.schemas import ImageList, ImageOut
 from backend.api.services import add_image, image_out, owned_image
@@ -17,29 +17,29 @@ router = APIRouter(prefix="/api/images", tags=["images"])
 
 
 @router.post("", status_code=202, response_model=ImageOut, responses=error_responses(400, 413, 415))
-def upload_image(s: ServicesDep, owner: OwnerDep,
+def upload_image(s: ServicesDep, owner: OwnerDep, sign: SignerDep,
                  file: Annotated[UploadFile, File(description="PNG, JPEG or WebP")]) -> ImageOut:
     """Store an image and queue its encoding to z_dis and x_T. The id is the SHA-256 of the bytes:
     the same bytes again give the same id and are not encoded twice."""
     data = file.file.read(s.settings.max_upload_bytes + 1)  # add_image refuses more than the limit with 413
     image_id, _ = add_image(s, owner, data, file.filename)
-    return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]))
+    return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]), sign=sign)
 
 
 @router.get("", response_model=ImageList)
-def list_images(s: ServicesDep, owner: OwnerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ImageList:
+def list_images(s: ServicesDep, owner: OwnerDep, sign: SignerDep, limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> ImageList:
     """The caller's images, newest first."""
     ids = s.records.owned_images(owner, limit)
     recs = s.records.get_many(s.records.image_key(i) for i in ids)
     names = s.records.image_names(owner, ids)
-    return ImageList(images=[image_out(i, r, n) for i, r, n in zip(ids, recs, names)])
+    return ImageList(images=[image_out(i, r, n, sign=sign) for i, r, n in zip(ids, recs, names)])
 
 
 @router.get("/{image_id}", response_model=ImageOut)
-def get_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> ImageOut:
+def get_image(s: ServicesDep, owner: OwnerDep, sign: SignerDep, image_id: str) -> ImageOut:
     """Status (queued / encoding / ready / failed), encoding progress, and when ready the z_dis chunks."""
     owned_image(s, owner, image_id)
-    return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]))
+    return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]), sign=sign)
 
 
 @router.get("/{image_id}/image.png", response_class=FileResponse,

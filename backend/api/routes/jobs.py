@@ -12,7 +12,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import OwnerDep, ServicesDep
+from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.schemas import JobOut
 from backend.api.services import job_out_now, owned_job, wait_until_finished
 from core.records import SUCCEEDED, TERMINAL
@@ -21,22 +21,22 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}", response_model=JobOut)
-def get_job(s: ServicesDep, owner: OwnerDep, job_id: str) -> JobOut:
+def get_job(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str) -> JobOut:
     """State (queued / running / succeeded / failed / cancelled) and progress in sampler steps."""
-    return job_out_now(s, owned_job(s, owner, job_id))
+    return job_out_now(s, owned_job(s, owner, job_id), sign=sign)
 
 
 @router.delete("/{job_id}", response_model=JobOut)
-def cancel_job(s: ServicesDep, owner: OwnerDep, job_id: str) -> JobOut:
+def cancel_job(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str) -> JobOut:
     """Cancel: a queued job never runs, a running decode stops at its next sampler step."""
     owned_job(s, owner, job_id)
     s.records.cancel(s.records.job_key(job_id))
-    return job_out_now(s, owned_job(s, owner, job_id))
+    return job_out_now(s, owned_job(s, owner, job_id), sign=sign)
 
 
 @router.get("/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
-async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Request) -> StreamingResponse:
+async def job_events(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str, request: Request) -> StreamingResponse:
     """Server-sent events: `event: progress` with the job JSON whenever it changes, then `event: end`."""
     await run_in_threadpool(owned_job, s, owner, job_id)
     key = s.records.job_key(job_id)
@@ -54,7 +54,7 @@ async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Requ
                                   "without its data); submit it again"}
                 yield f"event: error\ndata: {json.dumps(gone)}\n\n"
                 return
-            data = job_out_now(s, rec).model_dump_json()
+            data = job_out_now(s, rec, sign=sign).model_dump_json()
             if data != last:
                 yield f"event: progress\ndata: {data}\n\n"
                 last, last_sent = data, time.monotonic()
