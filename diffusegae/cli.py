@@ -216,7 +216,8 @@ def cmd_train_classifier(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = _load_data(args, split="all")
-    clf = train_classifier(data.images, data.labels, data.num_values, steps=args.steps, seed=args.seed)
+    clf = train_classifier(data.images, data.labels, data.num_values, steps=args.steps, batch_size=args.batch_size,
+                           seed=args.seed)
     save_classifier(args.out, clf)
     print(f"wrote {args.out}")
 
@@ -491,6 +492,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     _add_data_args(p)
     p.add_argument("--out", type=Path, required=True, help="weight file, e.g. models/toys-32/eval/classifier.safetensors")
     p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=cmd_train_classifier)

@@ -34,7 +34,7 @@ case "${1:-}" in
     ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
     diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
-      --steps "${CLF_STEPS:-3000}" --threads "$T" ;;
+      --steps 2000 --batch-size 64 --threads "$T" ;;
   vehicles-gae)  # on the encoder in $VM/autoencoder (copy the chosen EMA weights there first)
     diffusegae train gae --out $VM --dataset vehicles --resolution 64 --steps 6000 --batch-size 64 --lr 1e-3 \
       --lr-schedule cosine --ema-decay 0.999 --set hidden=256 --set bottleneck=64 --set dropout=0 --set lambda_align=1 \

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm import tqdm
 
 from diffusegae.checkpoint import load_state_into, load_tensors, save_tensors
 from diffusegae.models.layers import group_norm
@@ -66,7 +67,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_values: tup
     clf = AttributeClassifier(num_values, stem_stride=2 if images.shape[-1] >= 64 else 1)
     opt = torch.optim.AdamW(clf.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    for _ in range(steps):
+    for _ in tqdm(range(steps), desc="classifier", dynamic_ncols=True, mininterval=5):
         idx = torch.randint(0, images.shape[0], (batch_size,), generator=gen)
         logits = clf(_augment(images[idx], gen))
         loss = sum(F.cross_entropy(lg, labels[idx, j]) for j, lg in enumerate(logits))
