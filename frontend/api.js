@@ -119,4 +119,5 @@ export const urls = {
   jobResult: (id) => withKey(`/api/jobs/${id}/result.png`),
   frame: (id, i) => withKey(`/api/jobs/${id}/frames/${i}.png`),
   batchZip: (id) => withKey(`/api/batches/${id}/results.zip`),
+  keyed: (path) => withKey(path), // a URL the API gave (e.g. the model's example images)
 };

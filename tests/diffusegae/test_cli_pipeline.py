@@ -49,6 +49,8 @@ def test_train_all_stages_then_edit(tmp_path):
     assert ed.info.attributes == ("identity", "background", "pose")
     assert ed.info.chunk_sizes == (4, 4, 4) and ed.info.default_steps == 4
     assert ed.gae.z_sem_std.ne(1).any(), "the z_sem statistics are saved with the GAE"
+    assert ed.domain is not None, "train gae calibrates the domain check"
+    assert set(ed.domain.config.measured["ood"]) == {"solid", "gradients", "noise", "text", "shapes", "photos"}
 
     files = sorted(data.glob("*.png"))[:3]
     result = tmp_path / "o.png"
