@@ -192,7 +192,8 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
             cmd_calibrate_domain(argparse.Namespace(**{**DOMAIN_DEFAULTS, "model": args.out, "device": args.device,
                                                        "threads": args.threads, "resolution": args.resolution,
                                                        "dataset": args.dataset, "images": args.images,
-                                                       "labels": args.labels, "quiet": True}))
+                                                       "labels": args.labels, "ood_images": args.domain_ood_images,
+                                                       "quiet": True}))
         _report_written(args.out, before)
     teardown_runtime()
 
@@ -529,6 +530,8 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.add_argument("--default-sampler", default="ddim")
     p.add_argument("--no-domain", dest="domain", action="store_false",
                    help="skip the domain check's calibration at the end (diffusegae calibrate-domain does it later)")
+    p.add_argument("--domain-ood-images", type=int, default=DOMAIN_DEFAULTS["ood_images"],
+                   help="images per out-of-domain set the calibration measures")
     p.set_defaults(func=cmd_train_gae)
 
     p = train.add_parser("joint", help="stage 3: fine-tune autoencoder + GAE together")

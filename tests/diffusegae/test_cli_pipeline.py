@@ -37,7 +37,8 @@ def test_train_all_stages_then_edit(tmp_path):
          "--high-noise-frac", "0.5", "--snapshot-every", "5")
     _, meta = load_tensors(cont / "autoencoder" / "model.safetensors")
     assert meta["step"] == 5 and (cont / "runs" / "autoencoder" / "ema_0000005.safetensors").is_file()
-    _cli("train", "gae", *ds, "--out", out, "--steps", "5", "--batch-size", "8", *_sets(TINY_GAE), "--default-steps", "4")
+    _cli("train", "gae", *ds, "--out", out, "--steps", "5", "--batch-size", "8", *_sets(TINY_GAE), "--default-steps", "4",
+         "--domain-ood-images", "10")
     _cli("train", "joint", *ds, "--out", out, "--steps", "2", "--groups", "2")
     for stage in ("autoencoder", "gae", "joint"):
         log = (out / "runs" / f"{stage}_state_log.jsonl").read_text().splitlines()
