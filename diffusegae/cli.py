@@ -635,7 +635,8 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     _add_data_args(p)
     p.set_defaults(resolution=None, dataset="model")  # the model's resolution and model.json "dataset"
     d = DOMAIN_DEFAULTS
-    p.add_argument("--score", default=d["score"], help="what decides: roundtrip (GAE round-trip error) or mahalanobis")
+    p.add_argument("--score", default=d["score"], choices=("roundtrip", "mahalanobis"),  # diffusegae.domain.SCORES
+                   help="what decides: the GAE round-trip error (default) or the z_sem Mahalanobis distance")
     p.add_argument("--quantile", type=float, default=d["quantile"], help="of held-out in-domain scores")
     p.add_argument("--margin", type=float, default=d["margin"], help="thresholds = margin x the quantile")
     p.add_argument("--components", type=int, default=d["components"], help="principal directions of the z_sem Gaussian")

@@ -7,7 +7,7 @@ image already computes (no diffusion steps):
 - **roundtrip** (the verdict): the GAE's round-trip error, |D(E(z)) - z| / |z| with z the normalised z_sem
   (the GAE's z-score). The GAE was trained to reconstruct the z_sem of training images only; it maps any z_sem
   into its 100-d z_dis and back, and what comes back for an image unlike them is another image's code. On
-  toys-32 held-out renders score 0.01-0.08, every out-of-domain image measured scores above 0.16.
+  toys-32 held-out renders score 0.01-0.10, every out-of-domain image measured 0.15 or more.
 - **chunks**: per z_dis chunk, the cycle error |E(D(z_dis))_j - z_dis_j| / spread_j (spread_j: the mean
   distance of training chunks from their mean), so an image can say which of its attributes the model knows.
 - **mahalanobis** (measured by calibration for comparison, not the verdict unless chosen): the distance of
