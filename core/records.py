@@ -27,6 +27,7 @@ re-running a task is harmless.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import time
@@ -496,6 +497,15 @@ class Records:
     def model(self) -> dict[str, Any] | None:
         raw = self.r.get(f"{self.p}model")
         return json.loads(raw) if raw else None
+
+    def publish_examples(self, pngs: list[bytes]) -> None:
+        """A few images the loaded model knows (PNG bytes), for `GET /api/model/examples/{i}.png`."""
+        self.r.set(f"{self.p}model:examples", json.dumps([base64.b64encode(p).decode() for p in pngs]))
+
+    def model_example(self, index: int) -> bytes | None:
+        raw = self.r.get(f"{self.p}model:examples")
+        pngs = json.loads(raw) if raw else []
+        return base64.b64decode(pngs[index]) if 0 <= index < len(pngs) else None
 
 
 def _str(v: Any) -> str | int | float:

@@ -44,7 +44,7 @@ def _resolve_dataset(args: argparse.Namespace) -> None:
         return
     own = [f"--{name}" for name in ("images", "labels") if getattr(args, name) is not None]
     if own:
-        if args.dataset not in (None, "folder"):
+        if args.dataset not in (None, "folder", "model"):
             raise SystemExit(f"{'/'.join(own)} give your own data (--dataset folder), but --dataset {args.dataset} was "
                              "named: drop one of them")
         args.dataset = "folder"
@@ -188,8 +188,18 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
     if rt.is_main:
         folder.write_manifest(manifest_for(args.out.name, data.attributes, data.values, default_steps=args.default_steps,
                                            default_sampler=args.default_sampler, dataset=args.dataset))
+        if args.domain:  # the domain check is part of a trained model: thresholds from held-out data, now
+            cmd_calibrate_domain(argparse.Namespace(**{**DOMAIN_DEFAULTS, "model": args.out, "device": args.device,
+                                                       "threads": args.threads, "resolution": args.resolution,
+                                                       "dataset": args.dataset, "images": args.images,
+                                                       "labels": args.labels, "ood_images": args.domain_ood_images,
+                                                       "quiet": True}))
         _report_written(args.out, before)
     teardown_runtime()
+
+
+DOMAIN_DEFAULTS = {"score": "roundtrip", "quantile": 0.995, "margin": 1.5, "components": 32, "ood_images": 100,
+                   "upload_renders": True, "seed": 0, "dry_run": False}  # calibrate-domain's options
 
 
 def cmd_train_joint(args: argparse.Namespace) -> None:
@@ -432,6 +442,58 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
           f"(was {before.default_steps}, {before.default_sampler})", file=sys.stderr)
 
 
+def cmd_calibrate_domain(args: argparse.Namespace) -> None:
+    """Domain statistics and thresholds of a model (MODEL/domain), measured on held-out and out-of-domain images."""
+    from diffusegae.data.dataset import RENDERED_KINDS
+    from diffusegae.domain import save_domain
+    from diffusegae.evaluation.domain import DESCRIPTIONS, calibrate_domain, upload_renders, write_examples
+    from diffusegae.evaluation.metrics import spread_rows
+    from diffusegae.model_folder import ModelFolder
+
+    folder = ModelFolder(args.model)
+    manifest = folder.read_manifest()  # before the slow part: a missing or broken model.json is refused at once
+    ed = _editor(args)
+    if args.resolution is None:
+        args.resolution = ed.info.resolution
+    if args.dataset == "model":
+        if not manifest.dataset:
+            raise SystemExit(f"{folder.manifest_path} names no dataset: pass --dataset (toys, vehicles) or your "
+                             "--images and --labels")
+        args.dataset = manifest.dataset
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    if args.dataset in RENDERED_KINDS:
+        train, test = _load_data(args, split="train"), _load_data(args, split="test")
+        heldout = {"test": test.images}
+        if args.upload_renders:
+            log(f"rendering {len(test)} held-out images at {args.dataset} upload size ...")
+            heldout["upload"] = ed.preprocess(upload_renders(args.dataset, test.labels, args.resolution)).cpu()
+    else:  # your own folder: the model saw all of it; a seeded fifth stands in for held-out images
+        data = _load_data(args, split="all")
+        perm = spread_rows(len(data), len(data), args.seed)
+        n = max(2, len(data) // 5)
+        train, test = data.subset(perm[n:]), data.subset(perm[:n])
+        heldout = {"test": test.images}
+        log(f"{args.dataset}: no held-out split; {n} of the training images stand in for held-out images")
+    stats, config = calibrate_domain(ed, train, heldout, dataset=args.dataset, score=args.score, quantile=args.quantile,
+                                     margin=args.margin, components=args.components, ood_images=args.ood_images,
+                                     seed=args.seed, log=log)
+    if not getattr(args, "quiet", False):
+        print(json.dumps(config.to_json()["measured"], indent=2))
+    if args.dry_run:
+        print(f"--dry-run: {folder.domain_dir} unchanged", file=sys.stderr)
+        return
+    save_domain(folder.domain_dir, stats, config, ed.info.attributes)
+    changes = {}
+    if not manifest.description and args.dataset in DESCRIPTIONS:
+        changes["description"] = DESCRIPTIONS[args.dataset]
+    if not folder.example_files():
+        changes["examples"] = tuple(write_examples(folder, test.images[spread_rows(len(test), 4, args.seed)]))
+    if changes:
+        folder.write_manifest(dataclasses.replace(manifest, **changes))
+    print(f"wrote {folder.domain_dir / 'stats.safetensors'} and {folder.domain_dir / 'model.json'}"
+          + (f"; {', '.join(changes)} in {folder.manifest_path}" if changes else ""), file=sys.stderr)
+
+
 def cmd_curve(args: argparse.Namespace) -> None:
     """Random-x_T attribute accuracy of each stage-1 EMA snapshot: the learning curve of the model card."""
     import torch
@@ -479,6 +541,10 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     _add_loop_args(p, steps=20000, lr=4e-5, batch=256, ema=0.999)
     p.add_argument("--default-steps", type=int, default=20, help="sampling steps the service uses by default")
     p.add_argument("--default-sampler", default="ddim")
+    p.add_argument("--no-domain", dest="domain", action="store_false",
+                   help="skip the domain check's calibration at the end (diffusegae calibrate-domain does it later)")
+    p.add_argument("--domain-ood-images", type=int, default=DOMAIN_DEFAULTS["ood_images"],
+                   help="images per out-of-domain set the calibration measures")
     p.set_defaults(func=cmd_train_gae)
 
     p = train.add_parser("joint", help="stage 3: fine-tune autoencoder + GAE together")
@@ -569,6 +635,31 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.add_argument("--out", type=Path, default=None, help="also write every measurement here (JSON)")
     p.add_argument("--dry-run", action="store_true", help="measure and print, but leave model.json as it is")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("calibrate-domain", help="domain statistics and thresholds: which uploads the model knows "
+                       "(writes MODEL/domain)",
+                       description="Fits the training distribution's statistics, sets the thresholds on half of the "
+                       "held-out images (as rendered, and rendered larger then preprocessed like an upload), and "
+                       "measures the in-domain rate on the other half and the flagged rate on generated "
+                       "out-of-domain images (solid colours, gradients, noise, text, shapes, photo-like JPEGs, the "
+                       "other shipped dataset). Also fills model.json's description and examples when empty.")
+    p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0)
+    _add_data_args(p)
+    p.set_defaults(resolution=None, dataset="model")  # the model's resolution and model.json "dataset"
+    d = DOMAIN_DEFAULTS
+    p.add_argument("--score", default=d["score"], choices=("roundtrip", "mahalanobis"),  # diffusegae.domain.SCORES
+                   help="what decides: the GAE round-trip error (default) or the z_sem Mahalanobis distance")
+    p.add_argument("--quantile", type=float, default=d["quantile"], help="of held-out in-domain scores")
+    p.add_argument("--margin", type=float, default=d["margin"], help="thresholds = margin x the quantile")
+    p.add_argument("--components", type=int, default=d["components"], help="principal directions of the z_sem Gaussian")
+    p.add_argument("--ood-images", type=int, default=d["ood_images"], help="images per out-of-domain set")
+    p.add_argument("--no-upload-renders", dest="upload_renders", action="store_false",
+                   help="skip the held-out set rendered larger and preprocessed like an upload")
+    p.add_argument("--seed", type=int, default=d["seed"])
+    p.add_argument("--dry-run", action="store_true", help="measure and print, but write nothing")
+    p.set_defaults(func=cmd_calibrate_domain)
 
     p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")
     _add_data_args(p)

@@ -15,6 +15,7 @@ from PIL import Image
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.data.images import square_resize, to_image, to_tensor
 from diffusegae.diffusion.samplers import SAMPLERS, model_calls
+from diffusegae.domain import DomainCheck, load_domain
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
@@ -93,12 +94,15 @@ class ModelInfo:
     resolution: int
     default_steps: int
     default_sampler: str
+    description: str = ""  # what inputs the model knows (model.json)
+    dataset: str = ""
 
     def as_dict(self) -> dict:
         return {"name": self.name, "attributes": list(self.attributes), "chunk_sizes": list(self.chunk_sizes),
                 "values": {a: list(v) for a, v in zip(self.attributes, self.values)},
                 "resolution": self.resolution, "default_steps": self.default_steps,
-                "default_sampler": self.default_sampler, "samplers": list(SAMPLERS)}
+                "default_sampler": self.default_sampler, "samplers": list(SAMPLERS),
+                "description": self.description, "dataset": self.dataset}
 
 
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder, ModelInfo]:
@@ -110,7 +114,8 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[Dif
         raise CheckpointError(f"{folder.manifest_path}: no value names for attribute(s) {missing}")
     info = ModelInfo(name=manifest.name, attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
                      values=tuple(manifest.values[a] for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
-                     default_steps=manifest.default_steps, default_sampler=manifest.default_sampler)
+                     default_steps=manifest.default_steps, default_sampler=manifest.default_sampler,
+                     description=manifest.description, dataset=manifest.dataset)
     return ae, gae, info
 
 
@@ -118,14 +123,21 @@ class Editor:
     """A loaded model with the editing operations; batch dimension first everywhere."""
 
     def __init__(self, ae: DiffusionAutoencoder, gae: GroupAutoencoder, info: ModelInfo,
-                 device: str | torch.device = "cpu") -> None:
+                 device: str | torch.device = "cpu", domain: DomainCheck | None = None) -> None:
         self.ae, self.gae, self.info = ae.eval(), gae.eval(), info
         self.device = torch.device(device)
+        self.domain = domain.to(self.device) if domain is not None else None  # None: the model has no statistics
 
     @classmethod
     def load(cls, model_dir: Path, device: str | torch.device | None = None) -> Editor:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(*load_model(model_dir, device), device=device)
+        return cls(*load_model(model_dir, device), device=device,
+                   domain=load_domain(ModelFolder(model_dir).domain_dir))
+
+    def judge(self, lat: Latents) -> list[dict] | None:
+        """Per image, whether its codes look like the training images' (`diffusegae.domain`); None without
+        domain statistics."""
+        return None if self.domain is None else self.domain.judge(self.gae, lat.z_sem, lat.z_dis, self.slices)
 
     @property
     def slices(self) -> dict[str, slice]:

@@ -4,6 +4,8 @@
       model.json                   ModelManifest: name, dataset, value names, default steps and sampler
       autoencoder/model.safetensors + model.json    stage 1 weights + AutoencoderConfig
       gae/model.safetensors + model.json            stage 2 weights + GAEConfig
+      domain/stats.safetensors + model.json         training distribution of z_sem / z_dis + DomainConfig
+                                                    (thresholds; `diffusegae calibrate-domain`; optional)
       MODEL_CARD.md, eval/         what the model measured
       runs/                        training state (checkpoints, snapshots, logs; not shipped)
 """
@@ -38,9 +40,12 @@ class ModelManifest:
     default_steps: int = 20  # sampling steps the service uses when a request names none
     default_sampler: str = "ddim"
     dataset: str = ""  # what it was trained on: "toys", "vehicles", "folder" ("" when unknown)
+    description: str = ""  # one line: what inputs the model knows (shown when an image is out of its domain)
+    examples: tuple[str, ...] = ()  # a few images it knows, paths relative to the folder (served by the API)
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "values": {a: list(v) for a, v in self.values.items()}}
+        return {**dataclasses.asdict(self), "values": {a: list(v) for a, v in self.values.items()},
+                "examples": list(self.examples)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: Path) -> ModelManifest:
@@ -52,7 +57,8 @@ class ModelManifest:
         if not isinstance(values, dict) or not all(isinstance(v, list) for v in values.values()):
             raise CheckpointError(f"{source}: 'values' must map each attribute to a list of value names")
         try:
-            return cls(**{**data, "values": {str(a): tuple(map(str, v)) for a, v in values.items()}})
+            return cls(**{**data, "values": {str(a): tuple(map(str, v)) for a, v in values.items()},
+                          "examples": tuple(map(str, data.get("examples") or ()))})
         except TypeError as e:
             raise CheckpointError(f"{source}: {e}") from None
 
@@ -82,6 +88,11 @@ class ModelFolder:
         return self.root / "runs"
 
     @property
+    def domain_dir(self) -> Path:
+        """The domain statistics and thresholds (`diffusegae.domain`); absent until `calibrate-domain` ran."""
+        return self.root / "domain"
+
+    @property
     def eval_dir(self) -> Path:
         return self.root / "eval"
 
@@ -91,6 +102,16 @@ class ModelFolder:
     def write_manifest(self, manifest: ModelManifest) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         self.manifest_path.write_text(json.dumps(manifest.to_json(), indent=2) + "\n")
+
+    def example_files(self) -> list[Path]:
+        """The manifest's example images that exist (paths inside the folder only)."""
+        root = self.root.resolve()
+        out = []
+        for name in self.read_manifest().examples:
+            p = (self.root / name).resolve()
+            if p.is_relative_to(root) and p.is_file():
+                out.append(p)
+        return out
 
     def load_autoencoder(self) -> DiffusionAutoencoder:
         return load_module(self.autoencoder_weights, AutoencoderConfig, DiffusionAutoencoder)
@@ -106,7 +127,8 @@ class ModelFolder:
         """Changes when the model's weights or configs change: latents made with another model are redone."""
         h = hashlib.sha256(f"sampling:{SAMPLING_VERSION};".encode())
         for p in (self.manifest_path, self.autoencoder_weights.with_suffix(".json"), self.autoencoder_weights,
-                  self.gae_weights.with_suffix(".json"), self.gae_weights):
+                  self.gae_weights.with_suffix(".json"), self.gae_weights,
+                  self.domain_dir / "model.json", self.domain_dir / "stats.safetensors"):  # verdicts of new thresholds
             if p.is_file():
                 st = p.stat()
                 h.update(f"{p.relative_to(self.root)}:{st.st_size}:{st.st_mtime_ns};".encode())

@@ -123,4 +123,5 @@ export const urls = {
   frame: (job, i) => job.frame_urls?.[i],
   events: (job) => job.events_url || `/api/jobs/${job.id}/events`,
   batchZip: (batch) => batch.results_url,
+  example: (url) => url, // the model's example images: the API signs them when keys are set
 };

@@ -1,6 +1,7 @@
 // Entry point of the editor page (index.html): mounts the components and wires them together.
 
 import { api, getApiKey, setApiKey, urls } from "./api.js";
+import { mount as mountDomainBanner } from "./domain-banner.js";
 import { mount as mountEditor } from "./editor.js";
 import { mount as mountErrorBanner } from "./error-banner.js";
 import { mount as mountGallery } from "./gallery.js";
@@ -39,6 +40,7 @@ async function main() {
   }
   topbar.setModel(model);
   const limits = limitsOf(model);
+  const domainBanner = mountDomainBanner(page("#domain-banner"), { model, store, urls });
   const interpolation = mountInterpolation(page("#interp-panel"), { api, urls, model, limits, store, showError });
   editor = mountEditor(page("#editor"), {
     model,
@@ -47,10 +49,12 @@ async function main() {
     urls,
     showError,
     onChange(edit) {
+      domainBanner.update(edit);
       result.update(edit);
       interpolation.update(edit);
     },
   });
+  domainBanner.update(editor.edit());
   result.update(editor.edit());
   interpolation.update(editor.edit());
   await storeReady;

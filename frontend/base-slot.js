@@ -2,6 +2,7 @@
 
 import { el, part } from "./dom.js";
 import { dropTarget } from "./drop-target.js";
+import { cropText } from "./gallery.js";
 import { imageLabel, imageOptions } from "./labels.js";
 
 /**
@@ -27,7 +28,35 @@ export function mount(root, { store, urls, onChange, uploadFile }) {
           : el("span", {}, img ? img.status : "…"),
     );
     picker.value = state.base || "";
-    note.textContent = !state.base ? "Drag an image here or choose one." : img ? `${img.status}${img.error ? `: ${img.error}` : ""}` : "";
+    const crop = img && img.status === "ready" ? cropText(img) : null;
+    note.textContent = !state.base
+      ? "Drag an image here or choose one."
+      : img
+        ? `${img.status}${img.error ? `: ${img.error}` : ""}${crop ? ` — the model sees the square shown: ${crop}` : ""}`
+        : "";
+    paintCrop(img);
+  }
+
+  // The upload with the square the model sees outlined (only when something was cut off).
+  function paintCrop(img) {
+    root.querySelector(".crop-view")?.remove();
+    const c = img && img.status === "ready" ? img.crop : null;
+    if (!c || !c.cropped) return;
+    const [w, h] = c.source_size;
+    const pct = (v, of) => `${((100 * v) / of).toFixed(2)}%`;
+    const box = el("span", { class: "crop-box" });
+    box.style.left = pct(c.box[0], w);
+    box.style.top = pct(c.box[1], h);
+    box.style.width = pct(c.box[2] - c.box[0], w);
+    box.style.height = pct(c.box[3] - c.box[1], h);
+    note.after(
+      el(
+        "div",
+        { class: "crop-view", dataset: { testid: "base-crop" }, title: "The upload; the model sees only the outlined square" },
+        el("img", { src: urls.original(img), alt: `Upload of ${imageLabel(img)}, with the square the model sees` }),
+        box,
+      ),
+    );
   }
 
   function set(id) {

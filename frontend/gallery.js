@@ -20,6 +20,44 @@ async function sampleFiles() {
   );
 }
 
+/** True when the model flagged the image as unlike its training images (false without a verdict). */
+export function outOfDomain(img) {
+  return Boolean(img && img.domain && img.domain.in_domain === false);
+}
+
+/** "640×480 cropped to the centre 480×480, resized to 32×32" (null when the image was neither). */
+export function cropText(img) {
+  const c = img && img.crop;
+  if (!c || (!c.cropped && !c.resized)) return null;
+  const [w, h] = c.source_size;
+  const side = c.box[2] - c.box[0];
+  const parts = [c.cropped ? `${w}×${h} cropped to the centre ${side}×${side}` : `${w}×${h}`];
+  if (c.resized) parts.push(`resized to ${c.resolution}×${c.resolution}`);
+  return parts.join(", ");
+}
+
+// The marks on a ready card: out of the model's domain, and cropped by the preprocessing.
+function marks(img) {
+  const out = [];
+  if (outOfDomain(img)) {
+    out.push(
+      el(
+        "span",
+        {
+          class: "badge out-of-domain",
+          title: `Unlike the images this model was trained on (score ${img.domain.score.toFixed(2)} > ${img.domain.threshold.toFixed(2)}): its edits are unreliable`,
+          dataset: { testid: "domain-mark" },
+        },
+        "unfamiliar",
+      ),
+    );
+  }
+  if (img.crop && img.crop.cropped) {
+    out.push(el("span", { class: "badge cropped", title: cropText(img), dataset: { testid: "crop-mark" } }, "cropped"));
+  }
+  return out;
+}
+
 /**
  * mount(panel, {store, urls, showError, onUse}) -> {destroy()}. The panel holds .dropzone,
  * input[type=file], [data-action=browse], [data-action=samples], ul.gallery and .count.
@@ -83,11 +121,11 @@ export function mount(root, { store, urls, showError, onUse = null }) {
     const node = el(
       "li",
       {
-        class: `card status-${img.status}`,
+        class: `card status-${img.status}${outOfDomain(img) ? " out-of-domain" : ""}`,
         draggable: "true",
         tabindex: "0",
         title: img.error ? `${imageLabel(img)}: ${img.error}` : `${imageLabel(img)} — drag onto a slot`,
-        "aria-label": `Image ${imageLabel(img)}, ${img.status}`,
+        "aria-label": `Image ${imageLabel(img)}, ${img.status}${outOfDomain(img) ? ", unlike the model's training images" : ""}${img.crop?.cropped ? ", cropped" : ""}`,
         dataset: { testid: "gallery-item", imageId: img.id, status: img.status },
         ondragstart(ev) {
           ev.dataTransfer.setData(DRAG_TYPE, img.id);
@@ -107,6 +145,7 @@ export function mount(root, { store, urls, showError, onUse = null }) {
         : el("img", { src: PENDING_THUMB, alt: "", draggable: "false", dataset: { pending: img.status } }),
       el("span", { class: "card-name" }, imageLabel(img)),
       el("span", { class: `badge ${img.status}`, dataset: { testid: "image-status" } }, img.status + progress),
+      ...marks(img),
     );
     if (onUse) {
       node.append(
@@ -127,7 +166,8 @@ export function mount(root, { store, urls, showError, onUse = null }) {
     return node;
   }
 
-  const signature = (img) => `${img.status}|${img.progress}|${img.error}|${imageLabel(img)}`;
+  const signature = (img) =>
+    `${img.status}|${img.progress}|${img.error}|${imageLabel(img)}|${outOfDomain(img)}|${Boolean(img.crop?.cropped)}`;
 
   function flash(node) {
     node.classList.remove("flash");

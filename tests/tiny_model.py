@@ -43,4 +43,27 @@ def build_tiny_model(out: Path, *, ae_steps: int = 300, gae_steps: int = 300, se
                                                   log_every=10**9), rt, batch_size=64, seed=seed)
     ModelFolder(out).write_manifest(manifest_for("tiny-toys-16", data.attributes, data.values, default_steps=10,
                                                  dataset="toys"))
+    calibrate_tiny_domain(out, data)
     return out
+
+
+def calibrate_tiny_domain(out: Path, data: LabeledImages, *, ood_images: int = 20) -> dict:
+    """What `diffusegae calibrate-domain` does, on the tiny model's own data: it has no held-out split, so its
+    training images, and the same labels rendered at 64 px and preprocessed like an upload, stand in. Writes
+    MODEL/domain, a description and example images; -> what calibration measured."""
+    import dataclasses
+
+    from diffusegae.domain import save_domain
+    from diffusegae.editing import Editor
+    from diffusegae.evaluation.domain import DESCRIPTIONS, calibrate_domain, write_examples
+
+    folder = ModelFolder(out)
+    ed = Editor.load(out, "cpu")
+    uploads = ed.preprocess([toys.render(*map(int, row), 64) for row in data.labels])
+    stats, config = calibrate_domain(ed, data, {"test": data.images, "upload": uploads}, dataset="toys",
+                                     ood_images=ood_images)
+    save_domain(folder.domain_dir, stats, config, ed.info.attributes)
+    examples = write_examples(folder, data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))])
+    folder.write_manifest(dataclasses.replace(folder.read_manifest(), description=DESCRIPTIONS["toys"],
+                                              examples=tuple(examples)))
+    return dict(config.measured)

@@ -45,19 +45,21 @@ class Worker:
 def encode_images(proc: Worker, keys: list[str]) -> None:
     """Encode the images of `keys` (image records) in one batch: latents file, the model's view as PNG, chunks."""
     ed = proc.editor
-    images, todo = [], []
+    images, crops, todo = [], [], []
     for key in keys:
         iid = proc.records.id_of(key)
         meta = latents_meta(proc.store.latents(iid))
         if meta and meta.get("model") == proc.fingerprint and proc.store.image_png(iid).is_file():
             # encoded before (a redelivered task, or a re-upload after Redis lost its records)
-            z_dis = load_latents(proc.store.latents(iid), ed.device).z_dis
-            proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, z_dis)[0]))
+            lat = load_latents(proc.store.latents(iid), ed.device)
+            proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, lat.z_dis)[0]),
+                                domain=_domain_field(ed, lat)[0], crop=json.dumps(meta.get("crop")))
             continue
         try:
-            from diffusegae.data.images import upright_rgb
+            from diffusegae.data.images import crop_facts, upright_rgb, upright_size
 
             with Image.open(proc.store.original(iid)) as im:  # upright, opaque, and reduced to a few times the model's
+                crops.append(crop_facts(*upright_size(im), ed.info.resolution))
                 images.append(upright_rgb(im, min_side=4 * ed.info.resolution))  # size: no full-size image is kept
             todo.append(key)
         except Exception as e:  # the API validated it, but never let one image fail the batch
@@ -70,12 +72,21 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
         lat = ed.encode(x0, steps=steps, sampler=sampler, progress=report)
     metrics.sampler_batch("encode", len(todo), steps)
     chunks = chunk_lists(ed, lat.z_dis)
+    domain = _domain_field(ed, lat)
     seen = Editor.to_images(x0)
     for i, key in enumerate(todo):
         iid = proc.records.id_of(key)
-        save_latents(proc.store.latents(iid), lat[i:i + 1], {"model": proc.fingerprint, "steps": steps, "sampler": sampler})
+        save_latents(proc.store.latents(iid), lat[i:i + 1],
+                     {"model": proc.fingerprint, "steps": steps, "sampler": sampler, "crop": crops[i]})
         proc.store.write_atomic(proc.store.image_png(iid), png_bytes(seen[i]))
-        proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunks[i]))
+        proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunks[i]), domain=domain[i],
+                            crop=json.dumps(crops[i]))
+
+
+def _domain_field(ed: Editor, lat: Latents) -> list[str]:
+    """Per image, the domain verdict as the record stores it (JSON; "" when the model has no domain statistics)."""
+    verdicts = ed.judge(lat)
+    return [""] * lat.z_sem.shape[0] if verdicts is None else [json.dumps(v) for v in verdicts]
 
 
 def latents_for(proc: Worker, image_ids: set[str]) -> dict[str, Latents | str]:

@@ -50,6 +50,7 @@ class WorkerProcess:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.editor = None  # diffusegae.editing.Editor once loaded
         self.fingerprint = ""  # of the loaded model folder: latents made by another model are redone
+        self.examples: list[bytes] = []  # PNGs of images the model knows (model.json "examples")
         self.model_status, self.model_error = "loading", None
         self.dispatcher = dispatcher
         self._stop = threading.Event()
@@ -85,12 +86,17 @@ class WorkerProcess:
             load_started = time.monotonic()
             self.editor = Editor.load(model_dir, self.settings.device)
             self.fingerprint = ModelFolder(model_dir).fingerprint()
+            self.examples = [p.read_bytes() for p in ModelFolder(model_dir).example_files()]
         except (CheckpointError, OSError, RuntimeError, ValueError) as e:
             self.model_status, self.model_error = "error", f"cannot load the model in {model_dir}: {e}"
             log.error(self.model_error)
             self._safe_beat()
             return
         self.model_status = "ready"
+        if self.editor.domain is None:
+            log.warning("model %s has no domain statistics (%s/domain): encoded images get no domain score and "
+                        "out-of-domain images are not flagged; run diffusegae calibrate-domain --model %s",
+                        self.editor.info.name, model_dir, model_dir)
         metrics.model_loaded(time.monotonic() - load_started, str(self.editor.device))
         self._safe_beat()
         log.info("worker %s: model %s loaded on %s", self.worker_id, self.editor.info.name, self.editor.device)
@@ -98,7 +104,8 @@ class WorkerProcess:
     def model_info(self) -> dict[str, Any]:
         if self.editor is None:
             return {}
-        return {**self.editor.info.as_dict(), "fingerprint": self.fingerprint, "device": str(self.editor.device)}
+        return {**self.editor.info.as_dict(), "fingerprint": self.fingerprint, "device": str(self.editor.device),
+                "examples": len(self.examples), "domain": self.editor.domain is not None}
 
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:
@@ -107,6 +114,7 @@ class WorkerProcess:
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)
         if self.model_status == "ready":  # again on every beat: survives Redis losing its data
             self.records.publish_model(self.model_info())
+            self.records.publish_examples(self.examples)
 
     def _safe_beat(self) -> bool:
         try:

@@ -77,6 +77,31 @@ class ErrorOut(BaseModel):
     errors: list[ValidationIssue] | None = Field(None, description="request validation (422): each issue")
 
 
+class DomainVerdict(BaseModel):
+    in_domain: bool = Field(description="score <= threshold: the image looks like the model's training images")
+    score: float = Field(description="distance from the training distribution (RMS Mahalanobis per dimension; "
+                                     "about 1 for a typical training image)")
+    threshold: float = Field(description="calibrated on held-out training-set images (models/<name>/domain/model.json)")
+
+
+class DomainOut(DomainVerdict):
+    """Whether the model knows this kind of image (its z_sem), and per attribute chunk of z_dis (an image may hold
+    a known object on an unknown background). Out of domain: its edits are unreliable."""
+
+    chunks: dict[str, DomainVerdict] | None = Field(None, description="the same per z_dis chunk (attribute)")
+
+
+class CropOut(BaseModel):
+    """What preprocessing did to the upload: the centre square the model sees, resized to the model's resolution."""
+
+    box: tuple[int, int, int, int] = Field(description="left, top, right, bottom of the square kept, in the upright "
+                                                       "upload's pixels")
+    cropped: bool = Field(description="the upload was not square: the parts outside `box` were cut off")
+    resized: bool = Field(description="the square was scaled to the model's resolution")
+    source_size: tuple[int, int] = Field(description="width, height of the upright upload")
+    resolution: int = Field(description="the model's input size (pixels per side)")
+
+
 class ImageOut(BaseModel):
     id: str
     status: Literal["queued", "encoding", "ready", "failed"]
@@ -89,6 +114,9 @@ class ImageOut(BaseModel):
     height: int | None = None
     url: str = Field(description="the image as the model sees it (PNG at model resolution); with API keys a signed URL")
     original_url: str
+    domain: DomainOut | None = Field(None, description="once encoded: is this the kind of image the model knows? null "
+                                                       "while encoding, or when the model has no domain statistics")
+    crop: CropOut | None = Field(None, description="once encoded: how the upload was cropped and resized")
 
 
 class ImageList(BaseModel):
@@ -113,6 +141,8 @@ class ModelOut(BaseModel):
     default_sampler: str
     samplers: list[str]
     device: str | None = None
+    description: str | None = Field(None, description="one line: the inputs the model knows (its training data)")
+    examples: list[str] = Field(default_factory=list, description="URLs of a few images the model knows (PNG)")
     limits: Limits = Field(default_factory=Limits, description="ranges of weight, steps and frames a request may use")
 
 

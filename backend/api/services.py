@@ -55,11 +55,21 @@ def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "", *, 
     progress = 1.0 if status == "ready" else _fraction(rec)
     width = rec.get("width")
     height = rec.get("height")
+    ready = status == "ready"
     return ImageOut(id=image_id, status=status, progress=progress, error=rec.get("error") or None,
-                    chunks=json.loads(rec["chunks"]) if status == "ready" and rec.get("chunks") else None,
+                    chunks=json.loads(rec["chunks"]) if ready and rec.get("chunks") else None,
                     filename=filename or None, format=rec.get("format") or None,
                     width=int(width) if width else None, height=int(height) if height else None,
-                    url=sign(f"/api/images/{image_id}/image.png"), original_url=sign(f"/api/images/{image_id}/original"))
+                    url=sign(f"/api/images/{image_id}/image.png"), original_url=sign(f"/api/images/{image_id}/original"),
+                    domain=_json_field(rec, "domain") if ready else None, crop=_json_field(rec, "crop") if ready else None)
+
+
+def _json_field(rec: dict[str, str], name: str) -> Any:
+    """A JSON field of a record; None when absent, empty or unreadable (a record from before the field existed)."""
+    try:
+        return json.loads(rec.get(name) or "null")
+    except ValueError:
+        return None
 
 
 def image_id_for(s: Services, owner: str, data: bytes) -> str:

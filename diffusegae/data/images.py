@@ -78,10 +78,29 @@ def open_image(source: str | Path | IO[bytes], min_side: int | None = None) -> I
         return upright_rgb(im, min_side)
 
 
+def centre_square(width: int, height: int) -> tuple[int, int, int, int]:
+    """The centre square of a width x height image: (left, top, right, bottom), what `square_resize` keeps."""
+    s = min(width, height)
+    left, top = (width - s) // 2, (height - s) // 2
+    return left, top, left + s, top + s
+
+
+def upright_size(img: Image.Image) -> tuple[int, int]:
+    """(width, height) once the EXIF orientation is applied (`upright_rgb`), without decoding the pixels."""
+    w, h = img.size
+    return (h, w) if img.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8) else (w, h)
+
+
+def crop_facts(width: int, height: int, resolution: int) -> dict:
+    """What preprocessing does to an upright width x height image: the square kept (in its pixels), whether
+    anything was cut off, whether it was scaled, and to what size."""
+    box = centre_square(width, height)
+    return {"box": list(box), "cropped": width != height, "resized": box[2] - box[0] != resolution,
+            "source_size": [width, height], "resolution": resolution}
+
+
 def square_resize(img: Image.Image, resolution: int) -> Image.Image:
     """Upright, opaque RGB (`upright_rgb`), centre-cropped to a square and resized to `resolution` (anti-aliased)."""
     img = upright_rgb(img)
-    w, h = img.size
-    s = min(w, h)
-    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    img = img.crop(centre_square(*img.size))
     return img.resize((resolution, resolution), Image.Resampling.LANCZOS)

@@ -37,7 +37,8 @@ def test_train_all_stages_then_edit(tmp_path):
          "--high-noise-frac", "0.5", "--snapshot-every", "5")
     _, meta = load_tensors(cont / "autoencoder" / "model.safetensors")
     assert meta["step"] == 5 and (cont / "runs" / "autoencoder" / "ema_0000005.safetensors").is_file()
-    _cli("train", "gae", *ds, "--out", out, "--steps", "5", "--batch-size", "8", *_sets(TINY_GAE), "--default-steps", "4")
+    _cli("train", "gae", *ds, "--out", out, "--steps", "5", "--batch-size", "8", *_sets(TINY_GAE), "--default-steps", "4",
+         "--domain-ood-images", "10")
     _cli("train", "joint", *ds, "--out", out, "--steps", "2", "--groups", "2")
     for stage in ("autoencoder", "gae", "joint"):
         log = (out / "runs" / f"{stage}_state_log.jsonl").read_text().splitlines()
@@ -49,6 +50,8 @@ def test_train_all_stages_then_edit(tmp_path):
     assert ed.info.attributes == ("identity", "background", "pose")
     assert ed.info.chunk_sizes == (4, 4, 4) and ed.info.default_steps == 4
     assert ed.gae.z_sem_std.ne(1).any(), "the z_sem statistics are saved with the GAE"
+    assert ed.domain is not None, "train gae calibrates the domain check"
+    assert set(ed.domain.config.measured["ood"]) == {"solid", "gradients", "noise", "text", "shapes", "photos"}
 
     files = sorted(data.glob("*.png"))[:3]
     result = tmp_path / "o.png"

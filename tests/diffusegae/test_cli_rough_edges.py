@@ -63,7 +63,7 @@ def trained(data, tmp_path_factory) -> tuple[Path, dict[str, str]]:
         "autoencoder": _cli("train", "autoencoder", *_own(data), "--out", out, "--steps", "2", "--batch-size", "4",
                             *_sets(TINY_AE)).stdout,
         "gae": _cli("train", "gae", *_own(data), "--out", out, "--steps", "2", "--batch-size", "8", *_sets(TINY_GAE),
-                    "--default-steps", "2").stdout,
+                    "--default-steps", "2", "--no-domain").stdout,
         "joint": _cli("train", "joint", *_own(data), "--out", out, "--steps", "2", "--groups", "2").stdout,
     }
     return out, stdout

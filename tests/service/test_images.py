@@ -43,3 +43,33 @@ def test_same_bytes_are_encoded_once(client, stack, images):
     assert again.status_code == 202
     assert again.json()["id"] == images[0] and again.json()["status"] == "ready"
     assert latents.stat().st_mtime_ns == before
+
+
+def test_image_json_carries_domain_and_crop(client):
+    """Once encoded, an image says whether the model knows its kind (the tiny model is calibrated) and how it was
+    cropped; a 640x480 photo-like JPEG is cropped to its centre square and flagged."""
+    toy = wait_image(client, upload(client, toy_png(2, 3, 4, size=64), "toy64.png").json()["id"])
+    assert toy["domain"] == {**toy["domain"], "in_domain": True}
+    assert toy["domain"]["score"] <= toy["domain"]["threshold"]
+    assert set(toy["domain"]["chunks"]) == {"identity", "background", "pose"}
+    assert toy["crop"] == {"box": [0, 0, 64, 64], "cropped": False, "resized": True, "source_size": [64, 64],
+                           "resolution": 16}
+
+    from diffusegae.evaluation.ood import photos
+
+    buf = io.BytesIO()
+    photos(1, seed=0)[0].save(buf, "JPEG", quality=85)
+    photo = wait_image(client, upload(client, buf.getvalue(), "photo.jpg").json()["id"])
+    assert photo["status"] == "ready"
+    assert photo["domain"]["in_domain"] is False and photo["domain"]["score"] > photo["domain"]["threshold"]
+    assert photo["crop"] == {"box": [80, 0, 560, 480], "cropped": True, "resized": True, "source_size": [640, 480],
+                             "resolution": 16}
+
+    model = client.get("/api/model").json()
+    assert model["description"] and model["examples"]
+    example = client.get(model["examples"][0])
+    assert example.status_code == 200 and example.headers["content-type"] == "image/png"
+    assert client.get("/api/model/examples/99.png").status_code == 404
+    schema = client.get("/openapi.json").json()["components"]["schemas"]
+    assert {"in_domain", "score", "threshold"} <= set(schema["DomainVerdict"]["properties"])
+    assert "domain" in schema["ImageOut"]["properties"] and "crop" in schema["ImageOut"]["properties"]

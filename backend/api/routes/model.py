@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, HTTPException, Response
 
-from backend.api.deps import ModelDep
+from backend.api.deps import ModelDep, ServicesDep, SignerDep
+from backend.api.errors import error_responses
 from backend.api.schemas import ModelOut
 
 router = APIRouter(prefix="/api/model", tags=["model"])
 
 
 @router.get("", response_model=ModelOut)
-def get_model_info(model: ModelDep) -> ModelOut:
+def get_model_info(model: ModelDep, sign: SignerDep) -> ModelOut:
     """Attribute names, chunk sizes, value names, resolution, default steps and sampler (503 until a worker loaded it)."""
-    return ModelOut.model_validate(model)
+    examples = [sign(f"/api/model/examples/{i}.png") for i in range(int(model.get("examples") or 0))]
+    return ModelOut.model_validate({**model, "examples": examples})
+
+
+@router.get("/examples/{index}.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}, **error_responses(404)})
+def get_model_example(s: ServicesDep, index: int) -> Response:
+    """One of a few images the model knows (from its model.json), to show what inputs it expects."""
+    png = s.records.model_example(index)
+    if png is None:
+        raise HTTPException(404, f"the model has no example image {index}")
+    return Response(png, media_type="image/png")

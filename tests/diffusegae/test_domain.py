@@ -1,0 +1,94 @@
+"""The domain check: the tiny model's calibration writes small statistics, its own renders score below the
+threshold and images of other kinds above; a model folder without statistics still loads (no verdict)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from diffusegae.checkpoint import CheckpointError
+from diffusegae.data import toys
+from diffusegae.data.images import crop_facts
+from diffusegae.domain import DomainConfig, load_domain
+from diffusegae.editing import Editor
+from diffusegae.evaluation.ood import gradients, noise, ood_sets, solid
+from diffusegae.model_folder import ModelFolder
+from tests.tiny_model import tiny_toys
+
+
+def _in_domain(editor: Editor, images) -> torch.Tensor:
+    """PIL images -> (N,) bool verdicts, preprocessed as the worker does (the verdict needs no inversion)."""
+    x = editor.preprocess(images)
+    z_sem = editor.ae.encode(x)
+    verdicts = editor.domain.judge(editor.gae, z_sem, editor.gae.z_dis_of(z_sem), editor.slices)
+    return torch.tensor([v["in_domain"] for v in verdicts])
+
+
+def test_calibration_writes_small_statistics_and_the_manifest(tiny_model):
+    folder = ModelFolder(tiny_model)
+    stats, config = folder.domain_dir / "stats.safetensors", folder.domain_dir / "model.json"
+    assert stats.is_file() and config.is_file()
+    assert stats.stat().st_size < 256 * 1024, "domain statistics must stay small"
+    measured = json.loads(config.read_text())["measured"]
+    assert set(measured["ood"]) == set(ood_sets("toys", 16))
+    # The tiny model (300 steps, 14-d z_dis) knows its toys less sharply than toys-32 (which flags every one of
+    # these sets): what it reaches here is its own in-domain rate, noise and the other dataset flagged, and most
+    # of the rest.
+    assert measured["heldout_in_domain"] >= 0.95, measured
+    assert measured["ood"]["noise"]["flagged"] >= 0.9 and measured["ood"]["vehicles"]["flagged"] >= 0.9, measured
+    assert measured["ood_flagged"] >= 0.6, measured
+    manifest = folder.read_manifest()
+    assert manifest.description and len(folder.example_files()) == 4
+
+
+@torch.no_grad()
+def test_own_renders_score_below_and_other_images_above_the_threshold(editor):
+    assert editor.domain is not None
+    data = tiny_toys()
+    gen = torch.Generator().manual_seed(5)
+    rows = data.labels[torch.randperm(len(data), generator=gen)[:40]]
+    own = [toys.render(*map(int, r), 48) for r in rows]  # another size than calibration used: resampled anew
+    inside = _in_domain(editor, own).float().mean().item()
+    assert inside >= 0.9, f"only {inside:.2f} of the tiny model's own renders are in domain"
+    flagged = {name: 1 - _in_domain(editor, make(30, 11)).float().mean().item()
+               for name, make in (("noise", noise), ("solid", solid), ("gradients", gradients))}
+    assert flagged["noise"] >= 0.9, flagged
+    assert sum(flagged.values()) / 3 >= 0.6, flagged
+
+
+@torch.no_grad()
+def test_scores_separate_own_renders_from_noise(editor):
+    """Meaningful separation, not only a verdict: the typical noise image scores far above the typical toy."""
+    x_own = editor.preprocess([toys.render(i, b, p, 16) for i, b, p in ((0, 1, 2), (3, 4, 5), (5, 2, 8), (1, 0, 0))])
+    x_noise = editor.preprocess(noise(10, 3))
+    score = lambda x: editor.domain.stats.scores(editor.gae, editor.ae.encode(x), editor.z_dis_of(x),  # noqa: E731
+                                                 editor.slices)["roundtrip"]
+    assert score(x_noise).median() > 3 * score(x_own).median()
+
+
+def test_a_model_without_statistics_loads_and_judges_nothing(tiny_model, tmp_path):
+    bare = tmp_path / "bare"
+    shutil.copytree(tiny_model, bare, ignore=shutil.ignore_patterns("domain"))
+    assert load_domain(ModelFolder(bare).domain_dir) is None
+    ed = Editor.load(bare, "cpu")
+    lat = ed.encode(ed.preprocess([toys.render(0, 1, 2, 16)]), steps=2)
+    assert ed.domain is None and ed.judge(lat) is None
+
+
+def test_domain_config_round_trip_and_refusals(tmp_path):
+    cfg = DomainConfig(threshold=0.1, chunk_thresholds={"identity": 0.05}, measured={"ood_flagged": 1.0})
+    assert DomainConfig.from_json(json.loads(json.dumps(cfg.to_json())), tmp_path) == cfg
+    with pytest.raises(CheckpointError, match="unknown fields"):
+        DomainConfig.from_json({**cfg.to_json(), "colour": 1}, tmp_path)
+    with pytest.raises(CheckpointError, match="unknown domain score"):
+        DomainConfig.from_json({**cfg.to_json(), "score": "vibes"}, tmp_path)
+
+
+def test_crop_facts_say_what_preprocessing_cuts():
+    assert crop_facts(640, 480, 32) == {"box": [80, 0, 560, 480], "cropped": True, "resized": True,
+                                        "source_size": [640, 480], "resolution": 32}
+    assert crop_facts(32, 32, 32)["cropped"] is False and crop_facts(32, 32, 32)["resized"] is False
+    assert crop_facts(300, 301, 32)["box"] == [0, 0, 300, 300]
