@@ -13,6 +13,18 @@ import { mount as mountTopbar } from "./topbar.js";
 
 const page = (selector) => document.querySelector(selector);
 
+/** The served model's example images as Files: what the Samples button uploads. */
+async function exampleFiles(model, urls) {
+  if (!model.examples?.length) throw new Error(`the model ${model.name} has no example images`);
+  return Promise.all(
+    model.examples.map(async (url, i) => {
+      const r = await fetch(urls.example(url));
+      if (!r.ok) throw new Error(`example image ${i + 1} of the model: HTTP ${r.status}`);
+      return new File([await r.blob()], `${model.name}-example-${i + 1}.png`, { type: "image/png" });
+    }),
+  );
+}
+
 async function main() {
   const banner = mountErrorBanner(page("#error-banner"));
   const showError = banner.show;
@@ -20,7 +32,15 @@ async function main() {
   const topbar = mountTopbar(page(".topbar"), { api, apiKey, onKeyChange: () => location.reload() });
   const store = new ImageStore({ api, onError: showError });
   let editor = null;
-  mountGallery(page("#gallery-panel"), { store, urls, showError, onUse: (id) => editor?.setBase(id) });
+  let modelLoaded;
+  const modelReady = new Promise((resolve) => (modelLoaded = resolve));
+  mountGallery(page("#gallery-panel"), {
+    store,
+    urls,
+    showError,
+    samples: async () => exampleFiles(await modelReady, urls),
+    onUse: (id) => editor?.setBase(id),
+  });
   const result = mountResultPanel(page("#result-panel"), { api, urls, store, apiKey, showError });
 
   const storeReady = store.refresh(); // the gallery does not need the model
@@ -39,6 +59,7 @@ async function main() {
     return;
   }
   topbar.setModel(model);
+  modelLoaded(model);
   const limits = limitsOf(model);
   const domainBanner = mountDomainBanner(page("#domain-banner"), { model, store, urls });
   const interpolation = mountInterpolation(page("#interp-panel"), { api, urls, model, limits, store, showError });

@@ -14,7 +14,7 @@ export function mount(root, { model, store, urls }) {
   const message = part(root, ".domain-message");
   const examples = part(root, ".examples");
   examples.replaceChildren(
-    ...(model.examples || []).map((url, i) =>
+    ...(model.examples || []).slice(0, 4).map((url, i) =>
       el("img", { src: urls.example(url), alt: `Example ${i + 1} of what the model knows`, dataset: { testid: "domain-example" } }),
     ),
   );

@@ -5,20 +5,9 @@ import { el, part } from "./dom.js";
 import { guarded } from "./error-banner.js";
 import { imageLabel } from "./labels.js";
 
-const SAMPLES_INDEX = "samples/index.json";
 // Shown until an image is ready: its image.png exists only then (the API answers 409 before). A data: URL,
 // so no request; an <img> all the same, so the card keeps its size and background.
 const PENDING_THUMB = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
-
-async function sampleFiles() {
-  const index = await fetch(SAMPLES_INDEX).then((r) => r.json());
-  return Promise.all(
-    index.samples.map(async (name) => {
-      const blob = await fetch(`samples/${name}`).then((r) => r.blob());
-      return new File([blob], name, { type: "image/png" });
-    }),
-  );
-}
 
 /** True when the model flagged the image as unlike its training images (false without a verdict). */
 export function outOfDomain(img) {
@@ -59,11 +48,12 @@ function marks(img) {
 }
 
 /**
- * mount(panel, {store, urls, showError, onUse}) -> {destroy()}. The panel holds .dropzone,
+ * mount(panel, {store, urls, showError, samples, onUse}) -> {destroy()}. The panel holds .dropzone,
  * input[type=file], [data-action=browse], [data-action=samples], ul.gallery and .count.
+ * `samples()` resolves to the Files the Samples button uploads (the served model's examples).
  * `onUse(id)` (optional) adds a "Base" button to every card.
  */
-export function mount(root, { store, urls, showError, onUse = null }) {
+export function mount(root, { store, urls, showError, samples: sampleFiles, onUse = null }) {
   // Cards are kept per image and rebuilt only when what they show changes, so a poll never
   // replaces the element being dragged.
   const state = { cards: new Map(), uploadingSamples: false };

@@ -13,33 +13,33 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLES = ROOT / "frontend" / "samples"
 sys.path.insert(0, str(ROOT / "tests" / "ui"))
 
 from ui_browser import launch  # noqa: E402
 
 TIMEOUT_MS = 180_000
-BASE_SAMPLE = "toy-i2-b5-p5.png"
-DONOR_SAMPLE = "toy-i4-b1-p1.png"
 
 
-def _sample_id(name: str) -> str:
-    """The API's image id of a sample: the SHA-256 of its bytes."""
-    return hashlib.sha256((SAMPLES / name).read_bytes()).hexdigest()
+def _sample_ids(page) -> list[str]:
+    """The API's image ids (SHA-256 of the bytes) of the served model's examples: what *Samples* uploads."""
+    urls = page.evaluate("fetch('/api/model').then(r => r.json()).then(m => m.examples)")
+    pngs = [page.evaluate("u => fetch(u).then(r => r.arrayBuffer()).then(b => Array.from(new Uint8Array(b)))", u)
+            for u in urls]
+    return [hashlib.sha256(bytes(png)).hexdigest() for png in pngs]
 
 
-def _wait_samples_ready(page) -> None:
-    ids = [_sample_id(n) for n in json.loads((SAMPLES / "index.json").read_text())["samples"]]
+def _wait_samples_ready(page) -> list[str]:
+    ids = _sample_ids(page)
     page.wait_for_function(
         "ids => ids.every(id => document.querySelector(`[data-testid=gallery-item][data-image-id='${id}'][data-status=ready]`))",
         arg=ids,
         timeout=TIMEOUT_MS,
     )
+    return ids
 
 
 def _wait_result(page, previous: str | None) -> None:
@@ -58,9 +58,7 @@ def editor(page, out: Path, steps: str | None) -> None:
     page.goto("/")
     page.wait_for_selector("body[data-ready=true]")
     page.click("[data-testid=samples-button]")
-    _wait_samples_ready(page)
-    # Backgrounds 1 and 5 are ones the tiny test model knows too.
-    base, donor = _sample_id(BASE_SAMPLE), _sample_id(DONOR_SAMPLE)
+    base, donor = _wait_samples_ready(page)[:2]  # the first two examples
     if steps:
         page.fill("[data-testid=steps]", steps)
     attributes = page.evaluate("fetch('/api/model').then(r => r.json()).then(m => m.attributes)")

@@ -133,7 +133,7 @@ def upload_renders(dataset: str, labels: torch.Tensor, resolution: int) -> list:
     return [render(i, b, p, size) for i, b, p in labels.tolist()]
 
 
-def write_examples(folder: ModelFolder, images: torch.Tensor, count: int = 4) -> list[str]:
+def write_examples(folder: ModelFolder, images: torch.Tensor, count: int = 8) -> list[str]:
     """Save `count` of the held-out images (N, 3, R, R) as MODEL/examples/*.png; -> their paths in the folder."""
     out = folder.root / "examples"
     out.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = sorted((ROOT / "frontend" / "samples").glob("*.png"))
+SAMPLES = sorted((ROOT / "tests" / "ui" / "samples").glob("*.png"))  # toys for the tiny model (make_samples.py)
 
 ENCODE_TIMEOUT_MS = 120_000
 RENDER_TIMEOUT_MS = 120_000

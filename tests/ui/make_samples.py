@@ -1,18 +1,18 @@
-"""Render the sample toys the editor's "Samples" button uploads (frontend/samples/*.png).
+"""Render the toys the UI tests upload (tests/ui/samples/*.png).
 
 Run from the repository root: python tests/ui/make_samples.py
-The (identity, background, pose) triples vary every attribute so a first visit can swap each one.
+The (identity, background, pose) triples vary every attribute so the tests can swap each one. (The editor's
+*Samples* button uploads the served model's own examples instead: model.json's `examples`.)
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from diffusegae.data.toys import render
 
 ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "frontend" / "samples"
+OUT = Path(__file__).resolve().parent / "samples"
 RESOLUTION = 64
 
 # (identity 0..5, background 0..110, pose 0..9). Every identity, solid / striped / checked
@@ -31,13 +31,10 @@ SAMPLES = [
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    names = []
     for identity, background, pose in SAMPLES:
         name = f"toy-i{identity}-b{background}-p{pose}.png"
         render(identity, background, pose, RESOLUTION).save(OUT / name, optimize=True)
-        names.append(name)
-    (OUT / "index.json").write_text(json.dumps({"samples": names}, indent=1) + "\n")
-    print(f"wrote {len(names)} samples to {OUT}")
+    print(f"wrote {len(SAMPLES)} samples to {OUT}")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from helpers import ROOT, gallery_item, open_editor, upload
 
-IN_DOMAIN = ROOT / "frontend" / "samples" / "toy-i4-b1-p1.png"  # background 1: one the tiny model was trained on
+IN_DOMAIN = ROOT / "tests" / "ui" / "samples" / "toy-i4-b1-p1.png"  # background 1: one the tiny model was trained on
 
 
 def _photo(tmp_path):
@@ -36,7 +36,7 @@ def test_out_of_domain_upload_is_marked_and_explained(page, tmp_path):
     model = page.evaluate("fetch('/api/model').then(r => r.json())")
     assert "unreliable" in text and model["description"] in text, text
     examples = page.locator("[data-testid=domain-example]")
-    assert examples.count() == len(model["examples"]) > 0
+    assert examples.count() == min(4, len(model["examples"])) > 0  # the banner shows the first four
     page.wait_for_function(
         "() => [...document.querySelectorAll('.domain-banner img')].every(i => i.complete && i.naturalWidth > 0)")
 
