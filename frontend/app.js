@@ -46,10 +46,11 @@ async function main() {
     store,
     urls,
     showError,
-    onChange(edit) {
-      result.update(edit);
+    onChange(edit, mode) {
+      result.update(edit, mode);
       interpolation.update(edit);
     },
+    onPreview: (edit) => (edit ? result.preview(edit) : result.revert()),
   });
   result.update(editor.edit());
   interpolation.update(editor.edit());

@@ -48,6 +48,11 @@ class RecombineRequest(Sampling):
     attributes: dict[str, AttributeEdit] = Field(default_factory=dict,
                                                  description="per attribute an optional donor and a weight; others keep the base")
     callback_url: CallbackUrl = None
+    preview: bool = Field(False, description="a quick draft while a control moves: the model's preview_steps "
+                                             "(GET /api/model) unless steps is given")
+    supersede: str | None = Field(None, min_length=1, max_length=200,
+                                  description="a key of the client's choosing (e.g. one per editor): the job submitted "
+                                              "last with the same key is cancelled if it has not started yet")
 
 
 class InterpolateRequest(Sampling):
@@ -113,6 +118,7 @@ class ModelOut(BaseModel):
     default_sampler: str
     samplers: list[str]
     device: str | None = None
+    preview_steps: int | None = Field(None, description="sampler steps of a `preview` request (live preview while dragging)")
     limits: Limits = Field(default_factory=Limits, description="ranges of weight, steps and frames a request may use")
 
 
@@ -150,6 +156,9 @@ class JobOut(BaseModel):
     created: float
     queue_position: int | None = Field(None, description="while queued: how many queued units a worker takes before it")
     webhook: WebhookOut | None = Field(None, description="with a callback_url: its delivery")
+    x0_preview: str | None = Field(None, description="while a long decode runs (steps >= 50): the sampler's current "
+                                                     "clean-image estimate x0_hat of its first image, a PNG data: URL")
+    x0_step: int | None = Field(None, description="the sampler step x0_preview was taken at")
 
 
 class QueueJob(BaseModel):

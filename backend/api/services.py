@@ -108,6 +108,11 @@ def sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
     return {"x_T": body.x_T, "seed": body.seed, "steps": int(body.steps or model["default_steps"]), "sampler": sampler}
 
 
+def preview_steps(s: Services, model: dict[str, Any]) -> int:
+    """Steps of a preview request: DGAE_PREVIEW_STEPS, or the model's calibrated default when that is fewer."""
+    return max(1, min(s.settings.preview_steps, int(model["default_steps"])))
+
+
 def check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
     unknown = [a for a in names if a not in model["attributes"]]
     if unknown:
@@ -123,7 +128,10 @@ def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: Recombi
     for name, edit in body.attributes.items():
         donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         attrs[name] = Blend(donor=donor, weight=edit.weight)
-    return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampling(model, body))
+    sampled = sampling(model, body)
+    if body.preview and body.steps is None:
+        sampled["steps"] = preview_steps(s, model)
+    return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampled)
 
 
 def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> InterpolateSpec:
@@ -186,7 +194,9 @@ def job_out(rec: dict[str, str], queue_position: int | None = None) -> JobOut:
                   result_url=f"/api/jobs/{jid}/result.png" if done else None, frames=frames,
                   frame_urls=[f"/api/jobs/{jid}/frames/{i}.png" for i in range(frames)] if done and frames else None,
                   batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
-                  created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec))
+                  created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec),
+                  x0_preview=(rec.get("x0_preview") or None) if state == RUNNING else None,
+                  x0_step=int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None)
 
 
 def job_out_now(s: Services, rec: dict[str, str]) -> JobOut:
