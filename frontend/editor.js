@@ -45,6 +45,7 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
     },
   });
   const slotsRoot = part(root, ".slots");
+  let hovering = null; // the attribute whose slot a donor card is dragged over
   const slots = model.attributes.map((attr, i) => {
     const node = el("div", { class: "slot", dataset: { attr, testid: `slot-${attr}` } });
     slotsRoot.append(node);
@@ -60,7 +61,16 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
         changed(mode);
       },
       onHover(slot) {
-        if (!slot) return onPreview(null);
+        // Moving from one slot to the next, the next is entered before the last is left: only the slot
+        // hovered now may revert.
+        if (!slot) {
+          if (hovering === attr) {
+            hovering = null;
+            onPreview(null);
+          }
+          return;
+        }
+        hovering = attr;
         const hovered = edit();
         hovered.attributes[attr] = slot;
         onPreview(hovered);
