@@ -13,6 +13,7 @@ from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Services
+from backend.api.events import Changes
 from backend.api.schemas import (
     BatchItemOut,
     BatchOut,
@@ -236,15 +237,16 @@ async def idempotent(s: Services, owner: str, token: str | None, body_hash: str,
 
 
 async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str, str] | None:
-    """Poll a record until it is finished or `seconds` pass; -> the last record."""
-    start = time.monotonic()
-    deadline = start + min(max(seconds, 0.0), s.settings.max_wait)
-    while True:
-        rec = await run_in_threadpool(s.records.get, key)
-        now = time.monotonic()
-        if not rec or rec.get("state") in TERMINAL or now >= deadline:
-            return rec
-        await asyncio.sleep(0.01 if now - start < 2 else 0.05)  # quick answers for quick jobs
+    """Wait until a record is finished or `seconds` pass; -> the last record. Woken by the record's announcements
+    (core.records.events_channel), read at least every 0.5 s."""
+    deadline = time.monotonic() + min(max(seconds, 0.0), s.settings.max_wait)
+    async with Changes(s.settings, s.records.events_channel(key)) as changes:
+        while True:
+            rec = await run_in_threadpool(s.records.get, key)
+            now = time.monotonic()
+            if not rec or rec.get("state") in TERMINAL or now >= deadline:
+                return rec
+            await changes.wait(min(0.5, deadline - now))
 
 
 # --- batches ---

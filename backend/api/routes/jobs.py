@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import redis.asyncio as aioredis
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep
+from backend.api.events import Changes
 from backend.api.schemas import JobOut
 from backend.api.services import job_out_now, owned_job, wait_until_finished
 from core.records import SUCCEEDED, TERMINAL
@@ -50,17 +49,8 @@ async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Requ
     key = s.records.job_key(job_id)
 
     async def stream() -> AsyncIterator[str]:
-        settings = s.settings
-        client = aioredis.Redis.from_url(settings.redis_url, decode_responses=True,
-                                         socket_connect_timeout=settings.redis_timeout)
-        pubsub = client.pubsub()
-        try:
+        async with Changes(s.settings, s.records.events_channel(key)) as changes:
             last, last_sent = "", time.monotonic()
-            try:
-                await pubsub.subscribe(s.records.events_channel(key))
-            except Exception as e:  # Redis went away before the stream began
-                yield f"event: error\ndata: {{\"detail\": \"Redis is unavailable: {type(e).__name__}\"}}\n\n"
-                return
             while not await request.is_disconnected():
                 try:
                     rec = await run_in_threadpool(s.records.get, key)
@@ -82,18 +72,7 @@ async def job_events(s: ServicesDep, owner: OwnerDep, job_id: str, request: Requ
                 if time.monotonic() - last_sent > 15:
                     yield ": keep-alive\n\n"
                     last_sent = time.monotonic()
-                try:  # the next announcement; the messages that came meanwhile are one change to read
-                    if await pubsub.get_message(ignore_subscribe_messages=True, timeout=PUSH_FALLBACK_S):
-                        while await pubsub.get_message(ignore_subscribe_messages=True, timeout=0):
-                            pass
-                except Exception:  # the subscription broke: poll until the record read fails or the job ends
-                    await asyncio.sleep(0.1)
-        finally:
-            try:
-                await pubsub.aclose()
-                await client.aclose()
-            except Exception:
-                pass
+                await changes.wait(PUSH_FALLBACK_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
