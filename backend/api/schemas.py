@@ -64,7 +64,7 @@ class InterpolateRequest(Sampling):
 
 
 class BatchRequest(BaseModel):
-    items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url")
+    items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url, preview or supersede")
     callback_url: CallbackUrl = None
 
 

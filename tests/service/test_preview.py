@@ -45,6 +45,12 @@ def test_a_preview_runs_at_the_models_preview_steps(client, images):
     assert r.json()["steps"] == 3
 
 
+def test_batch_items_cannot_be_previews(client, images):
+    for extra in ({"preview": True}, {"supersede": "k"}):
+        r = client.post("/api/batches", json={"items": [{"base": images[0]}, {"base": images[0], **extra}]})
+        assert r.status_code == 422 and r.json()["detail"].startswith("items[1]: preview and supersede"), r.text
+
+
 def test_a_queued_preview_is_superseded_by_the_next_one_of_its_key(client, images):
     blocker = client.post("/api/recombine", json={"base": images[0], "steps": 300}).json()  # keeps the worker busy
     wait_for(lambda: client.get(f"/api/jobs/{blocker['id']}").json()["state"] == "running", 30, what="the blocker")
