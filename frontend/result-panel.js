@@ -110,7 +110,6 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
     } catch {
       return; // half-typed options: the final render says what is wrong
     }
-    scheduleRender.cancel();
     previews.push(body);
   }
 
@@ -176,7 +175,10 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
       state.edit = edit;
       compare.setBase(edit.base ? urls.image(edit.base) : null);
       paint();
-      if (mode === "preview") return preview(edit);
+      if (mode === "preview") {
+        scheduleRender.cancel(); // the release renders it
+        return preview(edit);
+      }
       if (mode === "final") {
         previews.stop(); // a preview still in flight is not shown over the final render
         scheduleRender.cancel();
