@@ -23,6 +23,10 @@ are indexed in `running`; `orphans()` lists those whose worker is dead, so that 
 their tasks again (a restarted worker does this instead of waiting for Celery's visibility timeout).
 Results are written before the state flips, and a finished (or cancelled) unit is never reopened:
 re-running a task is harmless.
+
+Every change of a unit's state or progress is also announced on the pub/sub channel `<key>:events`
+(`events_channel`; the message is the new state), in the same script that makes it, so that the API's
+event streams wait for a message instead of polling. A message carries no data: a listener reads the record.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ local function claim(key)
   redis.call('ZREM', pending, key)
   redis.call('ZADD', prefix .. 'running', now, key)
   redis.call('HSET', key, 'state', 'running', 'claimant', me, 'leader', unit, 'started', now)
+  redis.call('PUBLISH', key .. ':events', 'running')
 end
 claim(unit)
 local out = {unit}
@@ -96,7 +101,10 @@ _PROGRESS = """
 local out = {}
 for i, k in ipairs(KEYS) do
   local st = redis.call('HGET', k, 'state')
-  if st == 'running' then redis.call('HSET', k, 'done', ARGV[1], 'total', ARGV[2]) end
+  if st == 'running' then
+    redis.call('HSET', k, 'done', ARGV[1], 'total', ARGV[2])
+    redis.call('PUBLISH', k .. ':events', 'running')
+  end
   out[i] = st or ''
 end
 return out
@@ -139,21 +147,44 @@ if ARGV[1] == 'succeeded' then
 end
 for i = 5, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 ended(KEYS[1], ARGV[4], ARGV[3])
+redis.call('PUBLISH', KEYS[1] .. ':events', ARGV[1])
 return 1
 """
 
+_CANCEL_UNIT = _ENDED + """
+local function cancel_unit(key, prefix, now)
+  local group = redis.call('HGET', key, 'group') or ''
+  redis.call('ZREM', prefix .. 'pending:' .. group, key)
+  redis.call('ZREM', prefix .. 'running', key)
+  redis.call('HSET', key, 'state', 'cancelled', 'finished', now)
+  ended(key, prefix, now)
+  redis.call('PUBLISH', key .. ':events', 'cancelled')
+end
+"""
+
 # KEYS[1] unit; ARGV: key prefix, now. -> the state after.
-_CANCEL = _ENDED + """
+_CANCEL = _CANCEL_UNIT + """
 local st = redis.call('HGET', KEYS[1], 'state')
 if st == 'queued' or st == 'running' then
-  local group = redis.call('HGET', KEYS[1], 'group') or ''
-  redis.call('ZREM', ARGV[1] .. 'pending:' .. group, KEYS[1])
-  redis.call('ZREM', ARGV[1] .. 'running', KEYS[1])
-  redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finished', ARGV[2])
-  ended(KEYS[1], ARGV[1], ARGV[2])
+  cancel_unit(KEYS[1], ARGV[1], ARGV[2])
   return 'cancelled'
 end
 return st or ''
+"""
+
+# KEYS[1] the owner's supersede hash (key -> the job submitted last with it); ARGV: key prefix, the client's key,
+# the new job's id, now. The job the key named before is cancelled if it is still queued (a running one finishes:
+# its worker is at it already). -> the id of the job cancelled, or false.
+_SUPERSEDE = _CANCEL_UNIT + """
+local old = redis.call('HGET', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('EXPIRE', KEYS[1], 86400)
+if not old or old == ARGV[3] then return false end
+local key = ARGV[1] .. 'job:' .. old
+if redis.call('HGET', key, 'state') ~= 'queued' then return false end
+redis.call('HSET', key, 'error', 'superseded by job ' .. ARGV[3])
+cancel_unit(key, ARGV[1], ARGV[4])
+return old
 """
 
 # KEYS[1] a batch; ARGV: key prefix, callback URL, now. Gives the batch its callback and counts its items that
@@ -261,6 +292,7 @@ class Records:
         self._progress = client.register_script(_PROGRESS)
         self._finish = client.register_script(_FINISH)
         self._cancel = client.register_script(_CANCEL)
+        self._supersede = client.register_script(_SUPERSEDE)
         self._queue_encode = client.register_script(_QUEUE_ENCODE)
         self._orphans = client.register_script(_ORPHANS)
         self._forget = client.register_script(_FORGET)
@@ -399,6 +431,23 @@ class Records:
 
     def cancel(self, key: str) -> str:
         return self._cancel(keys=[key], args=[self.p, time.time()])
+
+    def supersede(self, owner: str, token: str, job_id: str) -> str | None:
+        """`job_id` is now the job of the owner's `token` (live preview: one per editor); the job the token named
+        before is cancelled if it is still queued -> its id, or None."""
+        return self._supersede(keys=[f"{self.p}owner:{owner}:supersede"], args=[self.p, token, job_id, time.time()])
+
+    @staticmethod
+    def events_channel(key: str) -> str:
+        """The pub/sub channel on which every change of the unit `key` is announced (the message: its state)."""
+        return f"{key}:events"
+
+    def announce(self, key: str, **fields: Any) -> None:
+        """Set fields of a unit (e.g. a running decode's x0 estimate) and announce the change on its channel."""
+        pipe = self.r.pipeline(transaction=True)
+        pipe.hset(key, mapping={k: _str(v) for k, v in fields.items()})
+        pipe.publish(self.events_channel(key), "running")
+        pipe.execute()
 
     def create_batch(self, batch_id: str, job_ids: list[str], **fields: Any) -> None:
         key = self.batch_key(batch_id)

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     restore_interval: float = Field(10.0, gt=0)  # how often idle workers look for such tasks
     # Images, jobs, batches and their files are deleted this long after their last use (workers sweep).
     retention_s: float = Field(7 * 24 * 3600.0, gt=0)
+    # --- live previews while dragging (README, "Live preview") ---
+    preview_steps: int = Field(1, ge=1)  # sampler steps of a `preview` request (the model's default steps if fewer)
+    x0_preview_min_steps: int = Field(50, ge=1)  # decodes of this many steps or more publish x0 estimates as they run
 
     # --- limits on input ---
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1)  # one uploaded image

@@ -189,13 +189,23 @@ class Editor:
 
     @torch.no_grad()
     def decode(self, z_dis: torch.Tensor, x_T: torch.Tensor, *, steps: int | None = None, sampler: str | None = None,
-               progress: Progress | None = None) -> torch.Tensor:
-        """z_dis (B, D) and x_T (B, 3, R, R) -> images (B, 3, R, R) in [-1, 1]."""
+               progress: Progress | None = None,
+               x0: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+        """z_dis (B, D) and x_T (B, 3, R, R) -> images (B, 3, R, R) in [-1, 1].
+
+        `x0(done, x0_hat)` after every step: the sampler's current clean-image estimate (B, 3, R, R), for previews."""
         steps = steps or self.info.default_steps
         ts, (sample, _) = self._check(steps, sampler or self.info.default_sampler)
         cond = self.condition(z_dis.to(self.device))
-        return sample(self.ae.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond,
-                      callback=self._progress(progress, 0, len(ts)))
+        callback = self._progress(progress, 0, len(ts))
+        if x0 is not None:
+            report = callback
+
+            def callback(info: dict) -> None:
+                x0(info["i"] + 1, info["x0_hat"])
+                if report is not None:
+                    report(info)
+        return sample(self.ae.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond, callback=callback)
 
     def random_x_T(self, seeds: Sequence[int]) -> torch.Tensor:
         """One seeded N(0, I) stochastic code per seed: (B, 3, R, R)."""

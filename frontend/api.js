@@ -97,6 +97,12 @@ export const api = {
     return json("POST", "/api/images", { form });
   },
   recombine: (body) => json("POST", "/api/recombine", { json: body }),
+  /** A live-preview frame: {blob, jobId}, or null when it was not done within `wait` seconds. */
+  async recombinePreview(body, wait = 30) {
+    const res = await request("POST", `/api/recombine?wait=${wait}`, { json: body });
+    if (res.status !== 200) return null;
+    return { blob: await res.blob(), jobId: res.headers.get("X-Job-Id") };
+  },
   interpolate: (body) => json("POST", "/api/interpolate", { json: body }),
   getJob: (id) => json("GET", `/api/jobs/${id}`),
   cancelJob: (id) => request("DELETE", `/api/jobs/${id}`).then(() => undefined),

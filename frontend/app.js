@@ -69,11 +69,12 @@ async function main() {
     store,
     urls,
     showError,
-    onChange(edit) {
+    onChange(edit, mode) {
       domainBanner.update(edit);
-      result.update(edit);
+      result.update(edit, mode);
       interpolation.update(edit);
     },
+    onPreview: (edit) => (edit ? result.preview(edit) : result.revert()),
   });
   domainBanner.update(editor.edit());
   result.update(editor.edit());

@@ -7,11 +7,13 @@ import { imageLabel, imageOptions } from "./labels.js";
 import { mount as mountWeightSlider } from "./weight-slider.js";
 
 /**
- * mount(slot, {attr, meta, limits, store, urls, onChange, uploadFile}) -> {setDonor(id), update(), destroy()}.
- * Builds the slot inside `slot`; `onChange({donor, weight})` on every edit; `update()` repaints
- * after the image list changed; `uploadFile(files)` resolves to the id of a dropped file.
+ * mount(slot, {attr, meta, limits, store, urls, onChange, onHover, uploadFile}) -> {setDonor(id), update(), destroy()}.
+ * Builds the slot inside `slot`; `onChange({donor, weight}, mode)` on every edit, mode "preview" while the
+ * weight is dragged, "final" when it is let go or a card is dropped, else undefined; `onHover({donor, weight})`
+ * while a card is dragged over the slot, `onHover(null)` when it leaves; `update()` repaints after the image
+ * list changed; `uploadFile(files)` resolves to the id of a dropped file.
  */
-export function mount(root, { attr, meta, limits, store, urls, onChange, uploadFile }) {
+export function mount(root, { attr, meta, limits, store, urls, onChange, onHover = () => {}, uploadFile }) {
   const state = { donor: null, weight: 1 };
   const pickerId = uid(`picker-${attr}`);
 
@@ -51,14 +53,16 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, uploadF
   const slider = mountWeightSlider(weightRow, {
     attr,
     limits,
-    onInput(weight) {
+    onInput(weight, dragging) {
       state.weight = weight;
       paint();
-      changed();
+      changed(dragging ? "preview" : undefined);
     },
+    onRelease: () => changed("final"),
   });
   const undrop = dropTarget(root, {
-    onImage: (id) => setDonor(id),
+    onImage: (id) => setDonor(id, "final"),
+    onHover: (id) => onHover(id && id !== state.donor ? { donor: id, weight: state.donor ? state.weight : 1 } : null),
     onFiles: async (files) => {
       const id = await uploadFile(files);
       if (id) setDonor(id);
@@ -81,12 +85,12 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, uploadF
     picker.value = state.donor || "";
   }
 
-  const changed = () => onChange({ donor: state.donor, weight: state.weight });
+  const changed = (mode) => onChange({ donor: state.donor, weight: state.weight }, mode);
 
-  function setDonor(id) {
+  function setDonor(id, mode) {
     state.donor = id || null;
     paint();
-    changed();
+    changed(mode);
   }
 
   function update() {

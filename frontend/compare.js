@@ -3,11 +3,12 @@
 import { part } from "./dom.js";
 
 /**
- * mount(root, {}) -> {setBase(url), setResult(url, jobId)}. The root holds .compare (with
- * img.compare-base, img.compare-result, .compare-empty) and input[name=split].
+ * mount(root, {}) -> {setBase(url), setResult(url, jobId, kind)}. The root holds .compare (with
+ * img.compare-base, img.compare-result, .compare-empty) and input[name=split]. kind "final" (a job's result:
+ * data-job-id) or "preview" (a live-preview frame: data-preview-job, and no data-job-id).
  */
 export function mount(root) {
-  const state = { baseUrl: null, resultUrl: null, jobId: null, split: 100 };
+  const state = { baseUrl: null, resultUrl: null, jobId: null, kind: "final", split: 100 };
   const frame = part(root, ".compare");
   const baseImg = part(frame, "img.compare-base");
   const resultImg = part(frame, "img.compare-result");
@@ -21,7 +22,14 @@ export function mount(root) {
     resultImg.hidden = !state.resultUrl;
     empty.hidden = Boolean(state.resultUrl);
     if (state.resultUrl && resultImg.src !== state.resultUrl) resultImg.src = state.resultUrl;
-    if (state.jobId) resultImg.dataset.jobId = state.jobId;
+    resultImg.dataset.kind = state.kind;
+    if (state.kind === "preview") {
+      delete resultImg.dataset.jobId;
+      resultImg.dataset.previewJob = state.jobId || "";
+    } else {
+      delete resultImg.dataset.previewJob;
+      if (state.jobId) resultImg.dataset.jobId = state.jobId;
+    }
   }
 
   function set(patch) {
@@ -34,6 +42,6 @@ export function mount(root) {
   paint();
   return {
     setBase: (url) => set({ baseUrl: url }),
-    setResult: (url, jobId) => set({ resultUrl: url, jobId }),
+    setResult: (url, jobId, kind = "final") => set({ resultUrl: url, jobId, kind }),
   };
 }

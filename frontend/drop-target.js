@@ -5,11 +5,29 @@ export const DRAG_TYPE = "application/x-diffusegae-image";
 
 const IMAGE_ID = /^[0-9a-zA-Z_-]+$/;
 
+// The card being dragged on this page: a drop target cannot read the drag's data before the drop, so the id
+// is read once, when the drag starts (after the card's own dragstart handler set it).
+let dragged = null;
+document.addEventListener("dragstart", (ev) => {
+  const id = (ev.dataTransfer?.getData(DRAG_TYPE) || "").trim();
+  dragged = IMAGE_ID.test(id) ? id : null;
+});
+document.addEventListener("dragend", () => {
+  dragged = null;
+});
+
 /**
- * Make `node` an HTML5 drop target: `onImage(id)` for a dropped card, `onFiles(files)` for files.
+ * Make `node` an HTML5 drop target: `onImage(id)` for a dropped card, `onFiles(files)` for files;
+ * `onHover(id)` when a card of this page is dragged over it and `onHover(null)` when it leaves without a drop.
  * Returns a function that removes the listeners.
  */
-export function dropTarget(node, { onImage, onFiles }) {
+export function dropTarget(node, { onImage, onFiles, onHover = () => {} }) {
+  let hovering = null;
+  const hover = (id) => {
+    if (id === hovering) return;
+    hovering = id;
+    onHover(id);
+  };
   const accepts = (ev) => {
     const types = [...(ev.dataTransfer?.types || [])];
     return types.includes(DRAG_TYPE) || types.includes("text/plain") || types.includes("Files");
@@ -19,19 +37,24 @@ export function dropTarget(node, { onImage, onFiles }) {
       if (!accepts(ev)) return;
       ev.preventDefault();
       node.classList.add("over");
+      if (dragged) hover(dragged);
     },
     dragover(ev) {
       if (!accepts(ev)) return;
       ev.preventDefault();
       ev.dataTransfer.dropEffect = "copy";
       node.classList.add("over");
+      if (dragged) hover(dragged);
     },
     dragleave(ev) {
-      if (!node.contains(ev.relatedTarget)) node.classList.remove("over");
+      if (node.contains(ev.relatedTarget)) return;
+      node.classList.remove("over");
+      hover(null);
     },
     drop(ev) {
       ev.preventDefault();
       node.classList.remove("over");
+      hovering = null; // the drop itself decides now: no revert
       const files = [...(ev.dataTransfer?.files || [])];
       if (files.length) return onFiles(files);
       const id = (ev.dataTransfer.getData(DRAG_TYPE) || ev.dataTransfer.getData("text/plain")).trim();

@@ -14,10 +14,12 @@ function slotMeta(model, attr, i) {
 }
 
 /**
- * mount(section, {model, limits, store, urls, showError, onChange}) -> {setBase(id), edit(), destroy()}.
- * The section holds .base-slot, .slots and fieldset.options; `onChange(edit)` after every change.
+ * mount(section, {model, limits, store, urls, showError, onChange, onPreview}) -> {setBase(id), edit(), destroy()}.
+ * The section holds .base-slot, .slots and fieldset.options; `onChange(edit, mode)` after every change (mode
+ * "preview" while a weight is dragged, "final" when it is let go or a donor dropped); `onPreview(edit)` while a
+ * donor card hovers over an attribute slot (that swap), `onPreview(null)` when it leaves.
  */
-export function mount(root, { model, limits, store, urls, showError, onChange }) {
+export function mount(root, { model, limits, store, urls, showError, onChange, onPreview = () => {} }) {
   // Attribute names come from the model, never hard-coded.
   const state = {
     base: null,
@@ -30,7 +32,7 @@ export function mount(root, { model, limits, store, urls, showError, onChange })
     attributes: Object.fromEntries(Object.entries(state.attributes).map(([a, s]) => [a, { ...s }])),
     options: { ...state.options },
   });
-  const changed = () => onChange(edit());
+  const changed = (mode) => onChange(edit(), mode);
   const uploadFile = (files) => guarded(async () => (await store.upload(files.slice(0, 1)))[0]?.id, showError);
 
   const base = mountBaseSlot(part(root, ".base-slot"), {
@@ -43,6 +45,7 @@ export function mount(root, { model, limits, store, urls, showError, onChange })
     },
   });
   const slotsRoot = part(root, ".slots");
+  let hovering = null; // the attribute whose slot a donor card is dragged over
   const slots = model.attributes.map((attr, i) => {
     const node = el("div", { class: "slot", dataset: { attr, testid: `slot-${attr}` } });
     slotsRoot.append(node);
@@ -53,9 +56,24 @@ export function mount(root, { model, limits, store, urls, showError, onChange })
       store,
       urls,
       uploadFile,
-      onChange(slot) {
+      onChange(slot, mode) {
         state.attributes[attr] = slot;
-        changed();
+        changed(mode);
+      },
+      onHover(slot) {
+        // Moving from one slot to the next, the next is entered before the last is left: only the slot
+        // hovered now may revert.
+        if (!slot) {
+          if (hovering === attr) {
+            hovering = null;
+            onPreview(null);
+          }
+          return;
+        }
+        hovering = attr;
+        const hovered = edit();
+        hovered.attributes[attr] = slot;
+        onPreview(hovered);
       },
     });
   });

@@ -2,7 +2,7 @@
 // job cancels the stale one, progress comes from the job's SSE stream.
 
 import { isTerminal } from "./api.js";
-import { part, setProgress } from "./dom.js";
+import { el, part, setProgress } from "./dom.js";
 import { watchJob } from "./job-watch.js";
 
 const RECHECK_CANCEL_MS = 1500;
@@ -26,6 +26,9 @@ export function mount(root, { api, submit, onResult, showError, label = "Render"
   };
   const bar = part(root, "progress");
   const status = part(root, ".job-state");
+  // A long render's current clean-image estimate (x0_hat), as the API streams it (steps >= 50).
+  const x0 = el("img", { class: "x0-preview", alt: "", hidden: true, dataset: { testid: "x0-preview" } });
+  bar.after(x0);
   const cancelButton = root.querySelector("[data-action=cancel]");
 
   function paint() {
@@ -49,6 +52,12 @@ export function mount(root, { api, submit, onResult, showError, label = "Render"
     if (typeof p.done === "number" && p.total > 0) barNow = { done: p.done, total: p.total };
     else if (job.state === "succeeded") barNow = { done: 1, total: 1 };
     state.lastJob = job;
+    x0.hidden = !job.x0_preview;
+    if (job.x0_preview) {
+      x0.src = job.x0_preview;
+      x0.alt = `the render at step ${job.x0_step} of ${job.steps}: its current estimate`;
+      x0.dataset.step = String(job.x0_step);
+    }
     set({
       phase: job.state,
       text: isTerminal(job.state) ? job.state : `${job.state}${counts}`,
@@ -76,6 +85,7 @@ export function mount(root, { api, submit, onResult, showError, label = "Render"
     state.lastKey = key;
     const gen = ++state.gen;
     dropCurrent();
+    x0.hidden = true;
     set({ phase: "submitting", text: "submitting…", bar: null });
 
     let job;

@@ -6,11 +6,12 @@ import { el, uid } from "./dom.js";
 export const WEIGHT_STEP = 0.05;
 
 /**
- * mount(row, {attr, limits: {min, max}, onInput}) -> {update({weight, enabled})}.
- * Builds the label, slider and output inside `row`; `onInput(weight)` on every move.
+ * mount(row, {attr, limits: {min, max}, onInput, onRelease}) -> {update({weight, enabled})}.
+ * Builds the label, slider and output inside `row`; `onInput(weight, dragging)` on every move (dragging: a
+ * pointer holds the thumb, so more moves follow); `onRelease()` when that pointer lets go.
  */
-export function mount(root, { attr, limits, onInput }) {
-  const state = { weight: 1, enabled: false };
+export function mount(root, { attr, limits, onInput, onRelease = () => {} }) {
+  const state = { weight: 1, enabled: false, dragging: false };
   const id = uid(`weight-${attr}`);
   const ticks = uid("weight-ticks");
   const at = (v) => `left: ${(100 * (v - limits.min)) / (limits.max - limits.min)}%`;
@@ -23,8 +24,21 @@ export function mount(root, { attr, limits, onInput }) {
     step: String(WEIGHT_STEP),
     list: ticks,
     dataset: { testid: `weight-${attr}` },
-    oninput: (ev) => onInput(Number(ev.target.value)),
+    oninput: (ev) => onInput(Number(ev.target.value), state.dragging),
+    onpointerdown: (ev) => {
+      if (ev.button !== 0 || slider.disabled) return;
+      state.dragging = true;
+      window.addEventListener("pointerup", release);
+      window.addEventListener("pointercancel", release);
+    },
   });
+  function release() {
+    window.removeEventListener("pointerup", release);
+    window.removeEventListener("pointercancel", release);
+    if (!state.dragging) return;
+    state.dragging = false;
+    onRelease();
+  }
   const output = el("output", { for: id, dataset: { testid: `weight-value-${attr}` } });
   root.replaceChildren(
     el("label", { for: id }, `${attr} weight`),

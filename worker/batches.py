@@ -40,6 +40,7 @@ class Worker:
     editor: Editor
     fingerprint: str  # of the loaded model: latents made by another model are redone
     claim: Callable[[str], list[str]]  # claims a unit and its batch mates -> their keys
+    x0_preview_min_steps: int = 50  # decodes of this many steps or more publish x0 estimates while they run
 
 
 def encode_images(proc: Worker, keys: list[str]) -> None:
@@ -163,9 +164,12 @@ def decode_jobs(proc: Worker, keys: list[str]) -> None:
     z = torch.cat([r[0] for r in rows])  # (N, D) over all jobs' rows
     x = torch.cat([r[1] for r in rows])  # (N, 3, R, R)
     steps, sampler = live[0][1].steps, live[0][1].sampler
+    long_render = steps >= proc.x0_preview_min_steps
+    first_rows = [sum(r[0].shape[0] for r in rows[:i]) for i in range(len(rows))]  # each job's first row
     try:
-        with StepReporter(proc.records, [k for k, _ in live], cancellable=True) as report:
-            out = ed.decode(z, x, steps=steps, sampler=sampler, progress=report)
+        with StepReporter(proc.records, [k for k, _ in live], cancellable=True,
+                          x0_rows=first_rows if long_render else None) as report:
+            out = ed.decode(z, x, steps=steps, sampler=sampler, progress=report, x0=report.x0 if long_render else None)
     except Cancelled:
         log.info("decode stopped: every job in the batch was cancelled")
         return

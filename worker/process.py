@@ -196,7 +196,8 @@ class WorkerProcess:
         try:
             if self.editor is None:
                 raise ModelNotLoaded(self.model_error or "the model is not loaded")
-            work(Worker(self.records, self.store, self.editor, self.fingerprint, self.claim), keys)
+            work(Worker(self.records, self.store, self.editor, self.fingerprint, self.claim,
+                        self.settings.x0_preview_min_steps), keys)
         except redis.ConnectionError:
             # Redis went away mid-batch: the units stay claimed by this worker, whose restart frees them.
             log.exception("batch of %s: Redis is unreachable", key)

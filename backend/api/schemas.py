@@ -48,6 +48,11 @@ class RecombineRequest(Sampling):
     attributes: dict[str, AttributeEdit] = Field(default_factory=dict,
                                                  description="per attribute an optional donor and a weight; others keep the base")
     callback_url: CallbackUrl = None
+    preview: bool = Field(False, description="a quick draft while a control moves: the model's preview_steps "
+                                             "(GET /api/model) unless steps is given")
+    supersede: str | None = Field(None, min_length=1, max_length=200,
+                                  description="a key of the client's choosing (e.g. one per editor): the job submitted "
+                                              "last with the same key is cancelled if it has not started yet")
 
 
 class InterpolateRequest(Sampling):
@@ -59,7 +64,7 @@ class InterpolateRequest(Sampling):
 
 
 class BatchRequest(BaseModel):
-    items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url")
+    items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url, preview or supersede")
     callback_url: CallbackUrl = None
 
 
@@ -143,6 +148,7 @@ class ModelOut(BaseModel):
     device: str | None = None
     description: str | None = Field(None, description="one line: the inputs the model knows (its training data)")
     examples: list[str] = Field(default_factory=list, description="URLs of a few images the model knows (PNG)")
+    preview_steps: int | None = Field(None, description="sampler steps of a `preview` request (live preview while dragging)")
     limits: Limits = Field(default_factory=Limits, description="ranges of weight, steps and frames a request may use")
 
 
@@ -181,6 +187,9 @@ class JobOut(BaseModel):
     created: float
     queue_position: int | None = Field(None, description="while queued: how many queued units a worker takes before it")
     webhook: WebhookOut | None = Field(None, description="with a callback_url: its delivery")
+    x0_preview: str | None = Field(None, description="while a long decode runs (steps >= 50): the sampler's current "
+                                                     "clean-image estimate x0_hat of its first image, a PNG data: URL")
+    x0_step: int | None = Field(None, description="the sampler step x0_preview was taken at")
 
 
 class QueueJob(BaseModel):

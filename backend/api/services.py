@@ -13,6 +13,7 @@ from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Services, UrlSigner, unsigned
+from backend.api.events import Changes
 from backend.api.schemas import (
     BatchItemOut,
     BatchOut,
@@ -119,6 +120,11 @@ def sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
     return {"x_T": body.x_T, "seed": body.seed, "steps": int(body.steps or model["default_steps"]), "sampler": sampler}
 
 
+def preview_steps(s: Services, model: dict[str, Any]) -> int:
+    """Steps of a preview request: DGAE_PREVIEW_STEPS, or the model's calibrated default when that is fewer."""
+    return max(1, min(s.settings.preview_steps, int(model["default_steps"])))
+
+
 def check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
     unknown = [a for a in names if a not in model["attributes"]]
     if unknown:
@@ -134,7 +140,10 @@ def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: Recombi
     for name, edit in body.attributes.items():
         donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         attrs[name] = Blend(donor=donor, weight=edit.weight)
-    return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampling(model, body))
+    sampled = sampling(model, body)
+    if body.preview and body.steps is None:
+        sampled["steps"] = preview_steps(s, model)
+    return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampled)
 
 
 def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> InterpolateSpec:
@@ -198,7 +207,9 @@ def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: Url
                   frame_urls=[sign(f"/api/jobs/{jid}/frames/{i}.png") for i in range(frames)] if done and frames else None,
                   events_url=sign(f"/api/jobs/{jid}/events"),
                   batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
-                  created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec))
+                  created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec),
+                  x0_preview=(rec.get("x0_preview") or None) if state == RUNNING else None,
+                  x0_step=int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None)
 
 
 def job_out_now(s: Services, rec: dict[str, str], *, sign: UrlSigner = unsigned) -> JobOut:
@@ -238,15 +249,16 @@ async def idempotent(s: Services, owner: str, token: str | None, body_hash: str,
 
 
 async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str, str] | None:
-    """Poll a record until it is finished or `seconds` pass; -> the last record."""
-    start = time.monotonic()
-    deadline = start + min(max(seconds, 0.0), s.settings.max_wait)
-    while True:
-        rec = await run_in_threadpool(s.records.get, key)
-        now = time.monotonic()
-        if not rec or rec.get("state") in TERMINAL or now >= deadline:
-            return rec
-        await asyncio.sleep(0.01 if now - start < 2 else 0.05)  # quick answers for quick jobs
+    """Wait until a record is finished or `seconds` pass; -> the last record. Woken by the record's announcements
+    (core.records.events_channel), read at least every 0.5 s."""
+    deadline = time.monotonic() + min(max(seconds, 0.0), s.settings.max_wait)
+    async with Changes(s.settings, s.records.events_channel(key)) as changes:
+        while True:
+            rec = await run_in_threadpool(s.records.get, key)
+            now = time.monotonic()
+            if not rec or rec.get("state") in TERMINAL or now >= deadline:
+                return rec
+            await changes.wait(min(0.5, deadline - now))
 
 
 # --- batches ---

@@ -143,3 +143,50 @@ def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_wi
     _alive(records, "w1")
     assert records.claim(urgent, "w1", 16) == [urgent]  # the bulk jobs of the same sampler and steps stay queued
     app.close()
+
+
+def test_supersede_cancels_the_previous_job_of_the_key_only_while_it_is_queued(records):
+    first, second, third, other = _jobs(records, 4)
+    ids = [records.id_of(k) for k in (first, second, third, other)]
+    assert records.supersede("o", "editor-1", ids[0]) is None  # nothing before it
+    assert records.supersede("o", "editor-2", ids[3]) is None  # another key: left alone below
+    assert records.supersede("o", "editor-1", ids[1]) == ids[0]
+    rec = records.get(first)
+    assert rec["state"] == CANCELLED and rec["error"] == f"superseded by job {ids[1]}"
+    assert first not in records.r.zrange(f"{records.p}pending:{sampler_group(_spec())}", 0, -1)
+    # a job that started is not stopped: its worker is at it
+    _alive(records, "w1")
+    assert records.claim(second, "w1", 1) == [second]
+    assert records.supersede("o", "editor-1", ids[2]) is None
+    assert records.get(second)["state"] == RUNNING
+    assert records.get(other)["state"] == QUEUED
+    # keys are per owner
+    assert records.supersede("someone-else", "editor-1", uuid.uuid4().hex) is None
+    assert records.get(third)["state"] == QUEUED
+
+
+def test_every_state_and_progress_change_is_announced_on_the_units_channel(records):
+    (key,) = _jobs(records, 1)
+    sub = records.r.pubsub(ignore_subscribe_messages=True)
+    sub.subscribe(records.events_channel(key))
+    sub.get_message(timeout=1)  # the subscription's confirmation
+
+    def messages() -> list[str]:
+        out = []
+        while (m := sub.get_message(timeout=0.2)) is not None:
+            out.append(m["data"])
+        return out
+
+    _alive(records, "w1")
+    records.claim(key, "w1", 1)
+    records.progress([key], 1, 10)
+    records.announce(key, x0_preview="data:image/png;base64,AA==", x0_step=1)
+    records.finish(key, SUCCEEDED)
+    assert messages() == ["running", "running", "running", "succeeded"]
+    assert records.get(key)["x0_step"] == "1"
+    (queued,) = _jobs(records, 1)
+    sub.subscribe(records.events_channel(queued))
+    sub.get_message(timeout=1)
+    records.cancel(queued)
+    assert messages() == ["cancelled"]
+    sub.close()

@@ -179,6 +179,9 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: 
                 raise HTTPException(422, validation_message(e.errors(), prefix=f"items[{i}]")) from None
             if bodies[-1].callback_url is not None:
                 raise HTTPException(422, f"items[{i}].callback_url: a batch has one callback_url, beside its items")
+            if bodies[-1].preview or bodies[-1].supersede is not None:
+                raise HTTPException(422, f"items[{i}]: preview and supersede are for live previews "
+                                         "(POST /api/recombine), not batch items")
         named = _name_zip_files(bodies, files, lambda data: image_id_for(s, owner, data))
         if named:  # without images to store, recombine_spec below checks every item before any is queued
             await run_in_threadpool(_check_items, s, owner, model, bodies, {image_id_for(s, owner, d) for d in named.values()})

@@ -49,11 +49,15 @@ async def recombine(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: Mod
     """Decode the base's z_dis with chosen chunks blended towards donors' (chunk = base + weight (donor - base)).
 
     Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
+    While a slider moves, a client sends `preview: true` (few steps) with a `supersede` key, then the final request.
     """
     async def create() -> str:
         url = callback(s, body.callback_url)
         spec = await run_in_threadpool(recombine_spec, s, owner, model, body)
-        return await run_in_threadpool(submit_job, s, owner, spec, "", url)
+        job_id = await run_in_threadpool(submit_job, s, owner, spec, "", url)
+        if body.supersede:
+            await run_in_threadpool(s.records.supersede, owner, body.supersede, job_id)
+        return job_id
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("recombine", body), create)
     return await _respond(s, job_id, wait, sign)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
+from backend.api.events import Changes
 from backend.api.schemas import JobOut
 from backend.api.services import job_out_now, owned_job, wait_until_finished
 from core.records import SUCCEEDED, TERMINAL
@@ -34,37 +34,45 @@ def cancel_job(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str) ->
     return job_out_now(s, owned_job(s, owner, job_id), sign=sign)
 
 
+PUSH_FALLBACK_S = 1.0  # with no message on the job's channel, read its record anyway this often (queue position)
+
+
 @router.get("/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def job_events(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str, request: Request) -> StreamingResponse:
-    """Server-sent events: `event: progress` with the job JSON whenever it changes, then `event: end`."""
+    """Server-sent events: `event: progress` with the job JSON whenever it changes, then `event: end`.
+
+    Pushed, not polled: the stream subscribes to the job's Redis channel (core.records.events_channel), on which
+    the worker announces every step and state change, and reads the record when a message comes (and at least
+    every PUSH_FALLBACK_S). It subscribes before the first read, so no change falls between the two."""
     await run_in_threadpool(owned_job, s, owner, job_id)
     key = s.records.job_key(job_id)
 
     async def stream() -> AsyncIterator[str]:
-        last, last_sent = "", time.monotonic()
-        while not await request.is_disconnected():
-            try:
-                rec = await run_in_threadpool(s.records.get, key)
-            except Exception as e:  # Redis went away mid-stream
-                yield f"event: error\ndata: {{\"detail\": \"Redis is unavailable: {type(e).__name__}\"}}\n\n"
-                return
-            if not rec:
-                gone = {"detail": f"job {job_id} not found: it expired, or the service lost its records (Redis restarted "
-                                  "without its data); submit it again"}
-                yield f"event: error\ndata: {json.dumps(gone)}\n\n"
-                return
-            data = job_out_now(s, rec, sign=sign).model_dump_json()
-            if data != last:
-                yield f"event: progress\ndata: {data}\n\n"
-                last, last_sent = data, time.monotonic()
-            if rec.get("state") in TERMINAL:
-                yield f"event: end\ndata: {data}\n\n"
-                return
-            if time.monotonic() - last_sent > 15:
-                yield ": keep-alive\n\n"
-                last_sent = time.monotonic()
-            await asyncio.sleep(0.1)
+        async with Changes(s.settings, s.records.events_channel(key)) as changes:
+            last, last_sent = "", time.monotonic()
+            while not await request.is_disconnected():
+                try:
+                    rec = await run_in_threadpool(s.records.get, key)
+                except Exception as e:  # Redis went away mid-stream
+                    yield f"event: error\ndata: {{\"detail\": \"Redis is unavailable: {type(e).__name__}\"}}\n\n"
+                    return
+                if not rec:
+                    gone = {"detail": f"job {job_id} not found: it expired, or the service lost its records (Redis "
+                                      "restarted without its data); submit it again"}
+                    yield f"event: error\ndata: {json.dumps(gone)}\n\n"
+                    return
+                data = job_out_now(s, rec, sign=sign).model_dump_json()
+                if data != last:
+                    yield f"event: progress\ndata: {data}\n\n"
+                    last, last_sent = data, time.monotonic()
+                if rec.get("state") in TERMINAL:
+                    yield f"event: end\ndata: {data}\n\n"
+                    return
+                if time.monotonic() - last_sent > 15:
+                    yield ": keep-alive\n\n"
+                    last_sent = time.monotonic()
+                await changes.wait(PUSH_FALLBACK_S)
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -7,15 +7,17 @@ from fastapi import APIRouter, HTTPException, Response
 from backend.api.deps import ModelDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses
 from backend.api.schemas import ModelOut
+from backend.api.services import preview_steps
 
 router = APIRouter(prefix="/api/model", tags=["model"])
 
 
 @router.get("", response_model=ModelOut)
-def get_model_info(model: ModelDep, sign: SignerDep) -> ModelOut:
-    """Attribute names, chunk sizes, value names, resolution, default steps and sampler (503 until a worker loaded it)."""
+def get_model_info(s: ServicesDep, model: ModelDep, sign: SignerDep) -> ModelOut:
+    """Attribute names, chunk sizes, value names, resolution, default and preview steps, sampler, what inputs it
+    knows (503 until a worker loaded it)."""
     examples = [sign(f"/api/model/examples/{i}.png") for i in range(int(model.get("examples") or 0))]
-    return ModelOut.model_validate({**model, "examples": examples})
+    return ModelOut.model_validate({**model, "examples": examples, "preview_steps": preview_steps(s, model)})
 
 
 @router.get("/examples/{index}.png", response_class=Response,
