@@ -354,7 +354,7 @@ def cmd_recombine(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}")
 
 
-EVAL_RESULTS = ("metrics.json", "perplexity.png", "interpolation.png", "swap_*.png")  # what `evaluate` writes
+EVAL_RESULTS = ("metrics.json", "perplexity.png", "interpolation.png", "random_xT.png", "swap_*.png")  # what `evaluate` writes
 
 
 def _eval_results_in(folder: Path) -> list[Path]:

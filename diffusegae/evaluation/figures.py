@@ -44,6 +44,18 @@ def interpolation_strips(editor: Editor, x0: torch.Tensor, lat: Latents, frames:
     return _grid(rows)
 
 
+@torch.no_grad()
+def random_xT_variations(editor: Editor, x0: torch.Tensor, lat: Latents, seeds: int = 6, steps: int = 20) -> Image.Image:
+    """One row per image: the image, its reconstruction (inferred x_T), then `seeds` decodes of its z_dis with
+    random x_T: what z_sem decides (kept in every cell) and what x_T carries (what varies)."""
+    rows = []
+    for i in range(x0.shape[0]):
+        recon = editor.decode(lat.z_dis[i: i + 1], lat.x_T[i: i + 1], steps=steps)
+        random = editor.decode(lat.z_dis[[i] * seeds], editor.random_x_T(range(seeds)), steps=steps)
+        rows.append(Editor.to_images(x0[i: i + 1]) + Editor.to_images(recon) + Editor.to_images(random))
+    return _grid(rows)
+
+
 def heatmap(matrix: torch.Tensor, rows: list[str], cols: list[str], cell: int = 80) -> Image.Image:
     left, top = 110, 30
     img = Image.new("RGB", (left + cell * len(cols), top + cell * len(rows)), (255, 255, 255))

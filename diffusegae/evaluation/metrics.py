@@ -46,6 +46,21 @@ def reconstruction(editor: Editor, x0: torch.Tensor, steps_list: list[int], samp
     return out
 
 
+def random_xT_mse(editor: Editor, x0: torch.Tensor, steps_list: list[int], seed: int = 0,
+                  batch: int = 64) -> dict[str, float]:
+    """Each image's own z_dis decoded with a seeded random x_T instead of its inferred one: MSE against the image
+    per steps (default sampler). Next to the reconstruction MSE it says how much of the picture x_T carries."""
+    out = {}
+    for steps in steps_list:
+        errs = []
+        for sl in batches(x0.shape[0], batch):
+            z_dis = editor.z_dis_of(x0[sl])
+            x_T = editor.random_x_T(range(seed + sl.start, seed + sl.stop))
+            errs.append(mse01(editor.decode(z_dis, x_T, steps=steps), x0[sl]) * (sl.stop - sl.start))
+        out[str(steps)] = sum(errs) / x0.shape[0]
+    return out
+
+
 @torch.no_grad()
 def random_xT_retention(ae: DiffusionAutoencoder, clf: AttributeClassifier, data: LabeledImages, *, steps: int = 20,
                         seed: int = 0, batch: int = 64, cond_fn: Callable | None = None) -> dict[str, float]:

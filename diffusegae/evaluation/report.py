@@ -26,10 +26,11 @@ from diffusegae.data.dataset import LabeledImages
 from diffusegae.diffusion.samplers import SAMPLERS
 from diffusegae.editing import Editor
 from diffusegae.evaluation.classifier import AttributeClassifier
-from diffusegae.evaluation.figures import heatmap, interpolation_strips, swap_grid
+from diffusegae.evaluation.figures import heatmap, interpolation_strips, random_xT_variations, swap_grid
 from diffusegae.evaluation.metrics import (
     batches,
     encode_latents,
+    random_xT_mse,
     random_xT_retention,
     reconstruction,
     spread_rows,
@@ -41,6 +42,7 @@ Log = Callable[[str], None]
 
 FIGURE_PAIRS = 5  # swap grids: 5 bases x 5 donors per attribute
 FIGURE_FRAMES = 7  # interpolation strips: frames per row
+FIGURE_VARIATION_ROWS, FIGURE_SEEDS = 4, 6  # random-x_T variations: images x random codes
 
 
 class _TickingEditor:
@@ -110,6 +112,9 @@ def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeCl
         result["reconstruction_mse"] = reconstruction(_TickingEditor(editor, bar),
                                                       data.images[spread_rows(len(data), recon_images)],
                                                       steps_list, samplers)
+    with _bar(progress, "random x_T reconstruction", n_recon * (sum(steps_list) + len(steps_list))) as bar:
+        result["random_xT_mse"] = random_xT_mse(_TickingEditor(editor, bar),
+                                                data.images[spread_rows(len(data), recon_images)], steps_list)
     log("encoding the evaluation set ...")
     with _bar(progress, "encoding", len(data) * edit_steps) as bar:
         lat = encode_latents(_TickingEditor(editor, bar), data.images, steps=edit_steps)
@@ -144,11 +149,14 @@ def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeCl
                 cond_fn=editor.gae.roundtrip)
     log("figures ...")
     pick = spread_rows(len(data), 2 * FIGURE_PAIRS)
-    figure_rows = len(attrs) * FIGURE_PAIRS * FIGURE_PAIRS + (len(attrs) + 1) * FIGURE_FRAMES
+    figure_rows = (len(attrs) * FIGURE_PAIRS * FIGURE_PAIRS + (len(attrs) + 1) * FIGURE_FRAMES
+                   + FIGURE_VARIATION_ROWS * (1 + FIGURE_SEEDS))
     with _bar(progress, "figures", figure_rows * edit_steps) as bar:
         ticking = _TickingEditor(editor, bar)
         for a in attrs:
             swap_grid(ticking, data.images[pick], lat[pick], a, n=FIGURE_PAIRS, steps=edit_steps).save(out / f"swap_{a}.png")
         interpolation_strips(ticking, data.images[pick], lat[pick], frames=FIGURE_FRAMES,
                              steps=edit_steps).save(out / "interpolation.png")
+        random_xT_variations(ticking, data.images[pick[:FIGURE_VARIATION_ROWS]], lat[pick[:FIGURE_VARIATION_ROWS]],
+                             seeds=FIGURE_SEEDS, steps=edit_steps).save(out / "random_xT.png")
     return result

@@ -113,7 +113,8 @@ def test_each_train_command_says_what_it_wrote_and_where_the_model_is(trained):
 
 
 EVAL_ARGS = ["--recon-images", "4", "--pairs", "4", "--steps-list", "2", "--edit-steps", "2", "--device", "cpu"]
-STAGES = ("reconstruction", "encoding", "probe latents", "linear probes", "attribute swaps", "random x_T decodes", "figures")
+STAGES = ("reconstruction", "random x_T reconstruction", "encoding", "probe latents", "linear probes", "attribute swaps",
+          "random x_T decodes", "figures")
 
 
 def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -133,10 +134,12 @@ def test_evaluate_shows_progress_and_never_replaces_results_without_overwrite(da
     assert f"writing metrics.json and figures to {new}" in first.stderr
     for stage in STAGES:
         assert f"{stage}: 100%" in first.stderr, f"no finished progress bar for {stage}:\n{first.stderr[-3000:]}"
-    assert f"wrote 6 files to {new}: " in first.stderr
+    assert f"wrote 7 files to {new}: " in first.stderr
     assert json.loads(first.stdout)["swap_accuracy"].keys() == set(OWN_ATTRIBUTES)
+    metrics = json.loads(first.stdout)
+    assert metrics["random_xT_mse"].keys() == metrics["reconstruction_mse"]["ddim"].keys()
     assert json.loads((new / "metrics.json").read_text()) == json.loads(first.stdout)
-    assert {"perplexity.png", "interpolation.png", "swap_shape.png", "swap_colour.png", "swap_size.png"} <= {
+    assert {"perplexity.png", "interpolation.png", "random_xT.png", "swap_shape.png", "swap_colour.png", "swap_size.png"} <= {
         p.name for p in new.iterdir()}
     assert _snapshot(eval_dir) == shipped
 
