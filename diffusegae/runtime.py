@@ -195,6 +195,12 @@ def load_runtime(ae: DiffusionAutoencoder, name: str = "torch", *, threads: int 
     check against torch fails, or the model is not on the CPU."""
     if name not in RUNTIMES:
         raise ValueError(f"unknown runtime {name!r}; choose from {list(RUNTIMES)}")
+    if name == "onnx" and next(ae.parameters()).device.type != "cpu":
+        note = f"onnx runtime not used: it runs on the CPU only, the model is on {next(ae.parameters()).device}"
+        log.info("%s; running the model with torch", note)
+        rt = torch_runtime(ae, bf16_min_batch=bf16_min_batch)
+        rt.note = note
+        return rt
     if name == "onnx":
         try:
             return onnx_runtime(ae, threads=threads, cache_dir=cache_dir)
