@@ -64,7 +64,7 @@ def main() -> None:
     runtimes = {"torch": {n: ed.runtime for n in args.threads}}
     runtimes["onnx"] = {}
     for n in args.threads:
-        rt = load_runtime(ed.ae, "onnx", threads=n)
+        rt = load_runtime(ed.ae, ed.gae, "onnx", threads=n)
         if rt.name != "onnx":
             raise SystemExit(rt.note)
         runtimes["onnx"][n] = rt
@@ -92,8 +92,8 @@ def main() -> None:
         torch.set_num_threads(n)
         b = args.bf16_batch
         zb, xb = lat.z_dis.expand(b, -1), lat.x_T.expand(b, -1, -1, -1).contiguous()
-        candidates = {"torch fp32": torch_runtime(ed.ae, bf16_min_batch=0),
-                      "torch bf16": torch_runtime(ed.ae, bf16_min_batch=1), "onnx fp32": runtimes["onnx"][n]}
+        candidates = {"torch fp32": torch_runtime(ed.ae, ed.gae, bf16_min_batch=0),
+                      "torch bf16": torch_runtime(ed.ae, ed.gae, bf16_min_batch=1), "onnx fp32": runtimes["onnx"][n]}
         per_round: dict[str, list[float]] = {k: [] for k in candidates}
         for r in range(args.rounds):
             for name in (list(candidates) if r % 2 == 0 else list(reversed(candidates))):

@@ -44,6 +44,11 @@ def test_onnx_eps_and_encoder_equal_torch(editors, batch):
         assert (got - ref).abs().max() <= 1e-4 * max(1.0, ref.abs().max().item())
         zr, zg = ae.encode(x), onnx_ed.runtime.encode(x)
         assert (zg - zr).abs().max() <= 1e-4 * max(1.0, zr.abs().max().item())
+        gae = torch_ed.gae
+        dr, dg = gae.z_dis_of(zr), onnx_ed.runtime.z_dis_of(zr)
+        assert dg.shape == dr.shape and (dg - dr).abs().max() <= 1e-4 * max(1.0, dr.abs().max().item())
+        cr, cg = gae.z_sem_of(dr), onnx_ed.runtime.condition(dr)
+        assert cg.shape == cr.shape and (cg - cr).abs().max() <= 1e-4 * max(1.0, cr.abs().max().item())
 
 
 def test_editor_encode_and_decode_with_onnx_match_torch(editors, monkeypatch):
@@ -54,6 +59,8 @@ def test_editor_encode_and_decode_with_onnx_match_torch(editors, monkeypatch):
 
     monkeypatch.setattr(onnx_ed.ae.unet, "forward", torch_called)
     monkeypatch.setattr(onnx_ed.ae.encoder, "forward", torch_called)
+    monkeypatch.setattr(onnx_ed.gae.encoder, "forward", torch_called)
+    monkeypatch.setattr(onnx_ed.gae.decoder, "forward", torch_called)
     x0 = torch_ed.random_x_T([3, 4]).clamp(-1, 1)
     a, b = torch_ed.encode(x0, steps=5), onnx_ed.encode(x0, steps=5)
     assert (a.z_dis - b.z_dis).abs().max() < 1e-4
@@ -66,7 +73,8 @@ def test_editor_encode_and_decode_with_onnx_match_torch(editors, monkeypatch):
 
 def test_second_load_uses_the_cached_export(editors, tiny_model, monkeypatch):
     _, onnx_ed, cache = editors
-    assert (cache / "onnx" / onnx_key(onnx_ed.ae) / "eps.onnx").is_file()
+    assert {p.name for p in (cache / "onnx" / onnx_key(onnx_ed.ae, onnx_ed.gae)).iterdir()} == {
+        "eps.onnx", "encoder.onnx", "gae_encode.onnx", "gae_decode.onnx"}
 
     def no_export(*a, **k):
         raise AssertionError("exported again although the cache holds the export")
@@ -76,11 +84,14 @@ def test_second_load_uses_the_cached_export(editors, tiny_model, monkeypatch):
 
 
 def test_the_cache_key_follows_the_weights(editors):
-    ae = copy.deepcopy(editors[0].ae)
-    key = onnx_key(ae)
+    ae, gae = copy.deepcopy(editors[0].ae), copy.deepcopy(editors[0].gae)
+    key = onnx_key(ae, gae)
     with torch.no_grad():
         next(ae.unet.parameters()).add_(1e-3)
-    assert onnx_key(ae) != key
+    assert onnx_key(ae, gae) != key
+    key = onnx_key(ae, gae)
+    gae.set_stats(gae.z_sem_mean + 1, gae.z_sem_std)  # the GAE's normalisation is part of what is exported
+    assert onnx_key(ae, gae) != key
 
 
 def test_a_failing_export_falls_back_to_torch_and_says_why(tiny_model, tmp_path, monkeypatch, caplog):
@@ -98,28 +109,28 @@ def test_a_failing_export_falls_back_to_torch_and_says_why(tiny_model, tmp_path,
 
 def test_an_export_that_disagrees_with_torch_is_refused(editors, tmp_path):
     """A stale or corrupt export in the cache (here: exported from other weights) fails the check on load."""
-    ae = editors[0].ae
+    ae, gae = editors[0].ae, editors[0].gae
     other = copy.deepcopy(ae)
     with torch.no_grad():
         for p in other.unet.out.parameters():
             p.add_(0.1)
-    folder = tmp_path / "onnx" / onnx_key(ae)
-    rt_mod._export(rt_mod._Eps(other), rt_mod._example_inputs(other, 2, 0), ["x_t", "t", "z_sem", "eps"],
+    folder = tmp_path / "onnx" / onnx_key(ae, gae)
+    rt_mod._export(rt_mod._Method(other, "eps"), rt_mod._example_inputs(other, 2, 0), ["x_t", "t", "z_sem", "eps"],
                    folder / "eps.onnx")
     with pytest.raises(RuntimeCheckFailed, match="eps"):
-        onnx_runtime(ae, threads=1, cache_dir=tmp_path)
-    fallback = load_runtime(ae, "onnx", threads=1, cache_dir=tmp_path)
+        onnx_runtime(ae, gae, threads=1, cache_dir=tmp_path)
+    fallback = load_runtime(ae, gae, "onnx", threads=1, cache_dir=tmp_path)
     assert fallback.name == "torch" and "RuntimeCheckFailed" in fallback.note
 
 
 def test_unknown_runtime_is_refused(editors):
     with pytest.raises(ValueError, match="unknown runtime"):
-        load_runtime(editors[0].ae, "tensorrt")
+        load_runtime(editors[0].ae, editors[0].gae, "tensorrt")
 
 
 def test_bf16_autocast_only_from_its_batch_size(editors):
     ae = editors[0].ae
-    rt = torch_runtime(ae, bf16_min_batch=4)
+    rt = torch_runtime(ae, editors[0].gae, bf16_min_batch=4)
     x, t, z = _inputs(ae, 4)
     with torch.no_grad():
         ref = ae.eps(x, t, z)
