@@ -133,7 +133,7 @@ class Editor:
 
     @classmethod
     def load(cls, model_dir: Path, device: str | torch.device | None = None, *, runtime: str = "torch",
-             threads: int | None = None, cache_dir: Path | None = None, bf16_min_batch: int | None = None) -> Editor:
+             threads: int | None = None, cache_dir: Path | None = None, bf16_min_batch: int | None = 0) -> Editor:
         """`runtime` "onnx" runs the UNet, the encoder and the GAE with ONNX Runtime on the CPU (`threads` intra-op threads,
         default torch's; exports cached under `cache_dir`), falling back to torch when its check fails."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")

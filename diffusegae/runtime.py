@@ -1,8 +1,8 @@
 """Inference runtimes: what runs the networks for `Editor`: the UNet's eps, the semantic encoder and the GAE.
 
-- "torch": the modules themselves. On CUDA they run channels_last under bf16 autocast (batches of
-  `bf16_min_batch` or more; default on CUDA: all of them); on the CPU in fp32 unless `bf16_min_batch` says
-  otherwise (README, "Inference runtime": bf16 did not pay on the CPUs measured).
+- "torch": the modules themselves; channels_last on CUDA; bf16 autocast for batches of `bf16_min_batch` or
+  more (0, the library's default: never; None: all batches on CUDA, none on the CPU, the service's default:
+  README, "Inference runtime": bf16 did not pay on the CPU measured).
 - "onnx": ONNX Runtime on the CPU. eps (x_t, t, z_sem) -> eps (whatever the UNet's parametrisation), the
   encoder and both directions of the GAE (z_sem <-> z_dis, normalisation included) are exported with the
   TorchScript exporter (dynamic batch) from the loaded weights into a cache folder keyed on the weights, the
@@ -61,9 +61,9 @@ class RuntimeCheckFailed(RuntimeError):
 
 # --- torch ---------------------------------------------------------------------------------------------------
 
-def torch_runtime(ae: DiffusionAutoencoder, gae: GroupAutoencoder, *, bf16_min_batch: int | None = None) -> Runtime:
+def torch_runtime(ae: DiffusionAutoencoder, gae: GroupAutoencoder, *, bf16_min_batch: int | None = 0) -> Runtime:
     """The modules as they are; for the UNet and the encoder bf16 autocast for batches of `bf16_min_batch` or more
-    (None: 1 on CUDA, never on the CPU; 0: never) and channels_last on CUDA. Outputs are fp32 either way; the GAE
+    (0: never; None: 1 on CUDA, never on the CPU) and channels_last on CUDA. Outputs are fp32 either way; the GAE
     (a small MLP) always runs in fp32."""
     device = next(ae.parameters()).device
     cuda = device.type == "cuda"
@@ -209,7 +209,7 @@ def _runner(session, names: list[str]) -> Callable[..., torch.Tensor]:
 
 
 def load_runtime(ae: DiffusionAutoencoder, gae: GroupAutoencoder, name: str = "torch", *, threads: int | None = None,
-                 cache_dir: Path | None = None, bf16_min_batch: int | None = None) -> Runtime:
+                 cache_dir: Path | None = None, bf16_min_batch: int | None = 0) -> Runtime:
     """The runtime `name` for `ae`; "onnx" falls back to torch (logged, `note` says why) when its export or its
     check against torch fails, or the model is not on the CPU."""
     if name not in RUNTIMES:
