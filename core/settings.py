@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     # --- the worker ---
     device: str | None = None  # None: cuda if available, else cpu
     torch_threads: int = 0  # CPU threads per worker process; 0: half the cores (at least 1)
+    # What runs the UNet and the encoder (diffusegae/runtime.py): "onnx" (ONNX Runtime on the CPU, DGAE_TORCH_THREADS
+    # intra-op threads; exported on first load and checked against torch, which it falls back to) or "torch".
+    runtime: Literal["onnx", "torch"] = "onnx"
+    onnx_cache_dir: Path | None = None  # where ONNX exports are cached; None: ~/.cache/diffusegae
+    # torch runs batches of this many images or more under bf16 autocast; None: all on CUDA, none on the CPU; 0: never
+    bf16_min_batch: int | None = Field(None, ge=0)
     max_sampler_batch: int = Field(16, ge=1)  # queued interactive edits merged into one sampler batch
     # Bulk work (encodes, batch items) runs in smaller batches: an interactive edit that arrives waits for one of them.
     max_bulk_batch: int = Field(4, ge=1)

@@ -285,7 +285,7 @@ def _editor(args: argparse.Namespace):
         import torch
 
         torch.set_num_threads(args.threads)
-    return Editor.load(args.model, args.device)
+    return Editor.load(args.model, args.device, runtime=getattr(args, "runtime", "torch"), threads=args.threads or None)
 
 
 def _open_images(paths: list[Path]):
@@ -578,6 +578,8 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
         p.add_argument("--model", type=Path, default=Path("models/toys-32"))
         p.add_argument("--device", default=None)
         p.add_argument("--threads", type=int, default=0)
+        p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
+                       help="what runs the UNet and the encoder: onnx = ONNX Runtime on the CPU (README, \"Inference runtime\")")
         p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
         p.add_argument("--sampler", default=None, help="ddim or dpmpp_2m (default: the model's)")
 

@@ -19,6 +19,7 @@ from diffusegae.domain import DomainCheck, load_domain
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
+from diffusegae.runtime import Runtime, load_runtime, torch_runtime
 
 Progress = Callable[[int, int], None]  # (steps done, total steps)
 
@@ -123,16 +124,22 @@ class Editor:
     """A loaded model with the editing operations; batch dimension first everywhere."""
 
     def __init__(self, ae: DiffusionAutoencoder, gae: GroupAutoencoder, info: ModelInfo,
-                 device: str | torch.device = "cpu", domain: DomainCheck | None = None) -> None:
+                 device: str | torch.device = "cpu", domain: DomainCheck | None = None,
+                 runtime: Runtime | None = None) -> None:
         self.ae, self.gae, self.info = ae.eval(), gae.eval(), info
         self.device = torch.device(device)
         self.domain = domain.to(self.device) if domain is not None else None  # None: the model has no statistics
+        self.runtime = runtime or torch_runtime(self.ae, self.gae)  # runs the networks (diffusegae.runtime)
 
     @classmethod
-    def load(cls, model_dir: Path, device: str | torch.device | None = None) -> Editor:
+    def load(cls, model_dir: Path, device: str | torch.device | None = None, *, runtime: str = "torch",
+             threads: int | None = None, cache_dir: Path | None = None, bf16_min_batch: int | None = 0) -> Editor:
+        """`runtime` "onnx" runs the UNet, the encoder and the GAE with ONNX Runtime on the CPU (`threads` intra-op threads,
+        default torch's; exports cached under `cache_dir`), falling back to torch when its check fails."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return cls(*load_model(model_dir, device), device=device,
-                   domain=load_domain(ModelFolder(model_dir).domain_dir))
+        ae, gae, info = load_model(model_dir, device)
+        rt = load_runtime(ae.eval(), gae.eval(), runtime, threads=threads, cache_dir=cache_dir, bf16_min_batch=bf16_min_batch)
+        return cls(ae, gae, info, device=device, domain=load_domain(ModelFolder(model_dir).domain_dir), runtime=rt)
 
     def judge(self, lat: Latents) -> list[dict] | None:
         """Per image, whether its codes look like the training images' (`diffusegae.domain`); None without
@@ -162,7 +169,7 @@ class Editor:
 
     def condition(self, z_dis: torch.Tensor) -> torch.Tensor:
         """z_dis (B, D) -> the z_sem the UNet is conditioned on, D(z_dis) de-normalised."""
-        return self.gae.z_sem_of(z_dis)
+        return self.runtime.condition(z_dis)
 
     def _progress(self, progress: Progress | None, offset: int, total: int):
         if progress is None:
@@ -172,7 +179,7 @@ class Editor:
     @torch.no_grad()
     def z_dis_of(self, x0: torch.Tensor) -> torch.Tensor:
         """Images (B, 3, R, R) -> z_dis (B, D), without the inversion."""
-        return self.gae.z_dis_of(self.ae.encode(x0.to(self.device)))
+        return self.runtime.z_dis_of(self.runtime.encode(x0.to(self.device)))
 
     @torch.no_grad()
     def encode(self, x0: torch.Tensor, *, steps: int | None = None, sampler: str | None = None,
@@ -181,9 +188,9 @@ class Editor:
         steps = steps or self.info.default_steps
         ts, (_, invert) = self._check(steps, sampler or self.info.default_sampler)
         x0 = x0.to(self.device)
-        z_sem = self.ae.encode(x0)
-        z_dis = self.gae.z_dis_of(z_sem)
-        x_T = invert(self.ae.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis), from_clean=True,
+        z_sem = self.runtime.encode(x0)
+        z_dis = self.runtime.z_dis_of(z_sem)
+        x_T = invert(self.runtime.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis), from_clean=True,
                      callback=self._progress(progress, 0, model_calls(ts, invert=True, from_clean=True)))
         return Latents(z_sem, z_dis, x_T)
 
@@ -205,7 +212,7 @@ class Editor:
                 x0(info["i"] + 1, info["x0_hat"])
                 if report is not None:
                     report(info)
-        return sample(self.ae.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond, callback=callback)
+        return sample(self.runtime.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond, callback=callback)
 
     def random_x_T(self, seeds: Sequence[int]) -> torch.Tensor:
         """One seeded N(0, I) stochastic code per seed: (B, 3, R, R)."""

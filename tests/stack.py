@@ -92,6 +92,8 @@ class Stack:
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DGAE_TORCH_THREADS": "1",
             "DGAE_REDIS_URL": redis_url, "DGAE_KEY_PREFIX": f"{self.name}:", "DGAE_QUEUE": self.name,
             "DGAE_STORE_DIR": str(self.dir / "store"), "DGAE_MODEL_DIR": str(model_dir),
+            # ONNX exports of the test models live beside the test cache, not in ~/.cache
+            "DGAE_ONNX_CACHE_DIR": os.environ.get("DIFFUSEGAE_TEST_CACHE", "/tmp/diffusegae-test-cache"),
             # fast failure detection, so a killed worker's job is redone within seconds
             "DGAE_HEARTBEAT_TTL": "3", "DGAE_VISIBILITY_TIMEOUT": "6", "DGAE_RESTORE_INTERVAL": "1",
             **(env or {}),

@@ -84,7 +84,9 @@ class WorkerProcess:
         model_dir = self.settings.model_dir
         try:
             load_started = time.monotonic()
-            self.editor = Editor.load(model_dir, self.settings.device)
+            self.editor = Editor.load(model_dir, self.settings.device, runtime=self.settings.runtime,
+                                      threads=self.settings.torch_thread_count(), cache_dir=self.settings.onnx_cache_dir,
+                                      bf16_min_batch=self.settings.bf16_min_batch)
             self.fingerprint = ModelFolder(model_dir).fingerprint()
             self.examples = [p.read_bytes() for p in ModelFolder(model_dir).example_files()]
         except (CheckpointError, OSError, RuntimeError, ValueError) as e:
@@ -99,13 +101,15 @@ class WorkerProcess:
                         self.editor.info.name, model_dir, model_dir)
         metrics.model_loaded(time.monotonic() - load_started, str(self.editor.device))
         self._safe_beat()
-        log.info("worker %s: model %s loaded on %s", self.worker_id, self.editor.info.name, self.editor.device)
+        log.info("worker %s: model %s loaded on %s, runtime %s (%s)", self.worker_id, self.editor.info.name,
+                 self.editor.device, self.editor.runtime.name, self.editor.runtime.detail)
 
     def model_info(self) -> dict[str, Any]:
         if self.editor is None:
             return {}
         return {**self.editor.info.as_dict(), "fingerprint": self.fingerprint, "device": str(self.editor.device),
-                "examples": len(self.examples), "domain": self.editor.domain is not None}
+                "examples": len(self.examples), "domain": self.editor.domain is not None,
+                "runtime": self.editor.runtime.name, "runtime_note": self.editor.runtime.note}
 
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:

@@ -146,6 +146,8 @@ class ModelOut(BaseModel):
     default_sampler: str
     samplers: list[str]
     device: str | None = None
+    runtime: str | None = Field(None, description="what runs the model: onnx (ONNX Runtime) or torch")
+    runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
     description: str | None = Field(None, description="one line: the inputs the model knows (its training data)")
     examples: list[str] = Field(default_factory=list, description="URLs of a few images the model knows (PNG)")
     preview_steps: int | None = Field(None, description="sampler steps of a `preview` request (live preview while dragging)")
