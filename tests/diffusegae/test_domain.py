@@ -41,7 +41,7 @@ def test_calibration_writes_small_statistics_and_the_manifest(tiny_model):
     assert measured["ood"]["noise"]["flagged"] >= 0.9 and measured["ood"]["vehicles"]["flagged"] >= 0.9, measured
     assert measured["ood_flagged"] >= 0.6, measured
     manifest = folder.read_manifest()
-    assert manifest.description and len(folder.example_files()) == 4
+    assert manifest.description and len(folder.example_files()) == 8
 
 
 @torch.no_grad()
