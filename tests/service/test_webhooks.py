@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 import uuid
@@ -231,10 +232,15 @@ def test_a_job_that_ends_while_no_api_runs_is_delivered_when_one_starts(hooked, 
     import redis
 
     stack, client, (a, _) = hooked
-    job = client.post("/api/recombine", json={"base": a, "steps": 30, "callback_url": receiver.url("/ok/later")}).json()
-    api = next(p for p in stack.procs if "uvicorn" in p.args)
-    stop_process(api)
-    stack.procs.remove(api)
+    worker = next(p for p in stack.procs if "celery" in p.args)
+    worker.send_signal(signal.SIGSTOP)  # the job must not end (and be delivered) before the API is gone
+    try:
+        job = client.post("/api/recombine", json={"base": a, "steps": 30, "callback_url": receiver.url("/ok/later")}).json()
+        api = next(p for p in stack.procs if "uvicorn" in p.args)
+        stop_process(api)
+        stack.procs.remove(api)
+    finally:
+        worker.send_signal(signal.SIGCONT)
     r = redis.Redis.from_url(stack.env["DGAE_REDIS_URL"], decode_responses=True)
     try:
         wait_for(lambda: r.hget(f"{stack.name}:job:{job['id']}", "state") == "succeeded", 60, what="the job to end")
