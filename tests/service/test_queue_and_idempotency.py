@@ -46,7 +46,8 @@ def test_queue_shows_lanes_and_where_each_job_stands(client: httpx.Client, image
     queued = [mine[j]["queue_position"] for j in behind if mine[j]["state"] == "queued"]
     assert queued == sorted(queued) and len(set(queued)) == len(queued), q  # each one ahead of the next
     shown = client.get(f"/api/jobs/{behind[-1]}").json()
-    assert shown["state"] != "queued" or shown["queue_position"] == mine[behind[-1]]["queue_position"]
+    # A moment later the job may have moved up (the worker took one ahead of it), never down.
+    assert shown["state"] != "queued" or 0 <= shown["queue_position"] <= mine[behind[-1]]["queue_position"]
     client.delete(f"/api/jobs/{long_job}")
     for j in behind:
         assert wait_job(client, j)["state"] == "succeeded"
