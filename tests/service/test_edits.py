@@ -22,7 +22,7 @@ def test_recombine_minimal_body_to_png(client, images):
     r = client.post("/api/recombine", json={"base": base, "attributes": {"background": {"donor": donor, "weight": 1.0}}})
     assert r.status_code == 202, r.text
     job = r.json()
-    assert job["state"] == "queued" and job["kind"] == "recombine"
+    assert job["state"] in ("queued", "running") and job["kind"] == "recombine"  # an idle worker may have it already
     done = wait_job(client, job["id"])
     assert done["state"] == "succeeded", done
     assert done["progress"]["done"] == done["progress"]["total"] == 10
