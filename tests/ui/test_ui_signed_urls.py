@@ -71,7 +71,7 @@ def test_images_and_progress_work_with_no_key_in_any_url(keyed_page):
     page.route(re.compile(r".*/api/jobs/[0-9a-f]+/events.*"), refuse_first_stream)
 
     open_editor(page)
-    page.fill("[data-testid=steps]", "6")
+    page.fill("[data-testid=steps]", "400")  # long enough to be still running when the page re-fetches the job
     base, donor = upload_keyed(page, SAMPLES[:2])
     page.select_option("[data-testid=base-picker]", base)
     page.select_option("[data-testid=picker-background]", donor)
