@@ -5,22 +5,10 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
-
 from core import retention
 from core.records import SUCCEEDED, Records
 from core.specs import Blend, RecombineSpec
 from core.store import Store, new_id
-from tests.stack import TEST_REDIS_URL
-
-
-@pytest.fixture
-def records():
-    rec = Records.connect(TEST_REDIS_URL, f"ret-{uuid.uuid4().hex[:8]}:")
-    yield rec
-    keys = list(rec.r.scan_iter(f"{rec.p}*"))
-    if keys:
-        rec.r.delete(*keys)
 
 
 def _image(records: Records, store: Store, owner: str) -> str:

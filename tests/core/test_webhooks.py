@@ -25,7 +25,6 @@ from core.webhooks import (
     signed_headers,
     verify,
 )
-from tests.stack import TEST_REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec-test"
@@ -129,18 +128,6 @@ def test_settings_need_a_secret_with_hosts_and_never_show_it():
 
 
 # --- exactly one delivery queued per ending (the Lua of core.records) ---
-
-@pytest.fixture
-def records():
-    rec = Records.connect(TEST_REDIS_URL, f"t-{uuid.uuid4().hex[:8]}:")
-    if not rec.ping():
-        pytest.fail(f"Redis does not answer at {TEST_REDIS_URL} (DGAE_TEST_REDIS_URL)")
-    yield rec
-    keys = list(rec.r.scan_iter(f"{rec.p}*"))
-    if keys:
-        rec.r.delete(*keys)
-    rec.r.close()
-
 
 def _job(records: Records, **fields) -> str:
     spec = RecombineSpec(base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=2, sampler="ddim", lane="bulk")
