@@ -6,8 +6,9 @@ stack trace from deep inside torch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -68,6 +69,13 @@ def load_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
     return data
+
+
+def check_known_fields(cls: type, data: Mapping[str, Any], source: Path) -> None:
+    """A JSON file read into the dataclass `cls` names only its fields (a typo or a newer writer is an error)."""
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise CheckpointError(f"{source}: unknown fields {unknown}")
 
 
 def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:

@@ -278,6 +278,17 @@ def _data_of_model(args: argparse.Namespace, folder, ed) -> None:
         args.dataset = trained_on
 
 
+def _classifier_of(args: argparse.Namespace, folder, without: str):
+    """--classifier, else the model's eval/classifier.safetensors; None (saying `without` what) when there is none."""
+    from diffusegae.evaluation.classifier import load_classifier
+
+    path = args.classifier or (folder.eval_dir / "classifier.safetensors")
+    if path.is_file():
+        return load_classifier(path)
+    print(f"no attribute classifier at {path}: {without}", file=sys.stderr)
+    return None
+
+
 def _editor(args: argparse.Namespace):
     from diffusegae.editing import Editor
 
@@ -381,7 +392,6 @@ def _eval_out(args: argparse.Namespace, folder) -> Path:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.evaluation.report import evaluate
     from diffusegae.model_folder import ModelFolder
 
@@ -390,10 +400,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     ed = _editor(args)
     _data_of_model(args, folder, ed)
     data = _load_data(args, split="test")
-    clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
-    clf = load_classifier(clf_path) if clf_path.is_file() else None
-    if clf is None:
-        print(f"no attribute classifier at {clf_path}: swap accuracy is skipped", file=sys.stderr)
+    clf = _classifier_of(args, folder, "swap accuracy is skipped")
     print(f"writing metrics.json and figures to {out}", file=sys.stderr, flush=True)
     before = set(_eval_results_in(out))
     result = evaluate(ed, data, out, clf=clf, steps_list=args.steps_list, recon_images=args.recon_images,
@@ -410,7 +417,6 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 def cmd_calibrate(args: argparse.Namespace) -> None:
     """Fewest sampling steps (and the sampler) whose edits stay within tolerance of 100 DDIM steps -> model.json."""
     from diffusegae.evaluation.calibration import calibrate, write_choice
-    from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.model_folder import ModelFolder
 
     folder = ModelFolder(args.model)
@@ -418,10 +424,7 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
     ed = _editor(args)
     _data_of_model(args, folder, ed)
     data = _load_data(args, split="test")
-    clf_path = args.classifier or (folder.eval_dir / "classifier.safetensors")
-    clf = load_classifier(clf_path) if clf_path.is_file() else None
-    if clf is None:
-        print(f"no attribute classifier at {clf_path}: swap accuracy is not checked", file=sys.stderr)
+    clf = _classifier_of(args, folder, "swap accuracy is not checked")
     try:
         result = calibrate(ed, data, tolerance=args.tolerance, accuracy_tolerance=args.accuracy_tolerance, clf=clf,
                            samplers=args.samplers, candidates=args.steps_list, reference_steps=args.reference_steps,

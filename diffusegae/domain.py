@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from diffusegae.checkpoint import CheckpointError, load_json, load_tensors, save_tensors
+from diffusegae.checkpoint import CheckpointError, check_known_fields, load_json, load_tensors, save_tensors
 from diffusegae.models.gae import GroupAutoencoder
 
 STATS = "stats.safetensors"
@@ -65,10 +65,7 @@ class DomainConfig:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: Path) -> DomainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CheckpointError(f"{source}: unknown fields {unknown}")
+        check_known_fields(cls, data, source)
         try:
             return cls(**{**data, "chunk_thresholds": {str(k): float(v) for k, v in
                                                        dict(data.get("chunk_thresholds") or {}).items()}})

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from diffusegae.checkpoint import CheckpointError, load_json, load_module
+from diffusegae.checkpoint import CheckpointError, check_known_fields, load_json, load_module
 from diffusegae.config import AutoencoderConfig, GAEConfig
 from diffusegae.diffusion.samplers import SAMPLING_VERSION
 from diffusegae.models.autoencoder import DiffusionAutoencoder
@@ -49,10 +49,7 @@ class ModelManifest:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: Path) -> ModelManifest:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise CheckpointError(f"{source}: unknown fields {unknown}")
+        check_known_fields(cls, data, source)
         values = data.get("values")
         if not isinstance(values, dict) or not all(isinstance(v, list) for v in values.values()):
             raise CheckpointError(f"{source}: 'values' must map each attribute to a list of value names")
