@@ -7,4 +7,5 @@ bash scripts/setup.sh --browser
 DGAE_REDIS_URL="${DGAE_TEST_REDIS_URL:-redis://127.0.0.1:6379/12}" bash scripts/redis.sh
 ruff check .
 export OMP_NUM_THREADS=1
-exec python3 -m pytest -q "$@"
+# Two test processes (pytest-xdist): while one waits on a worker, a browser or Redis, the other computes.
+exec python3 -m pytest -q -n "${DGAE_TEST_PROCESSES:-2}" "$@"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -42,7 +44,7 @@ def cached_dir(name: str, *, sources: Sequence[str], files: Sequence[Path] = (),
     The hash covers the library `sources` (files, or folders whose *.py count), the bytes of `files` (committed
     weights the build reads), `key` (the build's own parameters, e.g. the source of the function that builds) and
     the torch version. The folder is built under a temporary name and renamed into place, so a test process never
-    sees half of it; when two processes build at once, the first rename wins and the other build is dropped.
+    sees half of it; a lock file beside it makes parallel test processes (pytest -n) wait for one build.
     """
     h = hashlib.sha256()
     paths = [p for name_ in sources for p in ([ROOT / name_] if name_.endswith(".py") else (ROOT / name_).rglob("*.py"))]
@@ -52,26 +54,41 @@ def cached_dir(name: str, *, sources: Sequence[str], files: Sequence[Path] = (),
     h.update(key.encode())
     h.update(torch.__version__.encode())
     final = _cache_root() / f"{name}-{h.hexdigest()[:16]}"
-    if (final / "cache-key.json").is_file():
-        return final
+    if not (final / "cache-key.json").is_file():
+        with _build_lock(final):  # parallel test processes (pytest -n) wait for one build instead of each training
+            if not (final / "cache-key.json").is_file():
+                _build_into(final, build, {"sources": list(sources), "files": [str(f) for f in files], "key": key,
+                                           "torch": torch.__version__})
+    return final
+
+
+@contextlib.contextmanager
+def _build_lock(final: Path) -> Iterator[None]:
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{name}-building-", dir=final.parent))
+    with open(final.parent / f"{final.name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _build_into(final: Path, build: Callable[[Path], None], key: dict) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix=f"{final.name}-building-", dir=final.parent))
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(1)  # the suite shares 2 cores with workers and browsers
         build(tmp)
-        (tmp / "cache-key.json").write_text(json.dumps({"sources": list(sources), "files": [str(f) for f in files],
-                                                        "key": key, "torch": torch.__version__}, indent=2) + "\n")
+        (tmp / "cache-key.json").write_text(json.dumps(key, indent=2) + "\n")
         tmp.chmod(0o755)  # mkdtemp makes it private
         try:
             tmp.rename(final)
-        except OSError:  # another process renamed its build into place first
+        except OSError:  # another process (without the lock: an older checkout) renamed its build into place first
             if not (final / "cache-key.json").is_file():
                 raise
     finally:
         torch.set_num_threads(threads)
         shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 def tiny_model_dir() -> Path:
@@ -82,20 +99,15 @@ def tiny_model_dir() -> Path:
     """
     from tests.tiny_model import build_tiny_model
 
-    cache = Path(os.environ.get("DIFFUSEGAE_TEST_CACHE", "/tmp/diffusegae-test-cache"))
-    final = cache / f"tiny-{_library_hash()}"
+    final = _cache_root() / f"tiny-{_library_hash()}"
     if not (final / "model.json").is_file():
-        tmp = cache / f"tiny-building-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the suite shares 2 cores with workers and browsers
-        build_tiny_model(tmp)
-        torch.set_num_threads(threads)
-        shutil.rmtree(tmp / "runs", ignore_errors=True)
-        if not final.exists():
-            tmp.rename(final)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        with _build_lock(final):
+            if not (final / "model.json").is_file():
+                def build(folder: Path) -> None:
+                    build_tiny_model(folder)
+                    shutil.rmtree(folder / "runs", ignore_errors=True)
+
+                _build_into(final, build, {"library": _library_hash(), "torch": torch.__version__})
     return final
 
 
