@@ -10,7 +10,9 @@ render (the model's calibrated steps) is sent at once, while the last preview ma
 
 Reports previews shown per second, preview latency (request -> PNG) p50 / p95, and the final image's
 latency after release (p50 over the drags). Then the same final render followed through the SSE stream
-(`POST /api/recombine`, then `GET /api/jobs/{id}/events` until `end`), against `?wait=`.
+(`POST /api/recombine`, then `GET /api/jobs/{id}/events` until `end`), against `?wait=`. Last, upload ->
+ready: `--uploads` new images, one at a time, each timed from the POST until its status reads `ready`
+(encode + inversion at the model's calibrated steps; the status is polled every 5 ms).
 
 Starts its own worker and API processes (torch at `--threads`) on the Redis at DGAE_TEST_REDIS_URL
 (default redis://127.0.0.1:6379/12), in a namespace of its own. Any model folder works (`--model`); the
@@ -104,6 +106,18 @@ def sse_final(client, base: str, donor: str, attr: str, w: float) -> float:
     return time.perf_counter() - t0
 
 
+def upload_ready(client, png: bytes) -> float:
+    """Upload one new image and poll its status until `ready` -> seconds."""
+    t0 = time.perf_counter()
+    r = client.post("/api/images", files={"file": ("upload.png", png)})
+    assert r.status_code == 202, r.text
+    image_id = r.json()["id"]
+    while (status := client.get(f"/api/images/{image_id}").json()["status"]) not in ("ready", "failed"):
+        time.sleep(0.005)
+    assert status == "ready", status
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "toys-32")
@@ -112,6 +126,7 @@ def main() -> None:
     ap.add_argument("--hz", type=float, default=30.0, help="slider values per second while dragging")
     ap.add_argument("--threads", type=int, default=1, help="torch threads of the worker")
     ap.add_argument("--finals", type=int, default=10, help="final renders timed through ?wait= and through SSE")
+    ap.add_argument("--uploads", type=int, default=20, help="new images timed from upload to ready")
     args = ap.parse_args()
 
     import httpx
@@ -158,6 +173,11 @@ def main() -> None:
                 streamed.append(sse_final(finals, base, donor, attr, w + 0.01))
             print(f"final render alone: ?wait= p50 {_ms(waited, 0.5)} ms;  POST + SSE stream to `end` p50 "
                   f"{_ms(streamed, 0.5)} ms  (n={args.finals})")
+            # new images: toys renders the previous steps did not upload (the id is the bytes' hash)
+            combos = [(i % 6, 10 + i, (3 * i) % 10) for i in range(args.uploads)]
+            ready = [upload_ready(client, _png(*c, res)) for c in combos]
+            print(f"upload -> ready (encode + inversion at {model['default_steps']} steps): p50 {_ms(ready, 0.5)} ms  "
+                  f"p95 {_ms(ready, 0.95)} ms  (n={args.uploads})")
 
 
 if __name__ == "__main__":
