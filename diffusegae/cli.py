@@ -159,6 +159,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> None:
     before = _files_of(args.out)
     train_autoencoder(cfg, data, args.out, _loop(args), rt, batch_size=args.batch_size, seed=args.seed,
                       resume=args.resume, snapshot_every=args.snapshot_every, high_noise_frac=args.high_noise_frac,
+                      high_noise_range=tuple(args.high_noise_range) if args.high_noise_range else None,
                       init_from=init_from)
     if rt.is_main:
         _report_written(args.out, before)
@@ -534,7 +535,9 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     _add_loop_args(p, steps=20000, lr=1e-4, batch=32, ema=0.999)
     p.add_argument("--snapshot-every", type=int, default=0, help="keep EMA snapshots for a learning curve")
     p.add_argument("--high-noise-frac", type=float, default=0.0,
-                   help="fraction of each batch with t drawn from the upper half of the schedule")
+                   help="fraction of each batch with t drawn from --high-noise-range")
+    p.add_argument("--high-noise-range", type=int, nargs=2, metavar=("LO", "HI"), default=None,
+                   help="the timesteps [LO, HI) of that fraction (default: the upper half of the schedule)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="start a new run from these stage-1 weights (a model folder or its .safetensors)")
     p.set_defaults(func=cmd_train_autoencoder)

@@ -19,13 +19,15 @@ from diffusegae.training.loop import LoopConfig, run_loop
 def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime, *,
                       batch_size: int = 32, seed: int = 0, resume: bool = False,
                       snapshot_every: int = 0, high_noise_frac: float = 0.0,
+                      high_noise_range: tuple[int, int] | None = None,
                       init_from: Path | None = None) -> DiffusionAutoencoder:
     """Train stage 1 on `data` and write the EMA weights into the model folder `out`.
 
     `snapshot_every` > 0 also keeps EMA snapshots under `out/runs/` for a later learning curve.
-    `high_noise_frac` of each batch draws t from the upper half of the schedule, where only z_sem
-    can tell the UNet what to draw. `init_from` (a stage-1 weight file) starts a new run from
-    earlier weights; step numbers in checkpoints then continue from that file's step.
+    `high_noise_frac` of each batch draws t from `high_noise_range` [lo, hi) (default: the upper half of the
+    schedule), where x_t shows too little of the picture and z_sem has to tell the UNet what to draw.
+    `init_from` (a stage-1 weight file) starts a new run from earlier weights; step numbers in checkpoints
+    then continue from that file's step.
     """
     folder = ModelFolder(out)
     torch.manual_seed(seed * 1000 + rt.rank)  # before the model: its initial weights are part of the run
@@ -39,13 +41,15 @@ def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, lo
     images = data.images
     gen = generator_for(seed, rt)
     n_high = round(batch_size * high_noise_frac)
-    half = cfg.num_timesteps // 2
+    lo, hi = high_noise_range or (cfg.num_timesteps // 2, cfg.num_timesteps)
+    if not 0 <= lo < hi <= cfg.num_timesteps:
+        raise ValueError(f"high_noise_range {lo, hi} is not a range within [0, {cfg.num_timesteps}]")
 
     def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         idx = torch.randint(0, images.shape[0], (batch_size,), generator=gen)
         x0 = images[idx].to(rt.device)
         t = torch.cat([torch.randint(0, cfg.num_timesteps, (batch_size - n_high,), generator=gen),
-                       torch.randint(half, cfg.num_timesteps, (n_high,), generator=gen)]).to(rt.device)
+                       torch.randint(lo, hi, (n_high,), generator=gen)]).to(rt.device)
         return m(x0, t).mean(), {}
 
     def on_save(step: int, ema: nn.Module) -> None:

@@ -34,7 +34,7 @@ def test_train_all_stages_then_edit(tmp_path):
     # A new run from those weights (as after a lost run state) continues the step count.
     cont = tmp_path / "cont"
     _cli("train", "autoencoder", *ds, "--out", cont, "--init-from", out, "--steps", "2", "--batch-size", "4",
-         "--high-noise-frac", "0.5", "--snapshot-every", "5")
+         "--high-noise-frac", "0.5", "--high-noise-range", "100", "500", "--snapshot-every", "5")
     _, meta = load_tensors(cont / "autoencoder" / "model.safetensors")
     assert meta["step"] == 5 and (cont / "runs" / "autoencoder" / "ema_0000005.safetensors").is_file()
     _cli("train", "gae", *ds, "--out", out, "--steps", "5", "--batch-size", "8", *_sets(TINY_GAE), "--default-steps", "4",
