@@ -20,18 +20,20 @@ STAGE1=(--steps 60000 --batch-size 32 --lr 2e-4 --save-every 500 --snapshot-ever
 # step costs about what a toys-32 step does. Two data-parallel processes of one thread each, niced so
 # that interactive work on the same machine goes first. VRUN holds the run state (checkpoints every 250
 # steps, EMA snapshots every 2,000); `vehicles-continue` starts a new run from FROM's weights when the
-# run state is gone (a new session).
+# run state is gone (a new session). Steps 0-14,250 drew 30% of each batch from t in [500, 1000); from
+# 14,250 on, 50% from [100, 500), where a surface's pattern is faint in x_t and z_sem can help draw it.
 VM=models/vehicles-64
 VRUN=${VRUN:-runs/vehicles-64-stage1}
 VSTAGE1=(--dataset vehicles --resolution 64 --steps 60000 --batch-size 16 --lr 2e-4 --save-every 250
-         --snapshot-every 2000 --high-noise-frac 0.3 --threads 1)
+         --snapshot-every 2000 --threads 1)
 ddp() { OMP_NUM_THREADS=1 nice -n 10 python -m torch.distributed.run --standalone --nproc_per_node "${NPROC:-2}" -m diffusegae.cli "$@"; }
 
 case "${1:-}" in
   vehicles-autoencoder)
-    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --set unet_patch=2 ${RESUME:+--resume} ;;
+    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.3 --set unet_patch=2 ${RESUME:+--resume} ;;
   vehicles-continue)
-    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" ;;
+    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500 \
+      --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
     diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
       --steps 2000 --batch-size 64 --threads "$T" ;;
