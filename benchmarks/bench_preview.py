@@ -22,7 +22,6 @@ uploaded toys renders are resized to its resolution by the service.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import statistics
@@ -33,14 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _png(i: int, b: int, p: int, size: int) -> bytes:
-    from diffusegae.data import toys
-
-    buf = io.BytesIO()
-    toys.render(i, b, p, size).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def _ms(xs: list[float], q: float) -> str:
@@ -131,6 +122,7 @@ def main() -> None:
 
     import httpx
 
+    from tests.service.helpers import toy_png, upload, wait_image
     from tests.stack import Stack
 
     threads = str(args.threads)
@@ -141,12 +133,9 @@ def main() -> None:
         with httpx.Client(base_url=url, timeout=300) as client, httpx.Client(base_url=url, timeout=300) as finals:
             model = client.get("/api/model").json()
             res, attr = model["resolution"], model["attributes"][1 % len(model["attributes"])]
-            ids = [client.post("/api/images", files={"file": (f"{n}.png", _png(*c, res))}).json()["id"]
-                   for n, c in (("base", (1, 2, 3)), ("donor", (4, 7, 8)))]
-            for i in ids:
-                while client.get(f"/api/images/{i}").json()["status"] not in ("ready", "failed"):
-                    time.sleep(0.1)
-            base, donor = ids
+            base, donor = [upload(client, toy_png(*c, res)).json()["id"] for c in ((1, 2, 3), (4, 7, 8))]
+            for i in (base, donor):
+                assert wait_image(client, i, timeout=120)["status"] == "ready"
             print(f"model {model['name']} ({res} px): preview {model['preview_steps']} step(s), final "
                   f"{model['default_steps']} {model['default_sampler']} steps; worker at {threads} torch thread(s); "
                   f"dragging {attr} at {args.hz:g} Hz for {args.seconds:g} s, {args.drags} drags")
@@ -175,7 +164,7 @@ def main() -> None:
                   f"{_ms(streamed, 0.5)} ms  (n={args.finals})")
             # new images: toys renders the previous steps did not upload (the id is the bytes' hash)
             combos = [(i % 6, 10 + i, (3 * i) % 10) for i in range(args.uploads)]
-            ready = [upload_ready(client, _png(*c, res)) for c in combos]
+            ready = [upload_ready(client, toy_png(*c, res)) for c in combos]
             print(f"upload -> ready (encode + inversion at {model['default_steps']} steps): p50 {_ms(ready, 0.5)} ms  "
                   f"p95 {_ms(ready, 0.95)} ms  (n={args.uploads})")
 

@@ -15,7 +15,6 @@ Uses the Redis at DGAE_TEST_REDIS_URL (default redis://127.0.0.1:6379/12), in a 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -28,14 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _png(i: int, b: int, p: int, size: int) -> bytes:
-    from diffusegae.data import toys
-
-    buf = io.BytesIO()
-    toys.render(i, b, p, size).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _q(xs: list[float], q: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))] * 1000 if xs else float("nan")
@@ -44,6 +35,7 @@ def _q(xs: list[float], q: float) -> float:
 def run_setting(model: Path, threads: int, clients: int, seconds: float) -> dict[str, float]:
     import httpx
 
+    from tests.service.helpers import toy_png, upload, wait_image
     from tests.stack import Stack
 
     env = {"DGAE_TORCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads)}
@@ -52,14 +44,11 @@ def run_setting(model: Path, threads: int, clients: int, seconds: float) -> dict
         url = stack.start_api()
         stack.wait_healthy(url, timeout=180)
         with httpx.Client(base_url=url, timeout=300, limits=httpx.Limits(max_connections=clients + 2)) as client:
-            res = client.get("/api/model").json()["resolution"]
-            attr = client.get("/api/model").json()["attributes"][0]
-            ids = [client.post("/api/images", files={"file": (f"{n}.png", _png(*c, res))}).json()["id"]
-                   for n, c in (("base", (1, 2, 3)), ("donor", (4, 7, 8)))]
-            for i in ids:
-                while client.get(f"/api/images/{i}").json()["status"] not in ("ready", "failed"):
-                    time.sleep(0.05)
-            base, donor = ids
+            model = client.get("/api/model").json()
+            res, attr = model["resolution"], model["attributes"][0]
+            base, donor = [upload(client, toy_png(*c, res)).json()["id"] for c in ((1, 2, 3), (4, 7, 8))]
+            for i in (base, donor):
+                assert wait_image(client, i, timeout=120)["status"] == "ready"
             counter = iter(range(10**9))
             lock = threading.Lock()
 

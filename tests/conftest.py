@@ -99,7 +99,8 @@ def tiny_model_dir() -> Path:
     """
     from tests.tiny_model import build_tiny_model
 
-    final = _cache_root() / f"tiny-{_library_hash()}"
+    library = _library_hash()
+    final = _cache_root() / f"tiny-{library}"
     if not (final / "model.json").is_file():
         with _build_lock(final):
             if not (final / "model.json").is_file():
@@ -107,7 +108,7 @@ def tiny_model_dir() -> Path:
                     build_tiny_model(folder)
                     shutil.rmtree(folder / "runs", ignore_errors=True)
 
-                _build_into(final, build, {"library": _library_hash(), "torch": torch.__version__})
+                _build_into(final, build, {"library": library, "torch": torch.__version__})
     return final
 
 
