@@ -6,6 +6,7 @@ Encodes every render of the dataset with the stage-1 weights given (a model's au
 an EMA snapshot of a run) and prints the accuracy of a linear probe per attribute on z_sem itself
 (`diffusegae.evaluation.probes.perplexity_matrix`, 80/20 split) — the perplexity matrix's diagonal, before any
 GAE. An attribute z_sem does not hold (a probe near chance) cannot be swapped by the GAE trained on it.
+For vehicles it also probes the background's two parts: the kind of surface (12) and its colour (10).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import torch
 
 from diffusegae.checkpoint import load_module
 from diffusegae.config import AutoencoderConfig
+from diffusegae.data import vehicles
 from diffusegae.data.dataset import load_rendered
-from diffusegae.evaluation.probes import perplexity_matrix
+from diffusegae.evaluation.probes import linear_probe_accuracy, perplexity_matrix
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 
 
@@ -35,9 +37,15 @@ def main() -> None:
     with torch.no_grad():
         z = torch.cat([ae.encode(data.images[i: i + 256]) for i in range(0, len(data), 256)])  # (N, z_sem_dim)
     acc = perplexity_matrix(z, data.labels, {"z_sem": slice(0, z.shape[1])}, data.num_values)[0]
-    print(json.dumps({"weights": str(args.weights), "images": len(data),
-                      "probe": {a: round(v, 3) for a, v in zip(data.attributes, acc.tolist())},
-                      "chance": {a: round(1 / n, 4) for a, n in zip(data.attributes, data.num_values)}}))
+    probe = {a: round(v, 3) for a, v in zip(data.attributes, acc.tolist())}
+    chance = {a: round(1 / n, 4) for a, n in zip(data.attributes, data.num_values)}
+    if args.dataset == "vehicles":
+        kinds = len(vehicles.SURFACES)
+        background = data.labels[:, data.attributes.index("background")]
+        probe["surface kind"] = round(linear_probe_accuracy(z, background % kinds, kinds), 3)
+        probe["surface colour"] = round(linear_probe_accuracy(z, background // kinds, len(vehicles.PALETTE_NAMES)), 3)
+        chance["surface kind"], chance["surface colour"] = round(1 / kinds, 4), round(1 / len(vehicles.PALETTE_NAMES), 4)
+    print(json.dumps({"weights": str(args.weights), "images": len(data), "probe": probe, "chance": chance}))
 
 
 if __name__ == "__main__":

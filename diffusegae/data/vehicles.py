@@ -24,10 +24,10 @@ from PIL import Image
 ATTRIBUTES = ("identity", "background", "pose")
 NUM_VALUES = (6, 111, 10)
 IDENTITY_NAMES = ("car", "truck", "bus", "tank", "plane", "boat")
-SURFACES = ("plain", "wood", "carpet", "tiles", "stone", "fabric", "paper", "checker", "stripes", "bricks",
+SURFACES = ("plain", "wood", "carpet", "tiles", "stone", "fabric", "cardboard", "checker", "stripes", "bricks",
             "marble", "dots")
 PALETTE_NAMES = ("red", "orange", "sand", "olive", "green", "teal", "blue", "purple", "grey", "brown")
-RENDER_VERSION = 1  # bump when a picture changes: it names cached renders
+RENDER_VERSION = 2  # bump when a picture changes: it names cached renders
 
 _EPS = 1e-4
 _FAR = 1e9
@@ -190,61 +190,79 @@ def _fbm(u: np.ndarray, v: np.ndarray, seed: int, octaves: int = 3) -> np.ndarra
     return out / total
 
 
+def _cells(u: np.ndarray, v: np.ndarray, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Jittered-grid Voronoi cells of about `size`: (distance to the nearest cell edge, a value in [0, 1) per cell)."""
+    gu, gv = u / size, v / size
+    iu, iv = np.floor(gu), np.floor(gv)
+    best = np.full((2,) + u.shape, np.inf, np.float32)
+    ident = np.zeros_like(u)
+    for du in (-1, 0, 1):
+        for dv in (-1, 0, 1):
+            cu, cv = iu + du, iv + dv
+            pu, pv = cu + 0.15 + 0.7 * _hash01(cu, cv, seed), cv + 0.15 + 0.7 * _hash01(cu, cv, seed + 1)
+            dist = np.hypot(gu - pu, gv - pv)
+            nearer = dist < best[0]
+            best[1] = np.where(nearer, best[0], np.minimum(best[1], dist))
+            best[0] = np.where(nearer, dist, best[0])
+            ident = np.where(nearer, _hash01(cu, cv, seed + 2), ident)
+    return (best[1] - best[0]) * size / 2, ident
+
+
 def _surface(b: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Albedo (N, 3) of background `b` at ground coordinates (u, v) (world units, offset per image)."""
+    """Albedo (N, 3) of background `b` at surface coordinates (u, v) (world units, offset per image).
+
+    Each family's structure is at least a few pixels across at 64 px, so that the kind of surface reads at a
+    glance and not only its colour; the offset moves the pattern but never changes its kind.
+    """
     family, palette = b % len(SURFACES), b // len(SURFACES)
     c1 = _PALETTE[palette]
-    c2 = np.clip(c1 * 0.55, 0, 1) if c1.mean() > 0.45 else np.clip(c1 * 0.5 + 0.45, 0, 1)
+    c2 = np.clip(c1 * 0.45, 0, 1) if c1.mean() > 0.45 else np.clip(c1 * 0.4 + 0.55, 0, 1)
     name = SURFACES[family]
     mix = np.zeros_like(u)  # 0 -> c1, 1 -> c2
     tone = np.ones_like(u)
     if name == "plain":
-        tone = 0.93 + 0.1 * _fbm(u * 0.7, v * 0.7, 1)
-    elif name == "wood":
-        plank = np.floor(v / 0.45)
-        tone = 0.8 + 0.3 * _hash01(plank, plank * 0 + 3, 2)
-        grain = np.sin((u + 3 * _hash01(plank, plank * 0, 5)) * 9 + 5 * _fbm(u * 1.5, v * 6, 7))
-        mix = 0.35 * (grain > 0.6) + 0.9 * (np.abs(v / 0.45 - plank) < 0.05)
-    elif name == "carpet":
-        tone = 0.75 + 0.5 * _value_noise(u * 40, v * 40, 11) * (0.6 + 0.4 * _fbm(u, v, 12))
-    elif name == "tiles":
-        fu, fv = (u / 0.55) % 1, (v / 0.55) % 1
-        mix = ((fu < 0.07) | (fv < 0.07)).astype(np.float32)
-        tone = 0.9 + 0.15 * _hash01(np.floor(u / 0.55), np.floor(v / 0.55), 13)
-    elif name == "stone":
-        n = _fbm(u * 2.5, v * 2.5, 21, 4)
-        mix = (np.abs(n - 0.5) < 0.03).astype(np.float32)
-        tone = 0.7 + 0.6 * _value_noise(u * 2.5, v * 2.5, 23)
-    elif name == "fabric":
-        w = np.sin(u * 55) * np.sin(v * 55)
-        mix = 0.5 * (w > 0) + 0.25 * np.sin((u + v) * 14) ** 2
-    elif name == "paper":
-        tone = 1.05 + 0.06 * _value_noise(u * 25, v * 3, 31)
-        mix = 0.25 * (np.abs(np.sin(v * 3.2)) < 0.04)
+        tone = 0.95 + 0.06 * _fbm(u * 0.5, v * 0.5, 1)
+    elif name == "wood":  # planks along u, each its own shade, dark seams, grain streaks
+        plank = np.floor(v / 0.4)
+        tone = 0.72 + 0.4 * _hash01(plank, plank * 0 + 3, 2)
+        grain = np.sin((u + 3 * _hash01(plank, plank * 0, 5)) * 5 + 4 * _fbm(u * 0.8, v * 4, 7))
+        mix = 0.4 * (grain > 0.7) + 1.0 * (np.abs(v / 0.4 - plank - 0.5) > 0.42)
+    elif name == "carpet":  # a rug of soft light and dark blotches
+        n = _fbm(u * 1.6, v * 1.6, 11, 2)
+        mix = np.clip((n - 0.35) * 3.0, 0, 1)
+        tone = 0.9 + 0.15 * _value_noise(u * 8, v * 8, 12)
+    elif name == "tiles":  # large square tiles, thick grout
+        fu, fv = (u / 0.7) % 1, (v / 0.7) % 1
+        mix = ((fu < 0.12) | (fv < 0.12)).astype(np.float32)
+        tone = 0.88 + 0.2 * _hash01(np.floor(u / 0.7), np.floor(v / 0.7), 13)
+    elif name == "stone":  # irregular flagstones, dark gaps
+        edge, ident = _cells(u, v, 0.6, 21)
+        mix = (edge < 0.035).astype(np.float32)
+        tone = 0.7 + 0.5 * ident
+    elif name == "fabric":  # a tartan: bands across both directions
+        bu = ((u / 0.8) % 1 < 0.3).astype(np.float32)
+        bv = ((v / 0.8) % 1 < 0.3).astype(np.float32)
+        mix = 0.5 * bu + 0.5 * bv
+    elif name == "cardboard":  # corrugated: soft ridges along v
+        tone = 0.8 + 0.35 * np.sin(u * 2 * np.pi / 0.35) ** 2
     elif name == "checker":
         mix = ((np.floor(u / 0.5) + np.floor(v / 0.5)) % 2).astype(np.float32)
     elif name == "stripes":
         mix = ((np.floor((u + v) / 0.35)) % 2).astype(np.float32)
-    elif name == "bricks":
-        row = np.floor(v / 0.25)
-        fu, fv = ((u + 0.25 * (row % 2)) / 0.5) % 1, (v / 0.25) % 1
-        mix = ((fu < 0.06) | (fv < 0.1)).astype(np.float32)
-        tone = 0.85 + 0.25 * _hash01(np.floor((u + 0.25 * (row % 2)) / 0.5), row, 41)
-    elif name == "marble":
-        vein = np.abs(np.sin(u * 2.2 + v * 1.1 + 6 * _fbm(u * 1.2, v * 1.2, 51, 4)))
-        mix = np.clip(1 - vein * 4, 0, 1) * 0.8
-        tone = 1.0 + 0.08 * _fbm(u * 3, v * 3, 53)
-    elif name == "dots":
-        fu, fv = (u / 0.4) % 1 - 0.5, (v / 0.4) % 1 - 0.5
-        mix = (fu * fu + fv * fv < 0.06).astype(np.float32)
+    elif name == "bricks":  # running bond, offset rows, light mortar
+        row = np.floor(v / 0.3)
+        fu, fv = ((u + 0.3 * (row % 2)) / 0.6) % 1, (v / 0.3) % 1
+        mix = ((fu < 0.08) | (fv < 0.16)).astype(np.float32)
+        tone = 0.8 + 0.3 * _hash01(np.floor((u + 0.3 * (row % 2)) / 0.6), row, 41)
+    elif name == "marble":  # bold veins on a pale ground
+        vein = np.abs(np.sin(u * 1.8 + v * 0.9 + 5 * _fbm(u * 0.9, v * 0.9, 51, 3)))
+        mix = np.clip(1 - vein * 3, 0, 1)
+        tone = 1.0 + 0.08 * _fbm(u * 2, v * 2, 53)
+    elif name == "dots":  # large polka dots
+        fu, fv = (u / 0.5) % 1 - 0.5, (v / 0.5) % 1 - 0.5
+        mix = (fu * fu + fv * fv < 0.09).astype(np.float32)
     albedo = c1[None] * (1 - mix[:, None]) + c2[None] * mix[:, None]
     return np.clip(albedo * tone[:, None], 0, 1)
-
-
-def _wall_colour(b: int) -> np.ndarray:
-    palette = b // len(SURFACES)
-    c = _PALETTE[(palette + 5) % len(_PALETTE)]  # a contrasting backdrop
-    return np.clip(0.45 * c + 0.4, 0, 1)
 
 
 # --- ray casting -------------------------------------------------------------------------------
@@ -464,8 +482,10 @@ def render(identity: int, background: int, pose: int, resolution: int = 64, *, s
     gv = pts[on_g, 2] + nz.texture_offset[1]
     albedo[on_g] = _surface(background, gu, gv)
     normal[on_g] = (0, 1, 0)
-    wall = _wall_colour(background)
-    albedo[on_w] = wall[None] * (0.85 + 0.15 * np.clip(pts[on_w, 1] / 3, 0, 1))[:, None]
+    # The backdrop is a sweep of the same material, seen face on: the surface's pattern without foreshortening.
+    wu = pts[on_w, 0] + nz.texture_offset[0]
+    wv = pts[on_w, 1] + nz.texture_offset[1]
+    albedo[on_w] = _surface(background, wu, wv) * (0.8 + 0.15 * np.clip(pts[on_w, 1] / 3, 0, 1))[:, None]
     normal[on_w] = (0, 0, -1)
 
     # Sun light with a soft shadow: four shadow rays in a small cone.
