@@ -40,11 +40,10 @@ def main() -> None:
     probe = {a: round(v, 3) for a, v in zip(data.attributes, acc.tolist())}
     chance = {a: round(1 / n, 4) for a, n in zip(data.attributes, data.num_values)}
     if args.dataset == "vehicles":
-        kinds = len(vehicles.SURFACES)
-        background = data.labels[:, data.attributes.index("background")]
-        probe["surface kind"] = round(linear_probe_accuracy(z, background % kinds, kinds), 3)
-        probe["surface colour"] = round(linear_probe_accuracy(z, background // kinds, len(vehicles.PALETTE_NAMES)), 3)
-        chance["surface kind"], chance["surface colour"] = round(1 / kinds, 4), round(1 / len(vehicles.PALETTE_NAMES), 4)
+        parts = vehicles.surface_kind_and_colour(data.labels[:, data.attributes.index("background")])
+        for name, labels, n in zip(("surface kind", "surface colour"), parts,
+                                   (len(vehicles.SURFACES), len(vehicles.PALETTE_NAMES))):
+            probe[name], chance[name] = round(linear_probe_accuracy(z, labels, n), 3), round(1 / n, 4)
     print(json.dumps({"weights": str(args.weights), "images": len(data), "probe": probe, "chance": chance}))
 
 

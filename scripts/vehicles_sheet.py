@@ -22,7 +22,7 @@ def sheet(resolution: int) -> Image.Image:
     kinds = len(vehicles.SURFACES)
     cells = [(i, (17 * i + 5) % n_bg, p) for i in range(n_id) for p in range(n_pose)]
     # Colours 0-8: all twelve kinds exist in those (111 = 9 x 12 + 3).
-    cells += [(k % n_id, k % kinds + kinds * (5 * k % 9), (3 * k + 1) % n_pose) for k in range(2 * n_pose)]
+    cells += [(k % n_id, vehicles.background_of(k % kinds, 5 * k % 9), (3 * k + 1) % n_pose) for k in range(2 * n_pose)]
     tiles = [np.asarray(vehicles.render(i, b, p, resolution)) for i, b, p in cells]
     rows = [np.concatenate(tiles[r * n_pose:(r + 1) * n_pose], axis=1) for r in range(len(tiles) // n_pose)]
     return Image.fromarray(np.concatenate(rows, axis=0))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image
@@ -28,6 +29,7 @@ SURFACES = ("plain", "wood", "carpet", "tiles", "stone", "fabric", "cardboard", 
             "marble", "dots")
 PALETTE_NAMES = ("red", "orange", "sand", "olive", "green", "teal", "blue", "purple", "grey", "brown")
 RENDER_VERSION = 2  # bump when a picture changes: it names cached renders
+Label = TypeVar("Label")  # an int, or an array / tensor of them
 
 _EPS = 1e-4
 _FAR = 1e9
@@ -160,8 +162,18 @@ _PALETTE = np.array([(180, 50, 45), (215, 120, 40), (210, 185, 130), (120, 125, 
                     np.float32) / 255.0
 
 
+def surface_kind_and_colour(b: Label) -> tuple[Label, Label]:
+    """Background label(s) -> (kind of surface, colour): indices into SURFACES and PALETTE_NAMES (ints or tensors)."""
+    return b % len(SURFACES), b // len(SURFACES)
+
+
+def background_of(kind: int, colour: int) -> int:
+    """The background label of a kind of surface in a colour (the inverse of `surface_kind_and_colour`)."""
+    return kind + len(SURFACES) * colour
+
+
 def background_name(b: int) -> str:
-    family, palette = b % len(SURFACES), b // len(SURFACES)
+    family, palette = surface_kind_and_colour(b)
     return f"{PALETTE_NAMES[palette]} {SURFACES[family]}"
 
 
@@ -214,7 +226,7 @@ def _surface(b: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     Each family's structure is at least a few pixels across at 64 px, so that the kind of surface reads at a
     glance and not only its colour; the offset moves the pattern but never changes its kind.
     """
-    family, palette = b % len(SURFACES), b // len(SURFACES)
+    family, palette = surface_kind_and_colour(b)
     c1 = _PALETTE[palette]
     c2 = np.clip(c1 * 0.45, 0, 1) if c1.mean() > 0.45 else np.clip(c1 * 0.4 + 0.55, 0, 1)
     name = SURFACES[family]

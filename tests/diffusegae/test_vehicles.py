@@ -39,9 +39,12 @@ def test_every_attribute_changes_the_picture():
 
 
 def test_the_kinds_of_surface_differ_in_one_colour():
-    # Backgrounds 72..83 are the twelve kinds in blue: the pattern, not only the colour, must show at a
-    # small size (render v1's plain, carpet and paper differed by 0.007 here).
-    assert _min_pairwise([_arr(1, 72 + k, 3, nuisance=False) for k in range(12)]) > 0.012
+    # The pattern, not only the colour, must show at a small size (render v1's plain, carpet and paper differed
+    # by 0.007 here).
+    blue = vehicles.PALETTE_NAMES.index("blue")
+    kinds = [vehicles.background_of(k, blue) for k in range(len(vehicles.SURFACES))]
+    assert kinds == list(range(72, 84)) and all(vehicles.surface_kind_and_colour(b)[1] == blue for b in kinds)
+    assert _min_pairwise([_arr(1, b, 3, nuisance=False) for b in kinds]) > 0.012
 
 
 def test_nuisance_varies_the_photograph_but_less_than_the_labels():
