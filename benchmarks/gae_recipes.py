@@ -4,10 +4,11 @@
 Each recipe is trained exactly as `diffusegae train gae` trains (same function, seed 0, on the
 training split) starting from the model's shipped GAE config, into a scratch folder; then its
 perplexity matrix (all images, PAPER.md section 6) and its z_sem round-trip error are printed
-as one JSON line.
+as one JSON line. The data is the rendered set the model's `model.json` names (toys or vehicles).
 
     python benchmarks/gae_recipes.py --model models/toys-32 --steps 6000 \
         --recipe lambda_align=0,lr_schedule=cosine --recipe lambda_align=1,lr_schedule=constant
+    python benchmarks/gae_recipes.py --model models/vehicles-64 --recipe "chunk_sizes=[40,40,20],hidden=512"
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +26,7 @@ import torch
 from diffusegae.checkpoint import load_json
 from diffusegae.cli import _parse_overrides
 from diffusegae.config import GAEConfig, from_json_dict
-from diffusegae.data.dataset import load_toys
+from diffusegae.data.dataset import load_rendered
 from diffusegae.evaluation.probes import perplexity_matrix
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.training.common import Runtime
@@ -36,7 +38,7 @@ LOOP_KEYS = ("lr", "lr_schedule")
 
 def parse_recipe(text: str, base: GAEConfig) -> tuple[GAEConfig, dict[str, str]]:
     """'k=v,k=v' -> (base with the GAEConfig fields replaced, {loop key: value})."""
-    pairs = [kv for kv in text.split(",") if kv]
+    pairs = [kv for kv in re.split(r",(?![^\[]*\])", text) if kv]  # commas inside [...] belong to a value
     loop = dict(kv.split("=", 1) for kv in pairs if kv.split("=", 1)[0] in LOOP_KEYS)
     fields = [kv for kv in pairs if kv.split("=", 1)[0] not in LOOP_KEYS]
     return dataclasses.replace(base, **_parse_overrides(GAEConfig, fields)), loop
@@ -56,7 +58,8 @@ def main() -> None:
     folder = ModelFolder(args.model)
     ae, _ = load_parts(folder)
     base = from_json_dict(GAEConfig, load_json(folder.gae_weights.with_suffix(".json")))
-    train, everything = load_toys(ae.cfg.resolution, "train"), load_toys(ae.cfg.resolution, "all")
+    dataset = folder.read_manifest().dataset or "toys"
+    train, everything = (load_rendered(dataset, ae.cfg.resolution, split) for split in ("train", "all"))
     z_all = encode_z_sem(ae, everything.images, torch.device("cpu"))  # (N, 512)
     for text in args.recipe:
         cfg, opts = parse_recipe(text, base)

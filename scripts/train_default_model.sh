@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How the shipped models are made (see each MODEL_CARD.md for what each run measured).
 # Usage: bash scripts/train_default_model.sh [autoencoder|continue|classifier|gae|evaluate]   (models/toys-32)
-#        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue|vehicles-classifier|vehicles-gae|
+#        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue|vehicles-anneal|vehicles-classifier|vehicles-gae|
 #                                            vehicles-calibrate|vehicles-evaluate                     (models/vehicles-64)
 #
 # Stage 1 is long on a CPU. It runs in a work folder ($RUN, outside the model folder) so that the
@@ -34,6 +34,9 @@ case "${1:-}" in
   vehicles-continue)
     ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500 \
       --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" ;;
+  vehicles-anneal)  # the last stretch of stage 1: from FROM's weights, lr 2e-4 decayed to 0 (cosine) over STEPS
+    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500 \
+      --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" --steps "${STEPS:-4000}" --lr-schedule cosine ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
     diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
       --steps 2000 --batch-size 64 --threads "$T" ;;
@@ -41,10 +44,13 @@ case "${1:-}" in
     diffusegae train gae --out $VM --dataset vehicles --resolution 64 --steps 6000 --batch-size 64 --lr 1e-3 \
       --lr-schedule cosine --ema-decay 0.999 --set hidden=256 --set bottleneck=64 --set dropout=0 --set lambda_align=1 \
       --save-every 1000 --threads "$T" ;;
-  vehicles-calibrate)
-    diffusegae calibrate --model $VM --threads "$T" --out $VM/eval/calibration.json ;;
-  vehicles-evaluate)
-    diffusegae evaluate --model $VM --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 --overwrite ;;
+  vehicles-calibrate)  # writes default_steps and default_sampler to $VM/model.json
+    diffusegae calibrate --model $VM --threads "$T" --steps-list 2 3 4 5 6 8 10 12 15 20 --num-images 32 --pairs 32 \
+      --out $VM/eval/calibration.json ;;
+  vehicles-evaluate)  # at the calibrated steps
+    S=$(python3 -c "import json; print(json.load(open('$VM/model.json'))['default_steps'])")
+    diffusegae evaluate --model $VM --threads "$T" --steps-list "$S" --recon-images 64 --pairs 64 --edit-steps "$S" \
+      --overwrite ;;
   autoencoder)
     diffusegae train autoencoder --out "$RUN" "${STAGE1[@]}" ${RESUME:+--resume} ;;
   continue)  # FROM: stage-1 weights to start from (default: the shipped ones); NPROC: data-parallel processes
@@ -60,6 +66,6 @@ case "${1:-}" in
     diffusegae curve --snapshots "$RUN/runs/autoencoder" --classifier $M/eval/classifier.safetensors \
       --num-images 128 --steps 20 --threads "$T" --out $M/eval/random_xT_curve.json
     diffusegae evaluate --model $M --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 --overwrite ;;  # -> $M/eval/
-  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-{autoencoder,continue,classifier,gae,calibrate,evaluate}" >&2
+  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-{autoencoder,continue,anneal,classifier,gae,calibrate,evaluate}" >&2
      exit 2 ;;
 esac
