@@ -26,17 +26,17 @@ VM=models/vehicles-64
 VRUN=${VRUN:-runs/vehicles-64-stage1}
 VSTAGE1=(--dataset vehicles --resolution 64 --steps 60000 --batch-size 16 --lr 2e-4 --save-every 250
          --snapshot-every 2000 --threads 1)
+VCONTINUE=(--out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500
+           --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}")
 ddp() { OMP_NUM_THREADS=1 nice -n 10 python -m torch.distributed.run --standalone --nproc_per_node "${NPROC:-2}" -m diffusegae.cli "$@"; }
 
 case "${1:-}" in
   vehicles-autoencoder)
     ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.3 --set unet_patch=2 ${RESUME:+--resume} ;;
   vehicles-continue)
-    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500 \
-      --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" ;;
+    ddp train autoencoder "${VCONTINUE[@]}" ;;
   vehicles-anneal)  # the last stretch of stage 1: from FROM's weights, lr 2e-4 decayed to 0 (cosine) over STEPS
-    ddp train autoencoder --out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500 \
-      --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" --steps "${STEPS:-4000}" --lr-schedule cosine ;;
+    ddp train autoencoder "${VCONTINUE[@]}" --steps "${STEPS:-4000}" --lr-schedule cosine ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
     diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
       --steps 2000 --batch-size 64 --threads "$T" ;;
