@@ -402,11 +402,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _data_of_model(args, folder, ed)
     data = _load_data(args, split="test")
     clf = _classifier_of(args, folder, "swap accuracy is skipped")
+    default_steps = folder.read_manifest().default_steps  # what the service decodes with, measured by default
+    steps_list = args.steps_list or sorted({10, 20, 50, 100, default_steps})
     print(f"writing metrics.json and figures to {out}", file=sys.stderr, flush=True)
     before = set(_eval_results_in(out))
-    result = evaluate(ed, data, out, clf=clf, steps_list=args.steps_list, recon_images=args.recon_images,
-                      swap_pairs_n=args.pairs, edit_steps=args.edit_steps, probe_data=_load_data(args, split="all"),
-                      log=lambda m: print(m, file=sys.stderr, flush=True))
+    result = evaluate(ed, data, out, clf=clf, steps_list=steps_list, recon_images=args.recon_images,
+                      swap_pairs_n=args.pairs, edit_steps=args.edit_steps or default_steps,
+                      probe_data=_load_data(args, split="all"), log=lambda m: print(m, file=sys.stderr, flush=True))
     (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     written = _eval_results_in(out)
@@ -612,10 +614,12 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
                         "else MODEL/eval-new)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing results (without --out: the model's own MODEL/eval)")
-    p.add_argument("--steps-list", type=int, nargs="+", default=[10, 20, 50, 100])
+    p.add_argument("--steps-list", type=int, nargs="+", default=None,
+                   help="step counts of the reconstruction table (default: 10 20 50 100 and the model's default_steps)")
     p.add_argument("--recon-images", type=int, default=128)
     p.add_argument("--pairs", type=int, default=100)
-    p.add_argument("--edit-steps", type=int, default=20)
+    p.add_argument("--edit-steps", type=int, default=None,
+                   help="steps of the swaps, random-x_T decodes and figures (default: the model's default_steps)")
     p.set_defaults(func=cmd_evaluate, resolution=None)  # the model's data at the model's resolution
 
     p = sub.add_parser("calibrate", help="pick the model's default sampling steps and sampler (writes model.json)",

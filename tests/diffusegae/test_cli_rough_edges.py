@@ -155,6 +155,22 @@ def test_evaluate_shows_progress_and_never_replaces_results_without_overwrite(da
     assert (eval_dir / "classifier.safetensors").read_bytes() == shipped["classifier.safetensors"][0]
 
 
+def test_evaluate_measures_at_the_models_default_steps_unless_told(data, trained, tmp_path):
+    import shutil
+
+    model = tmp_path / "m"
+    shutil.copytree(trained[0], model)
+    manifest = json.loads((model / "model.json").read_text())
+    manifest["default_steps"] = 3  # not one of the reconstruction table's own counts, nor the old --edit-steps 20
+    (model / "model.json").write_text(json.dumps(manifest))
+    out = tmp_path / "eval"
+    run = _cli("evaluate", "--model", model, *_own(data, "eval.csv"), "--recon-images", "2", "--pairs", "2",
+               "--device", "cpu", "--out", out)
+    metrics = json.loads(run.stdout)
+    assert metrics["edit_steps"] == 3
+    assert list(metrics["reconstruction_mse"]["ddim"]) == ["3", "10", "20", "50", "100"]
+
+
 def test_evaluate_picks_its_folder_without_replacing_anything(tmp_path):
     from diffusegae.cli import _eval_out
     from diffusegae.model_folder import ModelFolder
