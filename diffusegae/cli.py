@@ -194,6 +194,7 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
                                                        "threads": args.threads, "resolution": args.resolution,
                                                        "dataset": args.dataset, "images": args.images,
                                                        "labels": args.labels, "ood_images": args.domain_ood_images,
+                                                       "score": args.domain_score,
                                                        "quiet": True}))
         _report_written(args.out, before)
     teardown_runtime()
@@ -551,6 +552,9 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.add_argument("--default-sampler", default="ddim")
     p.add_argument("--no-domain", dest="domain", action="store_false",
                    help="skip the domain check's calibration at the end (diffusegae calibrate-domain does it later)")
+    p.add_argument("--domain-score", default=DOMAIN_DEFAULTS["score"],
+                   choices=("roundtrip", "mahalanobis", "roundtrip+chunks"),  # domain.SCORES
+                   help="what decides the domain check's verdict (diffusegae calibrate-domain --score)")
     p.add_argument("--domain-ood-images", type=int, default=DOMAIN_DEFAULTS["ood_images"],
                    help="images per out-of-domain set the calibration measures")
     p.set_defaults(func=cmd_train_gae)
@@ -661,8 +665,9 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     _add_data_args(p)
     p.set_defaults(resolution=None, dataset="model")  # the model's resolution and model.json "dataset"
     d = DOMAIN_DEFAULTS
-    p.add_argument("--score", default=d["score"], choices=("roundtrip", "mahalanobis"),  # diffusegae.domain.SCORES
-                   help="what decides: the GAE round-trip error (default) or the z_sem Mahalanobis distance")
+    p.add_argument("--score", default=d["score"], choices=("roundtrip", "mahalanobis", "roundtrip+chunks"),  # domain.SCORES
+                   help="what decides: the GAE round-trip error (default), the z_sem Mahalanobis distance, or the "
+                   "round trip and every z_dis chunk's cycle error (out of domain when any is out of range)")
     p.add_argument("--quantile", type=float, default=d["quantile"], help="of held-out in-domain scores")
     p.add_argument("--margin", type=float, default=d["margin"], help="thresholds = margin x the quantile")
     p.add_argument("--components", type=int, default=d["components"], help="principal directions of the z_sem Gaussian")

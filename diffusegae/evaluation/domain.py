@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from diffusegae.data.dataset import LabeledImages
-from diffusegae.domain import SCORES, DomainConfig, DomainStats
+from diffusegae.domain import SCORES, DomainConfig, DomainStats, verdict_score
 from diffusegae.editing import Editor
 from diffusegae.evaluation.metrics import batches
 from diffusegae.evaluation.ood import ood_sets
@@ -73,16 +73,19 @@ def calibrate_domain(editor: Editor, train: LabeledImages, heldout: Mapping[str,
             cal.setdefault(k, []).append(v[a])
         test[name] = {k: v[b] for k, v in sc.items()}
     thresholds = {k: margin * _quantile(torch.cat(v), quantile) for k, v in cal.items()}
-    n_cal = int(sum(v.numel() for v in cal[score]))
-    config = DomainConfig(threshold=thresholds[score], chunk_thresholds={a: thresholds[a] for a in slices},
+    key = verdict_score(score)  # the per-image score the verdict's threshold is on
+    n_cal = int(sum(v.numel() for v in cal[key]))
+    config = DomainConfig(threshold=thresholds[key], chunk_thresholds={a: thresholds[a] for a in slices},
                           score=score, quantile=quantile, margin=margin, components=components)
     log(f"thresholds ({margin} x the {quantile} quantile of {n_cal} held-out images): "
         + ", ".join(f"{k} {t:.4f}" for k, t in thresholds.items()) + f"; {score} decides")
 
     def summary(sc: dict[str, torch.Tensor], flag: bool) -> dict[str, Any]:
-        inside = {k: (v <= thresholds[k]).float().mean().item() for k, v in sc.items()}
-        out = {"images": int(sc[score].numel()), "median_score": float(sc[score].median()),
-               "min_score": float(sc[score].min()), "max_score": float(sc[score].max()),
+        masks = {k: v <= thresholds[k] for k, v in sc.items()}  # (N,) bool each: within this score's threshold
+        masks["roundtrip+chunks"] = torch.stack([masks["roundtrip"], *(masks[a] for a in slices)]).all(0)
+        inside = {k: m.float().mean().item() for k, m in masks.items()}
+        out = {"images": int(sc[key].numel()), "median_score": float(sc[key].median()),
+               "min_score": float(sc[key].min()), "max_score": float(sc[key].max()),
                "chunks_in_domain": {a: inside[a] for a in slices},
                "candidates": {k: (1 - inside[k]) if flag else inside[k] for k in SCORES}}
         out["flagged" if flag else "in_domain"] = (1 - inside[score]) if flag else inside[score]

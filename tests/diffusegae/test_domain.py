@@ -70,6 +70,32 @@ def test_scores_separate_own_renders_from_noise(editor):
     assert score(x_noise).median() > 3 * score(x_own).median()
 
 
+@torch.no_grad()
+def test_roundtrip_and_chunks_flags_an_image_whose_one_chunk_is_out_of_range(editor, tiny_model):
+    import dataclasses
+
+    from diffusegae.domain import DomainCheck
+
+    x = editor.preprocess([toys.render(i, b, p, 16) for i, b, p in ((0, 1, 2), (3, 4, 5), (5, 2, 8))])
+    z_sem = editor.ae.encode(x)
+    z_dis = editor.gae.z_dis_of(z_sem)
+    cfg = editor.domain.config
+    scores = editor.domain.stats.scores(editor.gae, z_sem, z_dis, editor.slices)
+    first = next(iter(cfg.chunk_thresholds))
+    # every round trip in range, the first chunk's cycle error of every image just above its threshold
+    tight = dataclasses.replace(cfg, threshold=float(scores["roundtrip"].max()) + 1.0,
+                                chunk_thresholds={**cfg.chunk_thresholds, first: float(scores[first].min()) * 0.99})
+    for score, expect in (("roundtrip", True), ("roundtrip+chunks", False)):
+        check = DomainCheck(editor.domain.stats, dataclasses.replace(tight, score=score))
+        verdicts = check.judge(editor.gae, z_sem, z_dis, editor.slices)
+        assert [v["in_domain"] for v in verdicts] == [expect] * 3, (score, verdicts)
+        assert all(not v["chunks"][first]["in_domain"] for v in verdicts)
+    # the calibration measures it beside the others: stricter in domain, at least as many flagged
+    measured = json.loads((ModelFolder(tiny_model).domain_dir / "model.json").read_text())["measured"]
+    held, ood = measured["heldout_in_domain_candidates"], measured["ood_flagged_candidates"]
+    assert held["roundtrip+chunks"] <= held["roundtrip"] and ood["roundtrip+chunks"] >= ood["roundtrip"], measured
+
+
 def test_a_model_without_statistics_loads_and_judges_nothing(tiny_model, tmp_path):
     bare = tmp_path / "bare"
     shutil.copytree(tiny_model, bare, ignore=shutil.ignore_patterns("domain"))
