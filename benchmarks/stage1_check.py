@@ -6,6 +6,10 @@ On 8 held-out renders (a seeded spread of the vehicles test split), with z_sem f
 reconstruction MSE (images in [0, 1]) of DDIM inversion then decoding at `--steps`, and the MSE of a decode
 from a random x_T against the input (how much of the picture x_T carries). The picture's rows: input,
 reconstruction, random-x_T decode.
+
+`--kinds N` also decodes N held-out renders (a seeded spread) from a random x_T at `--steps` DDIM steps and lets
+the evaluation's attribute classifier (`--classifier`) read them: how often each surface kind comes back as
+itself, and which kinds it is drawn as instead (does the decoder draw from z_sem what z_sem holds?).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--kinds", type=int, default=0, metavar="N", help="surface kinds of N random-x_T decodes")
+    ap.add_argument("--classifier", type=Path, default=ROOT / "models/vehicles-64/eval/classifier.safetensors")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -61,6 +67,32 @@ def main() -> None:
             for c in range(8):
                 sheet.paste(to_image(row[c]), (c * side, r * side))
         sheet.save(args.out)
+    if args.kinds:
+        surface_kinds(ae, args.classifier, args.kinds, args.steps)
+
+
+def surface_kinds(ae, classifier: Path, n: int, steps: int) -> None:
+    from collections import Counter
+
+    from diffusegae.data.dataset import load_vehicles
+    from diffusegae.evaluation.classifier import load_classifier
+    from diffusegae.evaluation.metrics import random_xT_predictions, spread_rows
+
+    data = load_vehicles(ae.cfg.resolution, "test")
+    data = data.subset(spread_rows(len(data), n))
+    pred = random_xT_predictions(ae, load_classifier(classifier), data.images, steps=steps)  # (n, 3)
+    acc = (pred == data.labels).float().mean(0)
+    print(f"random-x_T decodes of {n} held-out renders read right: "
+          + ", ".join(f"{a} {acc[j]:.3f}" for j, a in enumerate(data.attributes)))
+    kind = [name.split(" ", 1)[1] for name in data.values[1]]  # "red tiles" -> "tiles"
+    total, right, drawn_as = Counter(), Counter(), Counter()
+    for want, got in zip(data.labels[:, 1].tolist(), pred[:, 1].tolist()):
+        total[kind[want]] += 1
+        right[kind[want]] += want == got
+        if kind[want] != kind[got]:
+            drawn_as[kind[want], kind[got]] += 1
+    print("surface read right, per kind: " + ", ".join(f"{k} {right[k]}/{total[k]}" for k in sorted(total)))
+    print("kind drawn as another (count): " + ", ".join(f"{a}->{b} {c}" for (a, b), c in drawn_as.most_common(10)))
 
 
 if __name__ == "__main__":

@@ -62,19 +62,27 @@ def random_xT_mse(editor: Editor, x0: torch.Tensor, steps_list: list[int], seed:
 
 
 @torch.no_grad()
-def random_xT_retention(ae: DiffusionAutoencoder, clf: AttributeClassifier, data: LabeledImages, *, steps: int = 20,
-                        seed: int = 0, batch: int = 64, cond_fn: Callable | None = None) -> dict[str, float]:
-    """Decode z_sem (or cond_fn(z_sem)) with a random x_T; share of attributes the classifier still reads right."""
+def random_xT_predictions(ae: DiffusionAutoencoder, clf: AttributeClassifier, images: torch.Tensor, *,
+                          steps: int = 20, seed: int = 0, batch: int = 64,
+                          cond_fn: Callable | None = None) -> torch.Tensor:
+    """Images (N, 3, R, R) -> what the classifier reads (N, A) in decodes of their z_sem (or cond_fn(z_sem)) from
+    a seeded random x_T at `steps` DDIM steps."""
     gen = torch.Generator().manual_seed(seed)
     ts = ae.schedule.timesteps(steps)
     preds = []
-    for sl in batches(len(data), batch):
-        x0 = data.images[sl]
+    for sl in batches(images.shape[0], batch):
+        x0 = images[sl]
         z = ae.encode(x0)
         cond = cond_fn(z) if cond_fn else z
         x_T = torch.randn(x0.shape, generator=gen)
         preds.append(clf.predict(ddim_sample(ae.eps, x_T, ts, ae.schedule, cond=cond)))
-    pred = torch.cat(preds)
+    return torch.cat(preds)
+
+
+def random_xT_retention(ae: DiffusionAutoencoder, clf: AttributeClassifier, data: LabeledImages, *, steps: int = 20,
+                        seed: int = 0, batch: int = 64, cond_fn: Callable | None = None) -> dict[str, float]:
+    """Decode z_sem (or cond_fn(z_sem)) with a random x_T; share of attributes the classifier still reads right."""
+    pred = random_xT_predictions(ae, clf, data.images, steps=steps, seed=seed, batch=batch, cond_fn=cond_fn)
     acc = (pred == data.labels).float().mean(0)
     return {a: round(acc[j].item(), 4) for j, a in enumerate(data.attributes)} | {
         "all": round((pred == data.labels).all(1).float().mean().item(), 4)}
