@@ -200,6 +200,7 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
     teardown_runtime()
 
 
+DOMAIN_SCORES = ("roundtrip", "mahalanobis", "roundtrip+chunks")  # diffusegae.domain.SCORES, without importing torch
 DOMAIN_DEFAULTS = {"score": "roundtrip", "quantile": 0.995, "margin": 1.5, "components": 32, "ood_images": 100,
                    "upload_renders": True, "seed": 0, "dry_run": False}  # calibrate-domain's options
 
@@ -552,8 +553,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.add_argument("--default-sampler", default="ddim")
     p.add_argument("--no-domain", dest="domain", action="store_false",
                    help="skip the domain check's calibration at the end (diffusegae calibrate-domain does it later)")
-    p.add_argument("--domain-score", default=DOMAIN_DEFAULTS["score"],
-                   choices=("roundtrip", "mahalanobis", "roundtrip+chunks"),  # domain.SCORES
+    p.add_argument("--domain-score", default=DOMAIN_DEFAULTS["score"], choices=DOMAIN_SCORES,
                    help="what decides the domain check's verdict (diffusegae calibrate-domain --score)")
     p.add_argument("--domain-ood-images", type=int, default=DOMAIN_DEFAULTS["ood_images"],
                    help="images per out-of-domain set the calibration measures")
@@ -665,7 +665,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     _add_data_args(p)
     p.set_defaults(resolution=None, dataset="model")  # the model's resolution and model.json "dataset"
     d = DOMAIN_DEFAULTS
-    p.add_argument("--score", default=d["score"], choices=("roundtrip", "mahalanobis", "roundtrip+chunks"),  # domain.SCORES
+    p.add_argument("--score", default=d["score"], choices=DOMAIN_SCORES,
                    help="what decides: the GAE round-trip error (default), the z_sem Mahalanobis distance, or the "
                    "round trip and every z_dis chunk's cycle error (out of domain when any is out of range)")
     p.add_argument("--quantile", type=float, default=d["quantile"], help="of held-out in-domain scores")

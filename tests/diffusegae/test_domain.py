@@ -114,6 +114,13 @@ def test_domain_config_round_trip_and_refusals(tmp_path):
         DomainConfig.from_json({**cfg.to_json(), "score": "vibes"}, tmp_path)
 
 
+def test_the_cli_offers_every_score_the_check_knows():
+    from diffusegae.cli import DOMAIN_SCORES
+    from diffusegae.domain import SCORES
+
+    assert DOMAIN_SCORES == SCORES
+
+
 def test_crop_facts_say_what_preprocessing_cuts():
     assert crop_facts(640, 480, 32) == {"box": [80, 0, 560, 480], "cropped": True, "resized": True,
                                         "source_size": [640, 480], "resolution": 32}
