@@ -2,7 +2,7 @@
 // trained on (the API's `domain` verdict), it says what the model knows and that the edit is unreliable.
 
 import { el, part } from "./dom.js";
-import { outOfDomain } from "./gallery.js";
+import { outOfDomain, unfamiliarChunks } from "./gallery.js";
 import { imageLabel } from "./labels.js";
 
 /**
@@ -26,9 +26,7 @@ export function mount(root, { model, store, urls }) {
   }
 
   function describe(img, isBase) {
-    const parts = Object.entries(img.domain.chunks || {})
-      .filter(([, v]) => !v.in_domain)
-      .map(([a]) => a);
+    const parts = unfamiliarChunks(img);
     const which = isBase ? "The base image" : "The donor image";
     const chunks = parts.length ? ` (unfamiliar: ${parts.join(", ")})` : "";
     return `${which} ${imageLabel(img)} is unlike the images this model was trained on${chunks}; edits of it are unreliable.`;

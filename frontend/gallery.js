@@ -14,6 +14,22 @@ export function outOfDomain(img) {
   return Boolean(img && img.domain && img.domain.in_domain === false);
 }
 
+/** The attributes whose z_dis chunk the model does not recognise in the image (the verdict's `chunks`). */
+export function unfamiliarChunks(img) {
+  return Object.entries((img && img.domain && img.domain.chunks) || {})
+    .filter(([, v]) => !v.in_domain)
+    .map(([a]) => a);
+}
+
+/** Why the image is out of domain: its score above the threshold, and/or the chunks out of range. */
+function domainReason(img) {
+  const d = img.domain;
+  const why = d.score > d.threshold ? [`score ${d.score.toFixed(2)} > ${d.threshold.toFixed(2)}`] : [];
+  const chunks = unfamiliarChunks(img);
+  if (chunks.length) why.push(`unfamiliar: ${chunks.join(", ")}`);
+  return why.join("; ");
+}
+
 /** "640×480 cropped to the centre 480×480, resized to 32×32" (null when the image was neither). */
 export function cropText(img) {
   const c = img && img.crop;
@@ -34,7 +50,7 @@ function marks(img) {
         "span",
         {
           class: "badge out-of-domain",
-          title: `Unlike the images this model was trained on (score ${img.domain.score.toFixed(2)} > ${img.domain.threshold.toFixed(2)}): its edits are unreliable`,
+          title: `Unlike the images this model was trained on (${domainReason(img)}): its edits are unreliable`,
           dataset: { testid: "domain-mark" },
         },
         "unfamiliar",

@@ -23,6 +23,8 @@ def test_out_of_domain_upload_is_marked_and_explained(page, tmp_path):
     banner = page.locator("[data-testid=domain-banner]")
 
     assert gallery_item(page, photo).locator("[data-testid=domain-mark]").count() == 1
+    title = gallery_item(page, photo).locator("[data-testid=domain-mark]").get_attribute("title")
+    assert "score " in title or "unfamiliar: " in title, title  # says why: the score, or the chunks out of range
     assert gallery_item(page, photo).locator("[data-testid=crop-mark]").count() == 1
     assert gallery_item(page, known).locator("[data-testid=domain-mark]").count() == 0
     assert gallery_item(page, known).locator("[data-testid=crop-mark]").count() == 0
