@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # How the shipped models are made (see each MODEL_CARD.md for what each run measured).
 # Usage: bash scripts/train_default_model.sh [autoencoder|continue|classifier|gae|evaluate]   (models/toys-32)
-#        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue|vehicles-anneal|vehicles-classifier|vehicles-gae|
-#                                            vehicles-calibrate|vehicles-evaluate                     (models/vehicles-64)
+#        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue|vehicles-anneal|vehicles-device|
+#                                            vehicles-classifier|vehicles-gae|vehicles-calibrate|vehicles-evaluate
+#                                                                                                     (models/vehicles-64)
 #
 # Stage 1 is long on a CPU. It runs in a work folder ($RUN, outside the model folder) so that the
 # shipped model is never overwritten half-way; it checkpoints every 500 steps and RESUME=1 continues
@@ -37,6 +38,9 @@ case "${1:-}" in
     ddp train autoencoder "${VCONTINUE[@]}" ;;
   vehicles-anneal)  # the last stretch of stage 1: from FROM's weights, lr 2e-4 decayed to 0 (cosine) over STEPS
     ddp train autoencoder "${VCONTINUE[@]}" --steps "${STEPS:-4000}" --lr-schedule cosine ;;
+  vehicles-device)  # the same run on one lent GPU (DEVICE, default cuda): one process, batch 128, STEPS steps
+    diffusegae train autoencoder "${VCONTINUE[@]}" --device "${DEVICE:-cuda}" --batch-size 128 --threads 0 \
+      --steps "${STEPS:-20000}" ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
     diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
       --steps 2000 --batch-size 64 --threads "$T" ;;
