@@ -84,9 +84,10 @@ def surface_kinds(ae, classifier: Path, n: int, steps: int) -> None:
     acc = (pred == data.labels).float().mean(0)
     print(f"random-x_T decodes of {n} held-out renders read right: "
           + ", ".join(f"{a} {acc[j]:.3f}" for j, a in enumerate(data.attributes)))
-    kind = [name.split(" ", 1)[1] for name in data.values[1]]  # "red tiles" -> "tiles"
+    bg = data.attributes.index("background")
+    kind = [name.split(" ", 1)[1] for name in data.values[bg]]  # "red tiles" -> "tiles"
     total, right, drawn_as = Counter(), Counter(), Counter()
-    for want, got in zip(data.labels[:, 1].tolist(), pred[:, 1].tolist()):
+    for want, got in zip(data.labels[:, bg].tolist(), pred[:, bg].tolist()):
         total[kind[want]] += 1
         right[kind[want]] += want == got
         if kind[want] != kind[got]:

@@ -404,7 +404,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     _data_of_model(args, folder, ed)
     data = _load_data(args, split="test")
     clf = _classifier_of(args, folder, "swap accuracy is skipped")
-    default_steps = folder.read_manifest().default_steps  # what the service decodes with, measured by default
+    default_steps = ed.info.default_steps  # what the service decodes with, measured by default
     steps_list = args.steps_list or sorted({10, 20, 50, 100, default_steps})
     print(f"writing metrics.json and figures to {out}", file=sys.stderr, flush=True)
     before = set(_eval_results_in(out))

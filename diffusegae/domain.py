@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,12 @@ SCORES = ("roundtrip", "mahalanobis", "roundtrip+chunks")  # what may decide the
 def verdict_score(score: str) -> str:
     """The per-image score a verdict compares with `DomainConfig.threshold` (roundtrip+chunks: the round trip)."""
     return "roundtrip" if score == "roundtrip+chunks" else score
+
+
+def verdict_parts(score: str, attributes: Iterable[str]) -> list[str]:
+    """The per-image scores that must each be within their own threshold for an image to be in domain under
+    `score`: the verdict's score, and with roundtrip+chunks every attribute's chunk too."""
+    return [verdict_score(score), *attributes] if score == "roundtrip+chunks" else [score]
 
 
 @dataclass(frozen=True)
@@ -193,8 +199,9 @@ class DomainCheck:
             chunks = {a: _verdict(s[a][i], self.config.chunk_thresholds[a]) for a in slices
                       if a in self.config.chunk_thresholds}
             verdict = _verdict(score, self.config.threshold)
-            if self.config.score == "roundtrip+chunks":
-                verdict["in_domain"] &= all(c["in_domain"] for c in chunks.values())
+            within = {verdict_score(self.config.score): verdict["in_domain"]} | {
+                a: c["in_domain"] for a, c in chunks.items()}
+            verdict["in_domain"] = all(within[k] for k in verdict_parts(self.config.score, chunks))
             out.append({**verdict, "chunks": chunks})
         return out
 
