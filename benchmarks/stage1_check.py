@@ -10,6 +10,11 @@ reconstruction, random-x_T decode.
 `--kinds N` also decodes N held-out renders (a seeded spread) from a random x_T at `--steps` DDIM steps and lets
 the evaluation's attribute classifier (`--classifier`) read them: how often each surface kind comes back as
 itself, and which kinds it is drawn as instead (does the decoder draw from z_sem what z_sem holds?).
+
+`--cross N` takes N held-out (base, donor) pairs that differ in every attribute and decodes the donor's whole
+z_sem from the base's inferred x_T (DDIM inversion and decoding at `--steps`): how often the classifier reads
+the donor's value of each attribute, that is, how far the base's x_T lets z_sem decide the picture. It bounds
+what a swap with the inferred x_T can reach, whatever the GAE.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--kinds", type=int, default=0, metavar="N", help="surface kinds of N random-x_T decodes")
+    ap.add_argument("--cross", type=int, default=0, metavar="N", help="N donor z_sem decoded from base x_T")
     ap.add_argument("--classifier", type=Path, default=ROOT / "models/vehicles-64/eval/classifier.safetensors")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -69,6 +75,8 @@ def main() -> None:
         sheet.save(args.out)
     if args.kinds:
         surface_kinds(ae, args.classifier, args.kinds, args.steps)
+    if args.cross:
+        cross_decodes(ae, args.classifier, args.cross, args.steps)
 
 
 def surface_kinds(ae, classifier: Path, n: int, steps: int) -> None:
@@ -94,6 +102,29 @@ def surface_kinds(ae, classifier: Path, n: int, steps: int) -> None:
             drawn_as[kind[want], kind[got]] += 1
     print("surface read right, per kind: " + ", ".join(f"{k} {right[k]}/{total[k]}" for k in sorted(total)))
     print("kind drawn as another (count): " + ", ".join(f"{a}->{b} {c}" for (a, b), c in drawn_as.most_common(10)))
+
+
+@torch.no_grad()
+def cross_decodes(ae, classifier: Path, n: int, steps: int, batch: int = 64) -> None:
+    from diffusegae.data.dataset import load_vehicles
+    from diffusegae.diffusion.samplers import SAMPLERS
+    from diffusegae.evaluation.classifier import load_classifier
+    from diffusegae.evaluation.metrics import batches, swap_pairs
+
+    data = load_vehicles(ae.cfg.resolution, "test")
+    clf = load_classifier(classifier)
+    bases, donors = swap_pairs(data.labels, n)
+    ts = ae.schedule.timesteps(steps)
+    sample, invert = SAMPLERS["ddim"]
+    preds = []
+    for sl in batches(n, batch):
+        base, donor = data.images[bases[sl]], data.images[donors[sl]]
+        x_T = invert(ae.eps, base, ts, ae.schedule, cond=ae.encode(base), from_clean=True)
+        preds.append(clf.predict(sample(ae.eps, x_T, ts, ae.schedule, cond=ae.encode(donor))))
+    pred = torch.cat(preds)  # (n, A)
+    acc = (pred == data.labels[donors]).float().mean(0)
+    print(f"donor z_sem from base x_T, {n} pairs, donor's value read: "
+          + ", ".join(f"{a} {acc[j]:.3f}" for j, a in enumerate(data.attributes)))
 
 
 if __name__ == "__main__":
