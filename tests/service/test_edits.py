@@ -62,7 +62,9 @@ def test_interpolate_strip_and_frames(client, images):
 
 
 def test_events_stream_progress_then_end(client, images):
-    job = client.post("/api/recombine", json={"base": images[0], "steps": 60}).json()
+    # 300 steps: long enough that the stream reads the record between steps even when the worker is quick (with 60
+    # the tiny model's job once finished within two reads)
+    job = client.post("/api/recombine", json={"base": images[0], "steps": 300}).json()
     events = []
     with client.stream("GET", f"/api/jobs/{job['id']}/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -75,7 +77,7 @@ def test_events_stream_progress_then_end(client, images):
                 if name == "end":
                     break
     assert events[0][0] == "progress" and events[-1][0] == "end"
-    assert events[-1][1]["state"] == "succeeded" and events[-1][1]["progress"]["done"] == 60
+    assert events[-1][1]["state"] == "succeeded" and events[-1][1]["progress"]["done"] == 300
     assert len(events) > 3  # progress arrives step by step
 
 
