@@ -73,22 +73,23 @@ def main() -> None:
             for c in range(8):
                 sheet.paste(to_image(row[c]), (c * side, r * side))
         sheet.save(args.out)
-    if args.kinds:
-        surface_kinds(ae, args.classifier, args.kinds, args.steps)
-    if args.cross:
-        cross_decodes(ae, args.classifier, args.cross, args.steps)
+    if args.kinds or args.cross:
+        from diffusegae.evaluation.classifier import load_classifier
+
+        clf = load_classifier(args.classifier)
+        if args.kinds:
+            surface_kinds(ae, clf, data, args.kinds, args.steps)
+        if args.cross:
+            cross_decodes(ae, clf, data, args.cross, args.steps)
 
 
-def surface_kinds(ae, classifier: Path, n: int, steps: int) -> None:
+def surface_kinds(ae, clf, data, n: int, steps: int) -> None:
     from collections import Counter
 
-    from diffusegae.data.dataset import load_vehicles
-    from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.evaluation.metrics import random_xT_predictions, spread_rows
 
-    data = load_vehicles(ae.cfg.resolution, "test")
     data = data.subset(spread_rows(len(data), n))
-    pred = random_xT_predictions(ae, load_classifier(classifier), data.images, steps=steps)  # (n, 3)
+    pred = random_xT_predictions(ae, clf, data.images, steps=steps)  # (n, 3)
     acc = (pred == data.labels).float().mean(0)
     print(f"random-x_T decodes of {n} held-out renders read right: "
           + ", ".join(f"{a} {acc[j]:.3f}" for j, a in enumerate(data.attributes)))
@@ -105,14 +106,10 @@ def surface_kinds(ae, classifier: Path, n: int, steps: int) -> None:
 
 
 @torch.no_grad()
-def cross_decodes(ae, classifier: Path, n: int, steps: int, batch: int = 64) -> None:
-    from diffusegae.data.dataset import load_vehicles
+def cross_decodes(ae, clf, data, n: int, steps: int, batch: int = 64) -> None:
     from diffusegae.diffusion.samplers import SAMPLERS
-    from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.evaluation.metrics import batches, swap_pairs
 
-    data = load_vehicles(ae.cfg.resolution, "test")
-    clf = load_classifier(classifier)
     bases, donors = swap_pairs(data.labels, n)
     ts = ae.schedule.timesteps(steps)
     sample, invert = SAMPLERS["ddim"]
