@@ -66,6 +66,9 @@ class GAEConfig:
     # Not in the paper (0 = off): pull the chunk an anchor and its partner share towards each other.
     # On toys it is what separates identity from pose (models/toys-32/MODEL_CARD.md).
     lambda_align: float = 0.0
+    # Not in the paper (0 = off): a chunk swapped in from a donor that shares no value must decode to
+    # the recombined image's latent (training/gae_losses.py cross_swap_loss).
+    lambda_swap: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.attributes) != len(self.chunk_sizes):

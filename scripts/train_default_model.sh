@@ -46,10 +46,12 @@ case "${1:-}" in
       --steps 2000 --batch-size 64 --threads "$T" ;;
   vehicles-gae)  # on the encoder in $VM/autoencoder (copy the chosen EMA weights there first); 40 dims for the
     # 111 surfaces: with 20, a linear probe read the background chunk 0.87 of the time, with 40 0.93 (gae_recipes.py).
+    # lambda_swap: chunks swapped between latents that share no value decode to the recombined render's latent.
+    # GAE_SEED: the seed chosen among several by the training split's perplexity matrix (MODEL_CARD.md).
     # Domain verdict from the round trip and every chunk: the round trip alone flagged 0.913 of out-of-domain images.
     diffusegae train gae --out $VM --dataset vehicles --resolution 64 --steps 6000 --batch-size 64 --lr 1e-3 \
       --lr-schedule cosine --ema-decay 0.999 --set hidden=256 --set bottleneck=64 --set dropout=0 --set lambda_align=1 \
-      --set "chunk_sizes=[40,40,20]" --domain-score roundtrip+chunks \
+      --set "chunk_sizes=[40,40,20]" --set lambda_swap=1 --seed "${GAE_SEED:-0}" --domain-score roundtrip+chunks \
       --save-every 1000 --threads "$T" ;;
   vehicles-calibrate)  # writes default_steps and default_sampler to $VM/model.json
     diffusegae calibrate --model $VM --threads "$T" --steps-list 2 3 4 5 6 8 10 12 15 20 --num-images 32 --pairs 32 \

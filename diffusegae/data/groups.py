@@ -3,6 +3,10 @@
 A group is an anchor plus one partner per attribute j that shares exactly attribute j's value
 with the anchor and differs in every other attribute. Everything is precomputed once so that
 drawing a batch of groups is a handful of tensor operations.
+
+For the cross-swap loss (not in the paper) the sampler also draws donors that differ from the
+anchor in every attribute, and finds the recombinations: the rows that carry the anchor's values
+with attribute j's value taken from the donor, where the data holds such a row.
 """
 
 from __future__ import annotations
@@ -64,6 +68,15 @@ class GroupSampler:
             self.order.append(order)
             self.size.append(size)
             self.start.append(torch.cumsum(size, 0) - size)
+        # Label combinations as sorted integer keys sum_j v_j * stride_j, each with a row that has it,
+        # for looking up recombinations; sorted rather than a dense table, whose size is the product
+        # of the value counts (large for a user's folder with many attributes).
+        num_values = self.labels.max(dim=0).values + 1  # (k,)
+        self.stride = torch.ones(k, dtype=torch.long)
+        for j in range(k - 2, -1, -1):
+            self.stride[j] = self.stride[j + 1] * num_values[j + 1]
+        self.combo_keys, key_order = torch.sort(self.labels @ self.stride)
+        self.combo_rows = key_order
 
     def _valid(self, anchors: torch.Tensor, cand: torch.Tensor, j: int) -> torch.Tensor:
         same = self.labels[cand] == self.labels[anchors]  # (B, k)
@@ -91,6 +104,26 @@ class GroupSampler:
                 valid = bucket[self._valid(anchors[i].expand(bucket.shape[0]), bucket, j)]
                 out[i, j] = valid[torch.randint(0, valid.shape[0], (1,), generator=gen)]
         return out
+
+    def donors(self, anchors: torch.Tensor, gen: torch.Generator | None = None, tries: int = 64) -> torch.Tensor:
+        """(B,) anchor rows -> (B,) rows differing from their anchor in every attribute."""
+        out = torch.randint(0, self.labels.shape[0], anchors.shape, generator=gen)
+        for _ in range(tries):
+            bad = torch.nonzero((self.labels[out] == self.labels[anchors]).any(dim=1)).flatten()
+            if bad.numel() == 0:
+                return out
+            out[bad] = torch.randint(0, self.labels.shape[0], bad.shape, generator=gen)
+        raise NoGroupsError(f"no row differing in every attribute from {bad.numel()} anchors after {tries} draws")
+
+    def recombined(self, anchors: torch.Tensor, donors: torch.Tensor) -> torch.Tensor:
+        """(B,) anchors, (B,) donors -> (B, k) rows: column j has the anchor's values but the donor's
+        value of attribute j; -1 where no row has that combination."""
+        a, d = self.labels[anchors], self.labels[donors]  # (B, k)
+        eye = torch.eye(self.k, dtype=torch.bool)
+        combos = torch.where(eye[None], d[:, None], a[:, None])  # (B, k, k): combos[:, j] = a with d's value j
+        keys = combos @ self.stride  # (B, k)
+        at = torch.searchsorted(self.combo_keys, keys).clamp_max(self.combo_keys.numel() - 1)
+        return torch.where(self.combo_keys[at] == keys, self.combo_rows[at], -1)
 
     def sample(self, batch_size: int, gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """-> anchors (B,), partners (B, k): row indices into the labels."""

@@ -39,7 +39,12 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
 
     def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         anchors, partners = sampler.sample(batch_size, gen)
-        losses = m(z_norm[anchors], z_norm[partners], gen)
+        swaps = None
+        if cfg.lambda_swap > 0:
+            donors = sampler.donors(anchors, gen)
+            targets = sampler.recombined(anchors, donors)  # (B, k) rows, -1: not in the data
+            swaps = (z_norm[donors], z_norm[targets.clamp_min(0)], targets >= 0)
+        losses = m(z_norm[anchors], z_norm[partners], gen, swaps)
         return losses["l_gae"], {k: v.item() for k, v in losses.items()}
 
     def on_save(step: int, ema: nn.Module) -> None:
@@ -57,5 +62,6 @@ class _GAEForward(nn.Module):
         super().__init__()
         self.gae = gae
 
-    def forward(self, anchor: torch.Tensor, partners: torch.Tensor, gen: torch.Generator) -> dict[str, torch.Tensor]:
-        return gae_losses(self.gae, anchor, partners, gen)
+    def forward(self, anchor: torch.Tensor, partners: torch.Tensor, gen: torch.Generator,
+                swaps: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        return gae_losses(self.gae, anchor, partners, gen, swaps)

@@ -15,12 +15,31 @@ def _swap(a: torch.Tensor, b: torch.Tensor, sl: slice) -> torch.Tensor:
     return out
 
 
+def cross_swap_loss(gae: GroupAutoencoder, e_anchor: torch.Tensor, donor: torch.Tensor, targets: torch.Tensor,
+                    present: torch.Tensor) -> torch.Tensor:
+    """L_swap (not in the paper): the anchor with chunk j from a donor that differs in every attribute
+    must decode to the latent of the image that has the anchor's values and the donor's value j.
+
+    L_sup only swaps chunks between latents that share the swapped value, so a chunk may carry other
+    attributes as long as they agree within groups; an edit swaps chunks between images that share
+    nothing, and this asks for that result wherever the data holds the recombined image.
+    e_anchor: (B, D) z_dis; donor: (B, 512); targets: (B, k, 512) normalised z_sem; present: (B, k) bool.
+    """
+    e_d = gae.encode(donor)
+    swapped = torch.stack([_swap(e_anchor, e_d, sl) for sl in gae.cfg.chunk_slices().values()], dim=1)  # (B, k, D)
+    present = present.to(swapped.device)
+    err = (gae.decode(swapped[present]) - targets[present]).abs()
+    return err.mean() if err.numel() else err.sum()
+
+
 def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tensor,
-               gen: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """L_r, L_sup, L_unsup, L_align and their weighted sum L_GAE.
+               gen: torch.Generator | None = None,
+               swaps: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """L_r, L_sup, L_unsup, L_align, L_swap and their weighted sum L_GAE.
 
     anchor: (B, 512) normalised z_sem; partners: (B, k, 512), partner j sharing only attribute j
-    with the anchor.
+    with the anchor; swaps: (donor, targets, present) for L_swap (see cross_swap_loss); without
+    them (joint fine-tuning, PAPER.md section 4) L_GAE is the paper's.
     """
     b, k, d = partners.shape
     slices = list(gae.cfg.chunk_slices().values())
@@ -61,7 +80,11 @@ def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tens
     l_unsup = F.l1_loss(re, mixed.detach())
 
     total = l_r + gae.cfg.lambda_sup * l_sup + gae.cfg.lambda_unsup * l_unsup + gae.cfg.lambda_align * l_align
+    out = {}
+    if swaps is not None and gae.cfg.lambda_swap > 0:
+        out["l_swap"] = cross_swap_loss(gae, e_a, *swaps)
+        total = total + gae.cfg.lambda_swap * out["l_swap"]
     # L_unsup is in z_dis units, so it rises with the scale of z_dis; log that scale (not a loss)
     # so that the cycle error can be read relative to it.
     return {"l_gae": total, "l_r": l_r, "l_sup": l_sup, "l_unsup": l_unsup, "l_align": l_align,
-            "z_dis_scale": mixed.abs().mean().detach()}
+            "z_dis_scale": mixed.abs().mean().detach(), **out}

@@ -112,6 +112,29 @@ def test_align_loss_is_zero_only_for_partners_that_share_the_chunk():
     assert on["l_gae"].item() == pytest.approx(off["l_gae"].item() + 2.0 * off["l_align"].item(), rel=1e-5)
 
 
+
+def test_cross_swap_loss_is_zero_only_when_the_swap_decodes_to_the_recombination():
+    torch.manual_seed(0)
+    cfg = GAEConfig(attributes=("a", "b"), z_sem_dim=16, chunk_sizes=(4, 4), hidden=32, bottleneck=16,
+                    lambda_swap=0.5)
+    gae = GroupAutoencoder(cfg).eval()
+    anchor, partners, donor = torch.randn(8, 16), torch.randn(8, 2, 16), torch.randn(8, 16)
+    with torch.no_grad():
+        e_a, e_d = gae.encode(anchor), gae.encode(donor)
+        exact = torch.stack([gae.decode(torch.cat([e_d[:, :4], e_a[:, 4:]], 1)),
+                             gae.decode(torch.cat([e_a[:, :4], e_d[:, 4:]], 1))], dim=1)  # (8, 2, 16)
+    everywhere = torch.ones(8, 2, dtype=torch.bool)
+    gen = torch.Generator().manual_seed(0)
+    assert gae_losses(gae, anchor, partners, gen, (donor, exact, everywhere))["l_swap"].item() < 1e-6
+    wrong = exact + 1.0
+    half = everywhere.clone()
+    half[4:] = False
+    assert gae_losses(gae, anchor, partners, gen, (donor, wrong, half))["l_swap"].item() == pytest.approx(1.0)
+    base = gae_losses(gae, anchor, partners, torch.Generator().manual_seed(0))
+    with_swap = gae_losses(gae, anchor, partners, torch.Generator().manual_seed(0), (donor, wrong, everywhere))
+    assert "l_swap" not in base
+    assert with_swap["l_gae"].item() == pytest.approx(base["l_gae"].item() + 0.5, rel=1e-5)
+
 def _probe(features, labels, n):
     torch.manual_seed(0)
     lin = nn.Linear(features.shape[1], n)

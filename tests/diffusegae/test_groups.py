@@ -45,3 +45,22 @@ def test_no_group_possible_is_a_clear_error():
     labels = torch.tensor([[0, 0], [1, 1], [0, 0]])  # nobody shares exactly one value
     with pytest.raises(NoGroupsError, match="GROUP"):
         GroupSampler(labels)
+
+
+def test_donors_differ_in_every_attribute_and_recombinations_carry_one_donor_value():
+    labels = toys.all_labels()
+    keep = torch.randperm(labels.shape[0], generator=torch.Generator().manual_seed(3))[:5000]
+    labels = labels[keep]  # some combinations missing, as in a training split
+    gs = GroupSampler(labels)
+    a, _ = gs.sample(1024, torch.Generator().manual_seed(4))
+    d = gs.donors(a, torch.Generator().manual_seed(5))
+    assert not (labels[d] == labels[a]).any()
+    rows = gs.recombined(a, d)  # (B, k)
+    assert (rows == -1).any() and (rows >= 0).float().mean() > 0.6
+    for j in range(3):
+        want = labels[a].clone()
+        want[:, j] = labels[d, j]
+        found = rows[:, j] >= 0
+        assert torch.equal(labels[rows[found, j]], want[found])
+        present = {tuple(r) for r in labels.tolist()}
+        assert not any(tuple(w) in present for w in want[~found].tolist())
