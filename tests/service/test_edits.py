@@ -62,9 +62,9 @@ def test_interpolate_strip_and_frames(client, images):
 
 
 def test_events_stream_progress_then_end(client, images):
-    # 300 steps: long enough that the stream reads the record between steps even when the worker is quick (with 60
-    # the tiny model's job once finished within two reads)
-    job = client.post("/api/recombine", json={"base": images[0], "steps": 300}).json()
+    # 1,000 steps: the worker flushes progress every 50 ms, and a shorter job of the tiny model can end within
+    # two flushes (60 steps did once, and 120 in another test)
+    job = client.post("/api/recombine", json={"base": images[0], "steps": 1000}).json()
     events = []
     with client.stream("GET", f"/api/jobs/{job['id']}/events") as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -77,7 +77,7 @@ def test_events_stream_progress_then_end(client, images):
                 if name == "end":
                     break
     assert events[0][0] == "progress" and events[-1][0] == "end"
-    assert events[-1][1]["state"] == "succeeded" and events[-1][1]["progress"]["done"] == 300
+    assert events[-1][1]["state"] == "succeeded" and events[-1][1]["progress"]["done"] == 1000
     assert len(events) > 3  # progress arrives step by step
 
 

@@ -69,19 +69,28 @@ def test_a_queued_preview_is_superseded_by_the_next_one_of_its_key(client, image
 
 
 def test_the_event_stream_is_pushed_over_the_jobs_channel(stack, client, images):
-    job = client.post("/api/recombine", json={"base": images[2], "steps": 120}).json()
+    # The job waits behind a blocker until the stream has subscribed, so that the whole run is streamed, and
+    # it has 1,000 steps: the worker flushes progress every 50 ms, and 120 steps of the tiny model can take less.
+    blocker = client.post("/api/recombine", json={"base": images[0], "steps": 1000}).json()  # cancelled below
+    wait_for(lambda: client.get(f"/api/jobs/{blocker['id']}").json()["state"] == "running", 30, what="the blocker")
+    job = client.post("/api/recombine", json={"base": images[2], "steps": 1000}).json()
     channel = f"{stack.env['DGAE_KEY_PREFIX']}job:{job['id']}:events"
     r = _redis(stack)
     subscribed = []
-    events = _events(client, job["id"], on_open=lambda: subscribed.append(
-        wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) >= 1, 10, 0.02, "the stream to subscribe")))
+
+    def on_open() -> None:
+        subscribed.append(wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) >= 1, 10, 0.02,
+                                   "the stream to subscribe"))
+        client.delete(f"/api/jobs/{blocker['id']}")
+
+    events = _events(client, job["id"], on_open=on_open)
     assert subscribed == [True]
     assert events[-1][0] == "end" and events[-1][1]["state"] == "succeeded"
     done = [e["progress"]["done"] for kind, e in events if kind == "progress"]
     assert done == sorted(done) and len(set(done)) > 2, f"progress was not streamed: {done}"
     # a long decode (steps >= 50) streams its current clean-image estimate
     x0 = [e for kind, e in events if kind == "progress" and e.get("x0_preview")]
-    assert x0 and x0[0]["x0_preview"].startswith("data:image/png;base64,") and 0 < x0[0]["x0_step"] <= 120
+    assert x0 and x0[0]["x0_preview"].startswith("data:image/png;base64,") and 0 < x0[0]["x0_step"] <= 1000
     assert events[-1][1]["x0_preview"] is None  # the result replaces it
     wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) == 0, 10, 0.05, "the stream to unsubscribe")
     r.close()
