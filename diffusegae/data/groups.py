@@ -75,8 +75,7 @@ class GroupSampler:
         self.stride = torch.ones(k, dtype=torch.long)
         for j in range(k - 2, -1, -1):
             self.stride[j] = self.stride[j + 1] * num_values[j + 1]
-        self.combo_keys, key_order = torch.sort(self.labels @ self.stride)
-        self.combo_rows = key_order
+        self.combo_keys, self.combo_rows = torch.sort(self.labels @ self.stride)
 
     def _valid(self, anchors: torch.Tensor, cand: torch.Tensor, j: int) -> torch.Tensor:
         same = self.labels[cand] == self.labels[anchors]  # (B, k)
