@@ -31,8 +31,9 @@ import torch
 from diffusegae.checkpoint import load_json
 from diffusegae.cli import _parse_overrides
 from diffusegae.config import GAEConfig, from_json_dict
-from diffusegae.data.dataset import load_rendered
+from diffusegae.data.dataset import load_rendered, toys_split
 from diffusegae.data.groups import GroupSampler
+from diffusegae.editing import recombine
 from diffusegae.evaluation.probes import LinearProbe, fit_linear_probe, perplexity_matrix
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.gae import GroupAutoencoder
@@ -54,19 +55,15 @@ def parse_recipe(text: str, base: GAEConfig) -> tuple[GAEConfig, dict[str, str]]
 @torch.no_grad()
 def latent_swaps(gae: GroupAutoencoder, probes: list[LinearProbe], z_test: torch.Tensor, labels: torch.Tensor,
                  seed: int = 0) -> list[float]:
-    """Per attribute j: the share of held-out bases whose z_sem with chunk j from a donor reads as the
-    base with the donor's value j. z_test: (N, 512) held-out z_sem, labels (N, k)."""
-    gen = torch.Generator().manual_seed(seed)
-    sampler = GroupSampler(labels)
-    bases = torch.arange(labels.shape[0])
-    donors = sampler.donors(bases, gen)
-    e_b, e_d = gae.z_dis_of(z_test[bases]), gae.z_dis_of(z_test[donors])
+    """Per attribute: the share of held-out bases (every row of z_test) whose z_sem with that chunk from a
+    donor reads as the base with the donor's value. z_test: (N, 512) held-out z_sem, labels (N, k)."""
+    donors = GroupSampler(labels).donors(torch.arange(labels.shape[0]), torch.Generator().manual_seed(seed))
+    e_b, e_d = gae.z_dis_of(z_test), gae.z_dis_of(z_test[donors])
+    slices = gae.cfg.chunk_slices()
     out = []
-    for j, sl in enumerate(gae.cfg.chunk_slices().values()):
-        mixed = e_b.clone()
-        mixed[:, sl] = e_d[:, sl]
-        z = gae.z_sem_of(mixed)
-        want = labels[bases].clone()
+    for j, name in enumerate(slices):
+        z = gae.z_sem_of(recombine(e_b, {name: (e_d, 1.0)}, slices))
+        want = labels.clone()
         want[:, j] = labels[donors, j]
         read = torch.stack([p(z).argmax(1) for p in probes], dim=1)
         out.append((read == want).all(dim=1).float().mean().item())
@@ -91,13 +88,13 @@ def main() -> None:
     ae, _ = load_parts(folder)
     base = from_json_dict(GAEConfig, load_json(folder.gae_weights.with_suffix(".json")))
     dataset = folder.read_manifest().dataset or "toys"
-    train, test = (load_rendered(dataset, ae.cfg.resolution, s) for s in ("train", "test"))
-    z_train, z_test = (encode_z_sem(ae, d.images, torch.device("cpu")) for d in (train, test))  # (N, 512) each
+    everything = load_rendered(dataset, ae.cfg.resolution, "all")
+    z_all = encode_z_sem(ae, everything.images, torch.device("cpu"))  # (N, 512), encoded once
+    train_rows, test_rows = toys_split()  # the rows load_rendered's "train" and "test" splits hold
+    train, test = everything.subset(train_rows), everything.subset(test_rows)
+    z_train, z_test = z_all[train_rows], z_all[test_rows]
     if args.perplexity_split == "train":
         z_all, everything = z_train, train
-    else:
-        everything = load_rendered(dataset, ae.cfg.resolution, "all")
-        z_all = encode_z_sem(ae, everything.images, torch.device("cpu"))
     probes = [fit_linear_probe(z_train, train.labels[:, j], n) for j, n in enumerate(train.num_values)]
     with torch.no_grad():
         read = [(p(z_test).argmax(1) == test.labels[:, j]).float().mean().item() for j, p in enumerate(probes)]

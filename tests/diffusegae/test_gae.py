@@ -112,7 +112,6 @@ def test_align_loss_is_zero_only_for_partners_that_share_the_chunk():
     assert on["l_gae"].item() == pytest.approx(off["l_gae"].item() + 2.0 * off["l_align"].item(), rel=1e-5)
 
 
-
 def test_cross_swap_loss_is_zero_only_when_the_swap_decodes_to_the_recombination():
     torch.manual_seed(0)
     cfg = GAEConfig(attributes=("a", "b"), z_sem_dim=16, chunk_sizes=(4, 4), hidden=32, bottleneck=16,
@@ -134,6 +133,7 @@ def test_cross_swap_loss_is_zero_only_when_the_swap_decodes_to_the_recombination
     with_swap = gae_losses(gae, anchor, partners, torch.Generator().manual_seed(0), (donor, wrong, everywhere))
     assert "l_swap" not in base
     assert with_swap["l_gae"].item() == pytest.approx(base["l_gae"].item() + 0.5, rel=1e-5)
+
 
 def _probe(features, labels, n):
     torch.manual_seed(0)

@@ -57,10 +57,10 @@ def test_donors_differ_in_every_attribute_and_recombinations_carry_one_donor_val
     assert not (labels[d] == labels[a]).any()
     rows = gs.recombined(a, d)  # (B, k)
     assert (rows == -1).any() and (rows >= 0).float().mean() > 0.6
+    present = {tuple(r) for r in labels.tolist()}
     for j in range(3):
         want = labels[a].clone()
         want[:, j] = labels[d, j]
         found = rows[:, j] >= 0
         assert torch.equal(labels[rows[found, j]], want[found])
-        present = {tuple(r) for r in labels.tolist()}
         assert not any(tuple(w) in present for w in want[~found].tolist())
