@@ -39,7 +39,7 @@ def gae_losses(gae: GroupAutoencoder, anchor: torch.Tensor, partners: torch.Tens
 
     anchor: (B, 512) normalised z_sem; partners: (B, k, 512), partner j sharing only attribute j
     with the anchor; swaps: (donor, targets, present) for L_swap (see cross_swap_loss); without
-    them (joint fine-tuning, PAPER.md section 4) L_GAE is the paper's.
+    them (joint fine-tuning, PAPER.md section 4) there is no L_swap.
     """
     b, k, d = partners.shape
     slices = list(gae.cfg.chunk_slices().values())

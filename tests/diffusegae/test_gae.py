@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from diffusegae.config import GAEConfig
@@ -21,6 +20,7 @@ from diffusegae.data.dataset import LabeledImages
 from diffusegae.editing import recombine
 from diffusegae.evaluation.classifier import load_classifier
 from diffusegae.evaluation.metrics import swap_pairs
+from diffusegae.evaluation.probes import fit_linear_probe
 from diffusegae.model_folder import ModelFolder
 from diffusegae.models.gae import GroupAutoencoder
 from diffusegae.training.common import Runtime
@@ -135,27 +135,12 @@ def test_cross_swap_loss_is_zero_only_when_the_swap_decodes_to_the_recombination
     assert with_swap["l_gae"].item() == pytest.approx(base["l_gae"].item() + 0.5, rel=1e-5)
 
 
-def _probe(features, labels, n):
-    torch.manual_seed(0)
-    lin = nn.Linear(features.shape[1], n)
-    opt = torch.optim.LBFGS(lin.parameters(), max_iter=300, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = F.cross_entropy(lin(features), labels) + 1e-3 * lin.weight.pow(2).sum()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return lin
-
-
 @torch.no_grad()
 def test_swapping_a_chunk_changes_only_that_attribute(trained):
     gae, data, z_sem, _ = trained
     z_dis = gae.z_dis_of(z_sem)
     with torch.enable_grad():
-        probes = [_probe(z_dis, data.labels[:, j], n) for j, n in enumerate(data.num_values)]
+        probes = [fit_linear_probe(z_dis, data.labels[:, j], n) for j, n in enumerate(data.num_values)]
     slices = gae.cfg.chunk_slices()
     bases, donors = swap_pairs(data.labels, 200)
     for j, name in enumerate(data.attributes):
