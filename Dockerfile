@@ -25,7 +25,7 @@ RUN pip install -e .
 
 # The store is a shared volume, models are mounted read-only (see docker-compose.yml).
 ENV DGAE_STORE_DIR=/data/store \
-    DGAE_MODEL_DIR=/models/toys-32 \
+    DGAE_MODEL_DIR=/models/vehicles-64 \
     DGAE_FRONTEND_DIR=/app/frontend
 RUN useradd --create-home --uid 1000 app && mkdir -p /data/store && chown -R app /data
 USER app

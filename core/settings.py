@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     key_prefix: str = "dgae:"  # prefix of every Redis key we and Celery's transport write
     queue: str = "diffusegae"  # Celery queue the API sends to and the workers consume
     store_dir: Path = ROOT / "var" / "store"  # uploads, latents, results (a shared volume when scaled)
-    model_dir: Path = ROOT / "models" / "toys-32"  # model folder the workers load
+    model_dir: Path = ROOT / "models" / "vehicles-64"  # model folder the workers load
     frontend_dir: Path = ROOT / "frontend"  # static UI served at / when the folder exists
 
     # --- the worker ---

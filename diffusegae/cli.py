@@ -12,6 +12,8 @@ from typing import Any
 
 from diffusegae.config import LR_SCHEDULES, AutoencoderConfig
 
+DEFAULT_MODEL = Path("models/vehicles-64")  # the served default; models/toys-32 is the small, fast one
+
 
 def _parse_overrides(cls: type, pairs: list[str]) -> dict[str, Any]:
     """`--set key=value` pairs -> config kwargs, values parsed as JSON where they can be."""
@@ -38,6 +40,13 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resolution", type=int, default=32)
 
 
+def _add_train_data_args(p: argparse.ArgumentParser) -> None:
+    _add_data_args(p)
+    p.add_argument("--nuisance-draws", type=int, default=1, metavar="K",
+                   help="vehicles: train on K photographs of every label row (nuisance draws 0 .. K-1: light, "
+                        "exposure, camera jitter, texture offset, grain); each draw is rendered once and cached")
+
+
 def _resolve_dataset(args: argparse.Namespace) -> None:
     """--images/--labels mean --dataset folder; with another dataset named they are an error, not ignored."""
     if not hasattr(args, "dataset"):
@@ -58,8 +67,11 @@ def _load_data(args: argparse.Namespace, split: str = "train"):
     from diffusegae.data.dataset import RENDERED_KINDS, load_rendered
 
     _resolve_dataset(args)
+    draws = getattr(args, "nuisance_draws", 1)
+    if draws != 1 and args.dataset != "vehicles":
+        raise SystemExit(f"--nuisance-draws is for the vehicles renders; {args.dataset} has one picture per label row")
     if args.dataset in RENDERED_KINDS:
-        return load_rendered(args.dataset, args.resolution, split)
+        return load_rendered(args.dataset, args.resolution, split, draws=draws)
     if args.dataset == "folder":
         from diffusegae.data.folder import load_folder
 
@@ -535,7 +547,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
 
     train = sub.add_parser("train", help="train one stage").add_subparsers(dest="stage", required=True)
     p = train.add_parser("autoencoder", help="stage 1: semantic encoder + conditional UNet")
-    _add_data_args(p)
+    _add_train_data_args(p)
     _add_loop_args(p, steps=20000, lr=1e-4, batch=32, ema=0.999)
     p.add_argument("--snapshot-every", type=int, default=0, help="keep EMA snapshots for a learning curve")
     p.add_argument("--high-noise-frac", type=float, default=0.0,
@@ -547,7 +559,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.set_defaults(func=cmd_train_autoencoder)
 
     p = train.add_parser("gae", help="stage 2: group autoencoder on cached latents of the stage-1 encoder")
-    _add_data_args(p)
+    _add_train_data_args(p)
     _add_loop_args(p, steps=20000, lr=4e-5, batch=256, ema=0.999)
     p.add_argument("--default-steps", type=int, default=20, help="sampling steps the service uses by default")
     p.add_argument("--default-sampler", default="ddim")
@@ -560,7 +572,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.set_defaults(func=cmd_train_gae)
 
     p = train.add_parser("joint", help="stage 3: fine-tune autoencoder + GAE together")
-    _add_data_args(p)
+    _add_train_data_args(p)
     _add_loop_args(p, steps=2000, lr=1e-5, batch=0, ema=0.999)
     p.add_argument("--groups", type=int, default=8, help="groups per batch (each k+1 images)")
     p.add_argument("--gamma", type=float, default=1.0, help="weight of L_GAE")
@@ -587,7 +599,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.set_defaults(func=cmd_dataset_render)
 
     def model_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+        p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
         p.add_argument("--device", default=None)
         p.add_argument("--threads", type=int, default=0)
         p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
@@ -631,7 +643,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
                        "writes the first setting whose one-attribute swaps stay within --tolerance (mean MSE, images "
                        "in [0, 1]) of the same swaps at 100 DDIM steps and, with the attribute classifier, whose swap "
                        "accuracy per attribute is at most --accuracy-tolerance below the reference's.")
-    p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0)
     _add_data_args(p)
@@ -659,7 +671,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
                        "measures the in-domain rate on the other half and the flagged rate on generated "
                        "out-of-domain images (solid colours, gradients, noise, text, shapes, photo-like JPEGs, the "
                        "other shipped dataset). Also fills model.json's description and examples when empty.")
-    p.add_argument("--model", type=Path, default=Path("models/toys-32"))
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--device", default=None)
     p.add_argument("--threads", type=int, default=0)
     _add_data_args(p)

@@ -23,12 +23,14 @@ STAGE1=(--steps 60000 --batch-size 32 --lr 2e-4 --save-every 500 --snapshot-ever
 # steps, EMA snapshots every 2,000); `vehicles-continue` starts a new run from FROM's weights when the
 # run state is gone (a new session). Steps 0-14,250 drew 30% of each batch from t in [500, 1000); from
 # 14,250 on, 50% from [100, 500), where a surface's pattern is faint in x_t and z_sem can help draw it.
+# DRAWS=K trains on K photographs of every training row (nuisance draws, each rendered once into the cache,
+# about 6 min a draw): with one, stage 1 learnt its photographs (MODEL_CARD.md); from step 79,000 on, 4.
 VM=models/vehicles-64
 VRUN=${VRUN:-runs/vehicles-64-stage1}
 VSTAGE1=(--dataset vehicles --resolution 64 --steps 60000 --batch-size 16 --lr 2e-4 --save-every 250
          --snapshot-every 2000 --threads 1)
 VCONTINUE=(--out "$VRUN" "${VSTAGE1[@]}" --high-noise-frac 0.5 --high-noise-range 100 500
-           --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}")
+           --init-from "${FROM:-$VM/autoencoder}" --seed "${SEED:-1}" --nuisance-draws "${DRAWS:-1}")
 ddp() { OMP_NUM_THREADS=1 nice -n 10 python -m torch.distributed.run --standalone --nproc_per_node "${NPROC:-2}" -m diffusegae.cli "$@"; }
 
 case "${1:-}" in
@@ -49,9 +51,11 @@ case "${1:-}" in
     # lambda_swap: chunks swapped between latents that share no value decode to the recombined render's latent.
     # GAE_SEED: the seed chosen among several by the training split's perplexity matrix (MODEL_CARD.md).
     # Domain verdict from the round trip and every chunk: the round trip alone flagged 0.913 of out-of-domain images.
+    # Four nuisance draws of every training row: on one, the GAE learnt its photographs (MODEL_CARD.md).
     diffusegae train gae --out $VM --dataset vehicles --resolution 64 --steps 6000 --batch-size 64 --lr 1e-3 \
       --lr-schedule cosine --ema-decay 0.999 --set hidden=256 --set bottleneck=64 --set dropout=0 --set lambda_align=1 \
-      --set "chunk_sizes=[40,40,20]" --set lambda_swap=1 --seed "${GAE_SEED:-0}" --domain-score roundtrip+chunks \
+      --set "chunk_sizes=[40,40,20]" --set lambda_swap=1 --seed "${GAE_SEED:-0}" --nuisance-draws 4 \
+      --domain-score roundtrip+chunks \
       --save-every 1000 --threads "$T" ;;
   vehicles-calibrate)  # writes default_steps and default_sampler to $VM/model.json
     diffusegae calibrate --model $VM --threads "$T" --steps-list 2 3 4 5 6 8 10 12 15 20 --num-images 32 --pairs 32 \

@@ -25,7 +25,7 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="API + an embedded worker on one machine, default model (local mode)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--model", type=Path, default=None, help="model folder (default: DGAE_MODEL_DIR, else models/toys-32)")
+    p.add_argument("--model", type=Path, default=None, help="model folder (default: DGAE_MODEL_DIR, else models/vehicles-64)")
     p.set_defaults(func=run("serve"))
     p = sub.add_parser("api", help="the FastAPI app alone (scaled mode)")
     p.add_argument("--host", default="127.0.0.1")

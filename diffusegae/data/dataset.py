@@ -77,14 +77,15 @@ def vehicle_value_names() -> tuple[tuple[str, ...], ...]:
             tuple(f"{36 * p + 20} deg" for p in range(vehicles.NUM_VALUES[2])))
 
 
-def _render_vehicle_row(args: tuple[int, int, int, int]) -> np.ndarray:
-    i, b, p, resolution = args
-    return np.asarray(vehicles.render(i, b, p, resolution))
+def _render_vehicle_row(args: tuple[int, int, int, int, int]) -> np.ndarray:
+    i, b, p, resolution, seed = args
+    return np.asarray(vehicles.render(i, b, p, resolution, seed=seed))
 
 
-def render_vehicles(labels: torch.Tensor, resolution: int, workers: int | None = None) -> np.ndarray:
-    """(N, 3) labels -> (N, R, R, 3) uint8, rendered in `workers` processes (default: all cores)."""
-    rows = [(i, b, p, resolution) for i, b, p in labels.tolist()]
+def render_vehicles(labels: torch.Tensor, resolution: int, workers: int | None = None, seed: int = 0) -> np.ndarray:
+    """(N, 3) labels -> (N, R, R, 3) uint8 (nuisance draw `seed`), rendered in `workers` processes (default: all
+    cores)."""
+    rows = [(i, b, p, resolution, seed) for i, b, p in labels.tolist()]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(rows) < 64:
         return np.stack([_render_vehicle_row(r) for r in rows])
@@ -96,10 +97,10 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("DIFFUSEGAE_CACHE", Path.home() / ".cache" / "diffusegae"))
 
 
-def load_vehicles(resolution: int = 64, split: str = "train", cache_dir: Path | None = None) -> LabeledImages:
-    """The vehicles set ("train", "test" or "all") at `resolution`, rendered once and then read from the cache."""
-    labels = _split_labels(split)
-    cache = (cache_dir or default_cache_dir()) / f"vehicles-v{vehicles.RENDER_VERSION}-{resolution}.npy"
+def _vehicles_cache(resolution: int, seed: int, cache_dir: Path | None) -> np.ndarray:
+    """All 6,660 renders of nuisance draw `seed` (N, R, R, 3) uint8, rendered once and then read from the cache."""
+    name = f"vehicles-v{vehicles.RENDER_VERSION}-{resolution}" + (f"-draw{seed}" if seed else "") + ".npy"
+    cache = (cache_dir or default_cache_dir()) / name
     if not cache.is_file():
         cache.parent.mkdir(parents=True, exist_ok=True)
         # One process renders while the others (data-parallel ranks, a test beside a training run) wait for it.
@@ -107,19 +108,34 @@ def load_vehicles(resolution: int = 64, split: str = "train", cache_dir: Path | 
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not cache.is_file():
                 tmp = cache.with_suffix(f".{os.getpid()}.tmp.npy")
-                np.save(tmp, render_vehicles(toys.all_labels(), resolution))
+                np.save(tmp, render_vehicles(toys.all_labels(), resolution, seed=seed))
                 tmp.replace(cache)
-    everything = np.load(cache, mmap_mode="r")
+    return np.load(cache, mmap_mode="r")
+
+
+def load_vehicles(resolution: int = 64, split: str = "train", cache_dir: Path | None = None,
+                  draws: int = 1) -> LabeledImages:
+    """The vehicles set ("train", "test" or "all") at `resolution`, rendered once and then read from the cache.
+
+    `draws` > 1 adds photographs of the same label rows under further nuisance draws (seeds 1 .. draws-1; light,
+    exposure, camera jitter, texture offset, grain), after the first draw's: more pictures per label combination,
+    so that a model cannot learn one photograph per combination by heart."""
+    if draws < 1:
+        raise ValueError(f"draws must be at least 1, got {draws}")
+    labels = _split_labels(split)
     # all_labels() enumerates (identity, background, pose) in row-major order, so a label row is its index.
-    rows = (labels[:, 0] * vehicles.NUM_VALUES[1] + labels[:, 1]) * vehicles.NUM_VALUES[2] + labels[:, 2]
-    arr = torch.from_numpy(np.ascontiguousarray(everything[rows.numpy()]))
+    rows = ((labels[:, 0] * vehicles.NUM_VALUES[1] + labels[:, 1]) * vehicles.NUM_VALUES[2] + labels[:, 2]).numpy()
+    arr = torch.from_numpy(np.concatenate([_vehicles_cache(resolution, s, cache_dir)[rows] for s in range(draws)]))
     images = arr.permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    return LabeledImages(images, labels, vehicles.ATTRIBUTES, vehicle_value_names())
+    return LabeledImages(images, labels.repeat(draws, 1), vehicles.ATTRIBUTES, vehicle_value_names())
 
 
-def load_rendered(kind: str, resolution: int, split: str = "train") -> LabeledImages:
+def load_rendered(kind: str, resolution: int, split: str = "train", draws: int = 1) -> LabeledImages:
+    """`draws`: nuisance draws per label row (vehicles; toys pictures have no nuisance)."""
     if kind == "toys":
+        if draws != 1:
+            raise ValueError("toys pictures are a pure function of their labels: one draw only")
         return load_toys(resolution, split)
     if kind == "vehicles":
-        return load_vehicles(resolution, split)
+        return load_vehicles(resolution, split, draws=draws)
     raise ValueError(f"unknown rendered dataset {kind!r}; one of {RENDERED_KINDS}")

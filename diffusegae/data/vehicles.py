@@ -435,17 +435,19 @@ def image_seed(identity: int, background: int, pose: int, seed: int = 0) -> int:
 
 
 def render(identity: int, background: int, pose: int, resolution: int = 64, *, seed: int = 0,
-           supersample: int = 2, nuisance: bool = True) -> Image.Image:
+           supersample: int = 2, nuisance: bool = True, nuisance_of: tuple[int, int, int] | None = None
+           ) -> Image.Image:
     """Render one vehicle photograph as an RGB image of `resolution` x `resolution` pixels.
 
     `seed` picks the nuisance draw (light, exposure, camera jitter, texture offset, grain);
-    `nuisance=False` renders the labels' mean picture with none of it.
+    `nuisance=False` renders the labels' mean picture with none of it. `nuisance_of` = (identity, background,
+    pose) of another image gives this one that image's draw: the same photograph with some labels changed.
     """
     for name, val, n in zip(ATTRIBUTES, (identity, background, pose), NUM_VALUES):
         if not 0 <= int(val) < n:
             raise ValueError(f"{name} must be in [0, {n}), got {val}")
     identity, background, pose = int(identity), int(background), int(pose)
-    rng = np.random.default_rng(image_seed(identity, background, pose, seed))
+    rng = np.random.default_rng(image_seed(*(nuisance_of or (identity, background, pose)), seed))
     nz = Nuisance.draw(rng) if nuisance else Nuisance(-40, 50, 1.0, 0.36, 1.0, (1, 1, 1), (0, 0, 0), (0, 0), 0.0)
     side = resolution * supersample
 

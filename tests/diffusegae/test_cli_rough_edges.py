@@ -90,6 +90,14 @@ def test_labels_without_images_stop_with_an_error(data, tmp_path):
     assert r.returncode != 0 and "--images" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("stage", ["autoencoder", "gae", "joint"])
+def test_nuisance_draws_are_refused_for_data_without_nuisance(data, tmp_path, stage):
+    for given in (["--dataset", "toys", "--resolution", "16"], _own(data)):
+        r = _cli("train", stage, *given, "--nuisance-draws", "2", "--out", tmp_path / "m", ok=False)
+        assert r.returncode != 0 and "--nuisance-draws is for the vehicles renders" in r.stderr
+        assert not (tmp_path / "m").exists()
+
+
 def test_each_train_command_says_what_it_wrote_and_where_the_model_is(trained):
     out, stdout = trained
     ae, gae = out / "autoencoder" / "model.safetensors", out / "gae" / "model.safetensors"

@@ -90,3 +90,26 @@ def test_load_vehicles_reads_each_label_row_from_its_cached_image(tmp_path):
     got = torch.round((data.images[:, 0, 0, 0] + 1) * 127.5).long()
     assert torch.equal(got, index % 251)
     assert data.values == vehicle_value_names() and len(data.values[1]) == 111
+
+
+def test_further_nuisance_draws_follow_the_first_with_the_same_labels(tmp_path):
+    # Draw d's cache holds d + 1 in every pixel: the rows come draw by draw, the labels repeat.
+    n = toys.all_labels().shape[0]
+    for d in range(3):
+        name = f"vehicles-v{vehicles.RENDER_VERSION}-2" + (f"-draw{d}" if d else "") + ".npy"
+        np.save(tmp_path / name, np.full((n, 2, 2, 3), d + 1, np.uint8))
+    one = load_vehicles(2, "test", cache_dir=tmp_path)
+    three = load_vehicles(2, "test", cache_dir=tmp_path, draws=3)
+    m = len(one)
+    assert len(three) == 3 * m and torch.equal(three.labels, one.labels.repeat(3, 1))
+    got = torch.round((three.images[:, 0, 0, 0] + 1) * 127.5).long()
+    assert torch.equal(got, torch.arange(1, 4).repeat_interleave(m))
+
+
+def test_a_nuisance_draw_can_be_borrowed_from_another_image():
+    # The same photograph with another background: everything the labels do not decide stays.
+    a = vehicles.render(0, 5, 3, 16)
+    borrowed = vehicles.render(0, 5, 3, 16, nuisance_of=(2, 40, 7))
+    assert borrowed.tobytes() != a.tobytes()
+    assert borrowed.tobytes() == vehicles.render(0, 5, 3, 16, nuisance_of=(2, 40, 7)).tobytes()
+    assert vehicles.render(0, 5, 3, 16, nuisance_of=(0, 5, 3)).tobytes() == a.tobytes()
