@@ -116,7 +116,8 @@ class GroupSampler:
 
     def recombined(self, anchors: torch.Tensor, donors: torch.Tensor) -> torch.Tensor:
         """(B,) anchors, (B,) donors -> (B, k) rows: column j has the anchor's values but the donor's
-        value of attribute j; -1 where no row has that combination."""
+        value of attribute j; -1 where no row has that combination. Where several rows have it (photographs
+        of one label row under several nuisance draws), always the same one of them."""
         a, d = self.labels[anchors], self.labels[donors]  # (B, k)
         eye = torch.eye(self.k, dtype=torch.bool)
         combos = torch.where(eye[None], d[:, None], a[:, None])  # (B, k, k): combos[:, j] = a with d's value j
