@@ -22,32 +22,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def _render(args: tuple[tuple[int, int, int], tuple[int, int, int] | None, int, int]) -> np.ndarray:
-    from diffusegae.data import vehicles
-
-    labels, nuisance_of, resolution, seed = args
-    return np.asarray(vehicles.render(*labels, resolution, seed=seed, nuisance_of=nuisance_of))
-
-
-def render_rows(rows: list, workers: int) -> torch.Tensor:
-    """[(labels, nuisance_of, resolution, seed)] -> (N, 3, R, R) in [-1, 1]."""
-    with ProcessPoolExecutor(workers) as pool:
-        arr = np.stack(list(pool.map(_render, rows, chunksize=16)))
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-
-
 def main() -> None:
-    from diffusegae.data.dataset import load_vehicles
+    from diffusegae.data.dataset import images_from_uint8, load_vehicles, render_vehicles
     from diffusegae.editing import Editor, recombine
     from diffusegae.evaluation.classifier import load_classifier
     from diffusegae.evaluation.metrics import batches, swap_pairs
@@ -67,28 +51,32 @@ def main() -> None:
 
     editor = Editor.load(args.model)
     clf = load_classifier(args.model / "eval" / "classifier.safetensors")
-    data = load_vehicles(editor.info.resolution, args.split, draws=args.draw + 1)
-    data = data.subset(torch.arange(len(data) * args.draw // (args.draw + 1), len(data)))  # draw D's block
+    res = editor.info.resolution
+    data = load_vehicles(res, args.split)  # draw 0, as trained and evaluated
+
+    def photographs(labels: torch.Tensor, nuisance_of: torch.Tensor | None = None) -> torch.Tensor:
+        """(N, 3) labels -> (N, 3, R, R): their renders under nuisance draw --draw."""
+        return images_from_uint8(render_vehicles(labels, res, args.threads, seed=args.draw, nuisance_of=nuisance_of))
+
     bases, donors = swap_pairs(data.labels, args.pairs)
+    base_labels, donor_labels = data.labels[bases], data.labels[donors]  # (P, 3)
+    base_x, donor_x = ((data.images[bases], data.images[donors]) if args.draw == 0
+                       else (photographs(base_labels), photographs(donor_labels)))
     steps = args.steps or editor.info.default_steps
-    lat = [editor.encode(data.images[bases[sl]], steps=steps) for sl in batches(args.pairs, args.batch)]
+    lat = [editor.encode(base_x[sl], steps=steps) for sl in batches(args.pairs, args.batch)]
     z_dis = torch.cat([p.z_dis for p in lat])  # (P, D)
     x_T = torch.cat([p.x_T for p in lat])  # (P, 3, R, R)
-    donor_z = torch.cat([editor.z_dis_of(data.images[donors[sl]]) for sl in batches(args.pairs, args.batch)])
+    donor_z = torch.cat([editor.z_dis_of(donor_x[sl]) for sl in batches(args.pairs, args.batch)])
 
-    res = editor.info.resolution
     print(f"{args.model}, {args.split} split (nuisance draw {args.draw}), {args.pairs} pairs, {steps} "
           f"{editor.info.default_sampler} steps; "
           "success = donor's value of the attribute and the base's of the others")
     for j, name in enumerate(data.attributes):
-        want = data.labels[bases].clone()
-        want[:, j] = data.labels[donors, j]
-        base_labels = [tuple(r) for r in data.labels[bases].tolist()]
+        want = base_labels.clone()
+        want[:, j] = donor_labels[:, j]
         targets = {"gae": recombine(z_dis, {name: (donor_z, 1.0)}, editor.slices)}
-        for kind in set(args.targets) - {"gae"}:  # the render with the wanted labels and which nuisance draw
-            nuisance_of = base_labels if kind == "kept" else [None] * args.pairs
-            rows = [(tuple(w), b, res, args.draw) for w, b in zip(want.tolist(), nuisance_of)]
-            images = render_rows(rows, args.threads)
+        for kind in set(args.targets) - {"gae"}:  # the render with the wanted labels, and whose nuisance draw
+            images = photographs(want, base_labels if kind == "kept" else None)
             targets[kind] = torch.cat([editor.z_dis_of(images[sl]) for sl in batches(args.pairs, args.batch)])
         line = []
         for kind in args.targets:

@@ -77,20 +77,27 @@ def vehicle_value_names() -> tuple[tuple[str, ...], ...]:
             tuple(f"{36 * p + 20} deg" for p in range(vehicles.NUM_VALUES[2])))
 
 
-def _render_vehicle_row(args: tuple[int, int, int, int, int]) -> np.ndarray:
-    i, b, p, resolution, seed = args
-    return np.asarray(vehicles.render(i, b, p, resolution, seed=seed))
+def _render_vehicle_row(args: tuple[tuple[int, int, int], int, int, tuple[int, int, int] | None]) -> np.ndarray:
+    labels, resolution, seed, nuisance_of = args
+    return np.asarray(vehicles.render(*labels, resolution, seed=seed, nuisance_of=nuisance_of))
 
 
-def render_vehicles(labels: torch.Tensor, resolution: int, workers: int | None = None, seed: int = 0) -> np.ndarray:
+def render_vehicles(labels: torch.Tensor, resolution: int, workers: int | None = None, seed: int = 0,
+                    nuisance_of: torch.Tensor | None = None) -> np.ndarray:
     """(N, 3) labels -> (N, R, R, 3) uint8 (nuisance draw `seed`), rendered in `workers` processes (default: all
-    cores)."""
-    rows = [(i, b, p, resolution, seed) for i, b, p in labels.tolist()]
+    cores). `nuisance_of` (N, 3): row i gets the nuisance draw of the image with those labels instead of its own."""
+    others = nuisance_of.tolist() if nuisance_of is not None else [None] * labels.shape[0]
+    rows = [(tuple(lab), resolution, seed, tuple(o) if o else None) for lab, o in zip(labels.tolist(), others)]
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(rows) < 64:
         return np.stack([_render_vehicle_row(r) for r in rows])
     with ProcessPoolExecutor(workers) as pool:
         return np.stack(list(pool.map(_render_vehicle_row, rows, chunksize=32)))
+
+
+def images_from_uint8(arr: np.ndarray) -> torch.Tensor:
+    """(N, R, R, 3) uint8 -> (N, 3, R, R) float in [-1, 1], the models' input."""
+    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
 def default_cache_dir() -> Path:
@@ -125,8 +132,7 @@ def load_vehicles(resolution: int = 64, split: str = "train", cache_dir: Path | 
     labels = _split_labels(split)
     # all_labels() enumerates (identity, background, pose) in row-major order, so a label row is its index.
     rows = ((labels[:, 0] * vehicles.NUM_VALUES[1] + labels[:, 1]) * vehicles.NUM_VALUES[2] + labels[:, 2]).numpy()
-    arr = torch.from_numpy(np.concatenate([_vehicles_cache(resolution, s, cache_dir)[rows] for s in range(draws)]))
-    images = arr.permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    images = images_from_uint8(np.concatenate([_vehicles_cache(resolution, s, cache_dir)[rows] for s in range(draws)]))
     return LabeledImages(images, labels.repeat(draws, 1), vehicles.ATTRIBUTES, vehicle_value_names())
 
 
