@@ -328,6 +328,13 @@ class Records:
         pipe.get(key)
         return pipe.execute()[1]
 
+    def close(self) -> None:
+        self.r.close()
+
+    def fields(self, key: str, *names: str) -> dict[str, str]:
+        """Some fields of a record ("" for those it lacks)."""
+        return {n: v or "" for n, v in zip(names, self.r.hmget(key, names))}
+
     def ping(self) -> bool:
         try:
             return bool(self.r.ping())

@@ -72,6 +72,23 @@ class Store:
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
+    def identity(self) -> str:
+        """This store's own random id (`<root>/deployment-id`), made by the first process to ask.
+
+        It names the deployment: every process sharing the store reads the same id (core.deployment)."""
+        path = self.root / "deployment-id"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+            tmp.write_text(uuid.uuid4().hex[:12] + "\n")
+            try:
+                os.link(tmp, path)  # never replaces an id another process wrote first
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip()
+
     def put_original(self, image_id: str, data: bytes) -> None:
         path = self.original(image_id)
         if not path.is_file() or path.stat().st_size != len(data):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +13,16 @@ from typing import Any
 
 from diffusegae.config import LR_SCHEDULES, AutoencoderConfig
 
-DEFAULT_MODEL = Path("models/vehicles-64")  # the served default; models/toys-32 is the small, fast one
+SHIPPED_MODELS = Path(__file__).resolve().parents[1] / "models"
+
+
+def default_model() -> Path:
+    """The model folder a command uses without --model: DGAE_MODEL_DIR, else the shipped vehicles-64.
+
+    The same rule as the service's settings (core.settings), so that it holds from any working folder;
+    models/toys-32 is the small, fast one."""
+    given = os.environ.get("DGAE_MODEL_DIR")
+    return Path(given) if given else SHIPPED_MODELS / "vehicles-64"
 
 
 def _parse_overrides(cls: type, pairs: list[str]) -> dict[str, Any]:
@@ -38,6 +48,13 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", type=Path, help="folder of images (implies --dataset folder)")
     p.add_argument("--labels", type=Path, help="CSV: file,attr1,attr2,... (implies --dataset folder)")
     p.add_argument("--resolution", type=int, default=32)
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", type=Path, default=default_model(),
+                   help="model folder (default: DGAE_MODEL_DIR, else the shipped models/vehicles-64)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--threads", type=int, default=0)
 
 
 def _add_train_data_args(p: argparse.ArgumentParser) -> None:
@@ -599,9 +616,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
     p.set_defaults(func=cmd_dataset_render)
 
     def model_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-        p.add_argument("--device", default=None)
-        p.add_argument("--threads", type=int, default=0)
+        _add_model_args(p)
         p.add_argument("--runtime", choices=["torch", "onnx"], default="torch",
                        help="what runs the UNet and the encoder: onnx = ONNX Runtime on the CPU (README, \"Inference runtime\")")
         p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
@@ -643,9 +658,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
                        "writes the first setting whose one-attribute swaps stay within --tolerance (mean MSE, images "
                        "in [0, 1]) of the same swaps at 100 DDIM steps and, with the attribute classifier, whose swap "
                        "accuracy per attribute is at most --accuracy-tolerance below the reference's.")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=0)
+    _add_model_args(p)
     _add_data_args(p)
     p.set_defaults(resolution=None)  # the model's
     p.add_argument("--tolerance", type=float, default=1e-4,
@@ -671,9 +684,7 @@ def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> a
                        "measures the in-domain rate on the other half and the flagged rate on generated "
                        "out-of-domain images (solid colours, gradients, noise, text, shapes, photo-like JPEGs, the "
                        "other shipped dataset). Also fills model.json's description and examples when empty.")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    p.add_argument("--device", default=None)
-    p.add_argument("--threads", type=int, default=0)
+    _add_model_args(p)
     _add_data_args(p)
     p.set_defaults(resolution=None, dataset="model")  # the model's resolution and model.json "dataset"
     d = DOMAIN_DEFAULTS

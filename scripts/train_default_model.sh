@@ -12,6 +12,7 @@
 # `gae` and `evaluate`: the GAE must be trained on the encoder it ships with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/venv.sh  # the .venv that scripts/setup.sh makes
 M=models/toys-32
 RUN=${RUN:-runs/toys-32-stage1}
 T=${THREADS:-1}
@@ -61,7 +62,7 @@ case "${1:-}" in
     diffusegae calibrate --model $VM --threads "$T" --steps-list 2 3 4 5 6 8 10 12 15 20 --num-images 32 --pairs 32 \
       --out $VM/eval/calibration.json ;;
   vehicles-evaluate)  # at the calibrated steps; 256 pairs: on 64 one pair moves a swap rate by 0.016
-    S=$(python3 -c "import json; print(json.load(open('$VM/model.json'))['default_steps'])")
+    S=$(python -c "import json; print(json.load(open('$VM/model.json'))['default_steps'])")
     diffusegae evaluate --model $VM --threads "$T" --steps-list "$S" --recon-images 64 --pairs 256 --edit-steps "$S" \
       --overwrite ;;
   autoencoder)

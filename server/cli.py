@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from diffusegae import cli as library_cli
+from server.ports import env_port
 
 
 def add_service_commands(sub: argparse._SubParsersAction) -> None:
@@ -22,14 +23,15 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
 
         return go
 
+    port_help = "TCP port (default: DGAE_PORT, else 8000)"
     p = sub.add_parser("serve", help="API + an embedded worker on one machine, default model (local mode)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=env_port(), help=port_help)
     p.add_argument("--model", type=Path, default=None, help="model folder (default: DGAE_MODEL_DIR, else models/vehicles-64)")
     p.set_defaults(func=run("serve"))
     p = sub.add_parser("api", help="the FastAPI app alone (scaled mode)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=env_port(), help=port_help)
     p.set_defaults(func=run("api"))
     p = sub.add_parser("worker", help="one Celery worker process (scaled mode; one per GPU)")
     p.add_argument("--model", type=Path, default=None)

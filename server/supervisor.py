@@ -25,8 +25,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis
+
+from core.deployment import NamespaceTaken, check_namespace, derived_prefix
 from core.queue import RESTART_EXIT_CODE
 from core.settings import ROOT, Settings, get_settings, redacted
+from core.store import Store
+from server.ports import check_free
 
 log = logging.getLogger("diffusegae.serve")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "")
@@ -34,14 +39,35 @@ METRICS_PREFIX = "diffusegae-metrics-"  # private PROMETHEUS_MULTIPROC_DIR folde
 
 
 def _apply_args(args: argparse.Namespace) -> Settings:
-    """Command-line options override the environment; children inherit them through it."""
+    """Command-line options override the environment; children inherit them through it.
+
+    Without DGAE_KEY_PREFIX the deployment's Redis namespace comes from its store (core.deployment)."""
     model = getattr(args, "model", None)
     if model is not None:
         os.environ["DGAE_MODEL_DIR"] = str(Path(model).resolve())
     get_settings.cache_clear()
     settings = get_settings()
+    if "DGAE_KEY_PREFIX" not in os.environ:
+        os.environ["DGAE_KEY_PREFIX"] = derived_prefix(Store(settings.store_dir).identity())
+        get_settings.cache_clear()
+        settings = get_settings()
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_thread_count()))
     return settings
+
+
+def _check_namespace(settings: Settings) -> None:
+    """Refuse to start beside a live deployment of another store on the same key prefix (core.deployment)."""
+    from core.records import Records
+
+    records = Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout)
+    try:
+        check_namespace(records, Store(settings.store_dir).identity(), str(settings.store_dir))
+    except NamespaceTaken as e:
+        raise SystemExit(f"error: {e}") from None
+    except redis.RedisError as e:  # Redis down: the API reports it and the worker waits for it; nothing to compare
+        log.warning("could not check the Redis key prefix %r against other deployments: %s", settings.key_prefix, e)
+    finally:
+        records.close()
 
 
 def _pid_alive(pid: int) -> bool:
@@ -192,6 +218,7 @@ class SupervisedWorker:
 
 def serve(args: argparse.Namespace) -> None:
     """API + one embedded worker (+ a private Redis if none runs) on http://HOST:PORT."""
+    check_free(args.host, args.port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _metrics_dir()  # before the app imports prometheus_client; the worker child inherits it
     import uvicorn
@@ -200,6 +227,7 @@ def serve(args: argparse.Namespace) -> None:
 
     settings = _apply_args(args)
     redis_proc = start_private_redis(settings.redis_url)
+    _check_namespace(settings)
     worker = SupervisedWorker(settings)
     worker.start()
     print(f"DiffuseGAE Editor: http://{args.host}:{args.port}  (model {settings.model_dir}, API docs at /docs)", flush=True)
@@ -213,12 +241,14 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def api(args: argparse.Namespace) -> None:
+    check_free(args.host, args.port)
     _metrics_dir()  # before the app imports prometheus_client
     import uvicorn
 
     from backend.api.main import create_app
 
     settings = _apply_args(args)
+    _check_namespace(settings)
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
 
 
@@ -227,6 +257,7 @@ def worker(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     _metrics_dir()  # an API's /metrics sees this worker's metrics when both name the same PROMETHEUS_MULTIPROC_DIR
     settings = _apply_args(args)
+    _check_namespace(settings)
     supervised = SupervisedWorker(settings)
     done = threading.Event()
 

@@ -115,9 +115,9 @@ class Stack:
         self.procs.append(proc)
         return proc
 
-    def start_worker(self, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def start_worker(self, env: dict[str, str] | None = None, queue: str | None = None) -> subprocess.Popen:
         """A real Celery worker process (solo pool, one task at a time), as `diffusegae worker` runs it."""
-        cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-P", "solo", "-c", "1", "-Q", self.name,
+        cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-P", "solo", "-c", "1", "-Q", queue or self.name,
                "-n", f"{self.name}-{len(self._logs)}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                "--without-heartbeat"]
         return self._spawn(cmd, "worker", env)

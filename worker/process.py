@@ -36,6 +36,7 @@ log = logging.getLogger("diffusegae.worker")
 
 STALLED_AFTER_S = 30.0  # idle this long while the queue has messages: the consumer is stuck
 ORPHAN_SWEEP_S = 10.0  # how often running units of dead workers are looked for
+GIVE_BACK_PAUSE_S = 1.0  # before a unit of another deployment goes back to the queue
 
 
 class ModelNotLoaded(RuntimeError):
@@ -47,6 +48,7 @@ class WorkerProcess:
         self.settings = settings
         self.records = Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout)
         self.store = Store(settings.store_dir)
+        self.deployment = self.store.identity()  # units another deployment wrote are given back (core.deployment)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.editor = None  # diffusegae.editing.Editor once loaded
         self.fingerprint = ""  # of the loaded model folder: latents made by another model are redone
@@ -113,7 +115,7 @@ class WorkerProcess:
 
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:
-        info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(),
+        info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(), "store": self.deployment,
                 "model_status": self.model_status, "model_error": self.model_error, "model": self.model_info() or None}
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)
         if self.model_status == "ready":  # again on every beat: survives Redis losing its data
@@ -153,12 +155,15 @@ class WorkerProcess:
     def send_orphans_again(self) -> None:
         """Send a task again for every running unit whose worker died; its claim is free, so it is redone."""
         for key in self.records.orphans():
-            unit = self.records.id_of(key)
             log.info("%s: its worker died; sending its task again", key)
-            if self.records.is_image_key(key):
-                self.dispatcher.encode(unit)
-            else:
-                self.dispatcher.decode(unit, (self.records.get(key) or {}).get("lane") or "bulk")
+            self._send_again(key)
+
+    def _send_again(self, key: str) -> None:
+        unit = self.records.id_of(key)
+        if self.records.is_image_key(key):
+            self.dispatcher.encode(unit)
+        else:
+            self.dispatcher.decode(unit, self.records.fields(key, "lane")["lane"] or "bulk")
 
     def _check_consuming(self) -> None:
         """A worker idle for STALLED_AFTER_S while its queue holds messages is not consuming: restart it."""
@@ -190,6 +195,10 @@ class WorkerProcess:
 
     def _run(self, key: str, work: Callable[[Worker, list[str]], None]) -> None:
         """Claim `key` and its batch mates, run `work` on them; any error fails exactly the claimed units."""
+        owner = self.records.fields(key, "deployment")["deployment"]
+        if owner and owner != self.deployment:
+            self.give_back(key, owner)
+            return
         keys = self.claim(key)
         if not keys:
             log.info("%s: done, cancelled or taken by a live worker; nothing to do", key)
@@ -214,6 +223,16 @@ class WorkerProcess:
             self._busy = False
             self._idle_since = time.monotonic()
             metrics.units_closed(self.records, keys)
+
+    def give_back(self, key: str, owner: str) -> None:
+        """A unit of another deployment (same key prefix, another store): its task goes back to the queue, unclaimed.
+
+        The pause keeps two deployments from passing one task back and forth at full speed while they share a
+        prefix; `diffusegae serve` refuses to start in that case, so it lasts only until one of them is stopped."""
+        log.error("%s belongs to the deployment of store %s, not this worker's (%s): giving its task back to the queue; "
+                  "give each deployment its own DGAE_KEY_PREFIX", key, owner, self.deployment)
+        self._stop.wait(GIVE_BACK_PAUSE_S)
+        self._send_again(key)
 
     def claim(self, key: str) -> list[str]:
         """`key` and queued units of its group, up to the batch size of its lane."""

@@ -26,6 +26,7 @@ class Services:
     records: Records
     store: Store
     dispatcher: Dispatcher
+    deployment: str = ""  # the store's id, written on every unit so that no other deployment's worker runs it
     url_secret: tuple[bytes, float] | None = None  # the secret kept in Redis and when it was read (url_secret())
 
 

@@ -56,16 +56,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if sender and sending:
             sender.stop()
             await sending
-        services.records.r.close()
+        services.records.close()
         services.dispatcher.app.close()
 
     app = FastAPI(title="DiffuseGAE Editor", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Attribute editing with a diffusion autoencoder and a group-supervised autoencoder. "
                               "Upload images, recombine their attribute chunks, run batches.")
     celery = make_celery(settings)
+    store = Store(settings.store_dir)
     app.state.services = Services(settings=settings,
                                   records=Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout),
-                                  store=Store(settings.store_dir), dispatcher=Dispatcher(celery, settings.queue))
+                                  store=store, dispatcher=Dispatcher(celery, settings.queue), deployment=store.identity())
     install_error_handlers(app)
 
     # every request body is limited while it streams in (Content-Length or chunked): 413 at the limit, JSON depth 422
