@@ -125,3 +125,18 @@ def test_the_ui_tests_use_the_test_redis_url(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["redis://127.0.0.1:1/5", "redis://127.0.0.1:1/5", "False"]
+
+
+@pytest.mark.skipif(not os.environ.get("DGAE_VENV"), reason="not run by scripts/test.sh (which exports DGAE_VENV)")
+def test_the_suite_runs_in_the_projects_virtualenv():
+    """scripts/test.sh runs pytest in the virtualenv scripts/setup.sh made (from DGAE_PYTHON when set: CI names
+    Debian's /usr/bin/python3, whose own site-packages stay untouched)."""
+    assert sys.prefix != sys.base_prefix, "pytest runs outside a virtualenv"
+    assert Path(sys.prefix).resolve() == Path(os.environ["DGAE_VENV"]).resolve()
+    base = os.environ.get("DGAE_PYTHON")
+    if base and Path(base).is_absolute():
+        made_from = subprocess.run([base, "-c", "import sys; print(sys.base_prefix)"], capture_output=True, text=True)
+        assert made_from.stdout.strip() == sys.base_prefix
+        bare = subprocess.run([base, "-c", "import torch, fastapi"], capture_output=True, text=True, cwd="/",
+                              env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        assert bare.returncode != 0, f"{base} itself has the project's packages: setup wrote outside the virtualenv"

@@ -231,3 +231,15 @@ def test_a_model_is_measured_on_its_own_dataset_unless_told(tmp_path):
     for unknown in ("", "folder"):
         with pytest.raises(SystemExit, match="give --dataset"):
             resolved(unknown)
+
+
+def test_the_default_model_is_found_from_any_folder(tmp_path):
+    """Without --model the library's commands use DGAE_MODEL_DIR, else the checkout's models/vehicles-64, as serve does."""
+    env = {k: v for k, v in os.environ.items() if k != "DGAE_MODEL_DIR"}
+    code = "from diffusegae.cli import default_model; print(default_model())"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
+    assert Path(shown.stdout.strip()) == Path(__file__).resolve().parents[2] / "models" / "vehicles-64"
+    assert (Path(shown.stdout.strip()) / "model.json").is_file()
+    named = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                           env={**env, "DGAE_MODEL_DIR": str(tmp_path / "mine")}, timeout=60)
+    assert named.stdout.strip() == str(tmp_path / "mine")

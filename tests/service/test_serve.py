@@ -47,3 +47,20 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_a_taken_port_is_one_line_naming_it_and_the_flag(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "server.cli", "serve", "--port", str(port)], capture_output=True,
+                           text=True, timeout=60, cwd=tmp_path)
+    assert r.returncode != 0
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port} on 127.0.0.1 is taken by pid" in lines[0] and "--port" in lines[0], r.stderr
+    assert "http://" not in r.stdout  # no URL announced for a server that cannot start
