@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import psutil
 import redis
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -216,16 +217,6 @@ def _pid_of(path: Path) -> int | None:
         return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
 def prepare_dir(path: Path) -> int:
     """Create the multiprocess folder if missing and remove the files of processes that are gone (stale values
     of an earlier run); files of live processes (another command of this deployment) are kept. -> files removed."""
@@ -233,7 +224,7 @@ def prepare_dir(path: Path) -> int:
     removed = 0
     for f in path.glob("*.db"):
         pid = _pid_of(f)
-        if pid is not None and pid != os.getpid() and not _alive(pid):
+        if pid is not None and pid != os.getpid() and not psutil.pid_exists(pid):
             f.unlink(missing_ok=True)
             removed += 1
     return removed

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psutil
 import redis
 
 from core.deployment import NamespaceTaken, check_namespace, derived_prefix
@@ -70,16 +71,6 @@ def _check_namespace(settings: Settings) -> None:
         records.close()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _metrics_dir() -> Path:
     """The prometheus_client multiprocess folder this command and its children share (PROMETHEUS_MULTIPROC_DIR).
 
@@ -94,7 +85,7 @@ def _metrics_dir() -> Path:
     else:
         for old in Path(tempfile.gettempdir()).glob(f"{METRICS_PREFIX}*-*"):  # left by a command that was killed
             pid = old.name[len(METRICS_PREFIX):].split("-", 1)[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
         path = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-"))
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
