@@ -524,7 +524,7 @@ def cmd_calibrate_domain(args: argparse.Namespace) -> None:
     if not manifest.description and args.dataset in DESCRIPTIONS:
         changes["description"] = DESCRIPTIONS[args.dataset]
     if not folder.example_files():
-        changes["examples"] = tuple(write_examples(folder, test.images[spread_rows(len(test), 8, args.seed)]))
+        changes.update(write_examples(folder, test.subset(spread_rows(len(test), 8, args.seed))))
     if changes:
         folder.write_manifest(dataclasses.replace(manifest, **changes))
     print(f"wrote {folder.domain_dir / 'stats.safetensors'} and {folder.domain_dir / 'model.json'}"

@@ -97,13 +97,16 @@ class ModelInfo:
     default_sampler: str
     description: str = ""  # what inputs the model knows (model.json)
     dataset: str = ""
+    # per example image that exists (ModelFolder.examples), its value name per attribute ({}: not known)
+    example_labels: tuple[dict[str, str], ...] = ()
 
     def as_dict(self) -> dict:
         return {"name": self.name, "attributes": list(self.attributes), "chunk_sizes": list(self.chunk_sizes),
                 "values": {a: list(v) for a, v in zip(self.attributes, self.values)},
                 "resolution": self.resolution, "default_steps": self.default_steps,
                 "default_sampler": self.default_sampler, "samplers": list(SAMPLERS),
-                "description": self.description, "dataset": self.dataset}
+                "description": self.description, "dataset": self.dataset,
+                "example_labels": [dict(x) for x in self.example_labels]}
 
 
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder, ModelInfo]:
@@ -116,7 +119,8 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[Dif
     info = ModelInfo(name=manifest.name, attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
                      values=tuple(manifest.values[a] for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
                      default_steps=manifest.default_steps, default_sampler=manifest.default_sampler,
-                     description=manifest.description, dataset=manifest.dataset)
+                     description=manifest.description, dataset=manifest.dataset,
+                     example_labels=tuple(labels for _, labels in folder.examples()))
     return ae, gae, info
 
 

@@ -42,10 +42,12 @@ class ModelManifest:
     dataset: str = ""  # what it was trained on: "toys", "vehicles", "folder" ("" when unknown)
     description: str = ""  # one line: what inputs the model knows (shown when an image is out of its domain)
     examples: tuple[str, ...] = ()  # a few images it knows, paths relative to the folder (served by the API)
+    # per example, the value name of each attribute it was rendered with ({} or absent: not known)
+    example_labels: tuple[Mapping[str, str], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "values": {a: list(v) for a, v in self.values.items()},
-                "examples": list(self.examples)}
+                "examples": list(self.examples), "example_labels": [dict(x) for x in self.example_labels]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: Path) -> ModelManifest:
@@ -53,9 +55,14 @@ class ModelManifest:
         values = data.get("values")
         if not isinstance(values, dict) or not all(isinstance(v, list) for v in values.values()):
             raise CheckpointError(f"{source}: 'values' must map each attribute to a list of value names")
+        labels = data.get("example_labels") or []
+        if not isinstance(labels, list) or not all(isinstance(x, dict) for x in labels):
+            raise CheckpointError(f"{source}: 'example_labels' must be a list with one object (attribute -> value "
+                                  "name) per example")
         try:
             return cls(**{**data, "values": {str(a): tuple(map(str, v)) for a, v in values.items()},
-                          "examples": tuple(map(str, data.get("examples") or ()))})
+                          "examples": tuple(map(str, data.get("examples") or ())),
+                          "example_labels": tuple({str(a): str(v) for a, v in x.items()} for x in labels)})
         except TypeError as e:
             raise CheckpointError(f"{source}: {e}") from None
 
@@ -102,12 +109,18 @@ class ModelFolder:
 
     def example_files(self) -> list[Path]:
         """The manifest's example images that exist (paths inside the folder only)."""
+        return [p for p, _ in self.examples()]
+
+    def examples(self) -> list[tuple[Path, dict[str, str]]]:
+        """The manifest's example images that exist, each with its value names ({} when not known)."""
+        manifest = self.read_manifest()
         root = self.root.resolve()
         out = []
-        for name in self.read_manifest().examples:
+        for i, name in enumerate(manifest.examples):
             p = (self.root / name).resolve()
             if p.is_relative_to(root) and p.is_file():
-                out.append(p)
+                labels = manifest.example_labels[i] if i < len(manifest.example_labels) else {}
+                out.append((p, dict(labels)))
         return out
 
     def load_autoencoder(self) -> DiffusionAutoencoder:

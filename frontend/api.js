@@ -128,6 +128,7 @@ export const urls = {
   jobResult: (jobOrItem) => jobOrItem.result_url,
   frame: (job, i) => job.frame_urls?.[i],
   events: (job) => job.events_url || `/api/jobs/${job.id}/events`,
+  x0: (job) => job.x0_preview_url || null, // a long render's latest estimate while it runs
   batchZip: (batch) => batch.results_url,
   example: (url) => url, // the model's example images: the API signs them when keys are set
 };

@@ -7,39 +7,32 @@ import { mount as mountErrorBanner } from "./error-banner.js";
 import { mount as mountGallery } from "./gallery.js";
 import { ImageStore } from "./image-store.js";
 import { mount as mountInterpolation } from "./interpolation.js";
-import { limitsOf, loadModel } from "./model.js";
+import { exampleFiles, limitsOf, loadModel } from "./model.js";
 import { mount as mountResultPanel } from "./result-panel.js";
 import { mount as mountTopbar } from "./topbar.js";
 
 const page = (selector) => document.querySelector(selector);
 
-/** The served model's example images as Files: what the Samples button uploads. */
-async function exampleFiles(model, urls) {
-  if (!model.examples?.length) throw new Error(`the model ${model.name} has no example images`);
-  return Promise.all(
-    model.examples.map(async (url, i) => {
-      const r = await fetch(urls.example(url));
-      if (!r.ok) throw new Error(`example image ${i + 1} of the model: HTTP ${r.status}`);
-      return new File([await r.blob()], `${model.name}-example-${i + 1}.png`, { type: "image/png" });
-    }),
-  );
-}
-
 async function main() {
   const banner = mountErrorBanner(page("#error-banner"));
   const showError = banner.show;
   const apiKey = { get: getApiKey, set: setApiKey };
-  const topbar = mountTopbar(page(".topbar"), { api, apiKey, onKeyChange: () => location.reload() });
   const store = new ImageStore({ api, onError: showError });
   let editor = null;
   let modelLoaded;
   const modelReady = new Promise((resolve) => (modelLoaded = resolve));
-  mountGallery(page("#gallery-panel"), {
+  const gallery = mountGallery(page("#gallery-panel"), {
     store,
     urls,
     showError,
     samples: async () => exampleFiles(await modelReady, urls),
     onUse: (id) => editor?.setBase(id),
+  });
+  const topbar = mountTopbar(page(".topbar"), {
+    api,
+    apiKey,
+    onKeyChange: () => location.reload(),
+    onHealth: (health) => gallery.setShared(health.api_keys === false),
   });
   const result = mountResultPanel(page("#result-panel"), { api, urls, store, apiKey, showError });
 

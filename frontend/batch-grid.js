@@ -1,4 +1,5 @@
-// The batch grid form: every picked base × every picked donor, in one attribute.
+// The batch grid form: every picked base × every picked donor, in one attribute. Images are picked on their
+// gallery cards (`pickers(img)`: a base and a donor tick), so each image is shown once on the page.
 
 import { el, part } from "./dom.js";
 import { guarded } from "./error-banner.js";
@@ -6,14 +7,16 @@ import { imageLabel } from "./labels.js";
 import { wholeNumberProblem } from "./model.js";
 
 const KINDS = ["bases", "donors"];
+const KIND_LABEL = { bases: "base", donors: "donor" };
 
 /**
- * mount(form, {api, urls, model, limits, store, showError, onBatch}) -> {destroy()}.
+ * mount(form, {api, model, limits, store, showError, onBatch}) -> {pickers(img), destroy()}.
  * The form holds select[name=attr], input[name=weight], select[name=xT], input[name=seed],
- * input[name=steps], .pick-grid[data-kind=bases|donors], [data-pick=bases|donors] (all / none),
- * [data-action=submit] and .batch-count. `onBatch(batch)` gets the created batch.
+ * input[name=steps], output.picked[data-kind=bases|donors], [data-pick=bases|donors] (all / none),
+ * [data-action=submit] and .batch-count. `pickers(img)` builds the ticks of a ready image's gallery card
+ * (gallery.setCardControls). `onBatch(batch)` gets the created batch.
  */
-export function mount(root, { api, urls, model, limits, store, showError, onBatch }) {
+export function mount(root, { api, model, limits, store, showError, onBatch }) {
   const state = {
     attribute: model.attributes.includes("background") ? "background" : model.attributes[0],
     weight: 1,
@@ -22,7 +25,8 @@ export function mount(root, { api, urls, model, limits, store, showError, onBatc
     steps: null,
     picked: { bases: new Set(), donors: new Set() },
   };
-  const grids = Object.fromEntries(KINDS.map((kind) => [kind, part(root, `.pick-grid[data-kind=${kind}]`)]));
+  const ticks = { bases: new Map(), donors: new Map() }; // image id -> its checkbox on the gallery card
+  const picked = Object.fromEntries(KINDS.map((kind) => [kind, part(root, `output.picked[data-kind=${kind}]`)]));
   const submit = part(root, "[data-action=submit]");
   const count = part(root, ".batch-count");
   const field = (name) => part(root, `[name=${name}]`);
@@ -30,41 +34,37 @@ export function mount(root, { api, urls, model, limits, store, showError, onBatc
   function paintCount() {
     const nb = state.picked.bases.size;
     const nd = state.picked.donors.size;
+    for (const kind of KINDS) picked[kind].textContent = state.picked[kind].size ? `${state.picked[kind].size} chosen` : "none";
     count.textContent =
       nb && nd ? `${nb} base${nb === 1 ? "" : "s"} × ${nd} donor${nd === 1 ? "" : "s"} = ${nb * nd} results` : "Choose bases and donors.";
     submit.disabled = !(nb && nd);
   }
 
-  function pickBox(kind, img) {
-    return el(
-      "label",
-      { class: "pick", title: imageLabel(img) },
-      el("input", {
+  function pickers(img) {
+    return KINDS.map((kind) => {
+      const box = el("input", {
         type: "checkbox",
         value: img.id,
         checked: state.picked[kind].has(img.id),
-        dataset: { testid: `pick-${kind}` },
+        "aria-label": `${imageLabel(img)} as a ${KIND_LABEL[kind]}`,
+        dataset: { testid: `pick-${kind}`, kind },
         onchange: (ev) => {
           if (ev.target.checked) state.picked[kind].add(img.id);
           else state.picked[kind].delete(img.id);
           paintCount();
         },
-      }),
-      el("img", { src: urls.image(img), alt: "" }),
-      el("span", {}, imageLabel(img)),
-    );
+      });
+      ticks[kind].set(img.id, box);
+      return el("label", { class: `pick ${kind}` }, box, KIND_LABEL[kind]);
+    });
   }
 
-  function paintPickers() {
-    const ready = store.ready();
-    const readyIds = new Set(ready.map((img) => img.id));
+  // An image that is gone or no longer ready cannot be picked.
+  function prune() {
+    const readyIds = new Set(store.ready().map((img) => img.id));
     for (const kind of KINDS) {
       for (const id of [...state.picked[kind]]) if (!readyIds.has(id)) state.picked[kind].delete(id);
-      grids[kind].replaceChildren(
-        ...(ready.length
-          ? ready.map((img) => pickBox(kind, img))
-          : [el("p", { class: "hint" }, "Upload images (or press Samples); ready ones appear here.")]),
-      );
+      for (const id of [...ticks[kind].keys()]) if (!readyIds.has(id)) ticks[kind].delete(id);
     }
     paintCount();
   }
@@ -100,18 +100,20 @@ export function mount(root, { api, urls, model, limits, store, showError, onBatc
   field("seed").addEventListener("input", (ev) => (state.seed = number(ev.target.value) ?? 0));
   field("steps").addEventListener("input", (ev) => (state.steps = number(ev.target.value)));
 
+  // "all" picks every ready image; pressed again with all picked, none.
   for (const button of root.querySelectorAll("[data-pick]")) {
     const kind = button.dataset.pick;
     button.addEventListener("click", () => {
       const all = store.ready().map((img) => img.id);
-      const everything = all.every((id) => state.picked[kind].has(id));
+      const everything = all.length > 0 && all.every((id) => state.picked[kind].has(id));
       state.picked[kind] = new Set(everything ? [] : all);
-      paintPickers();
+      for (const [id, box] of ticks[kind]) box.checked = state.picked[kind].has(id);
+      paintCount();
     });
   }
   submit.addEventListener("click", () => guarded(async () => onBatch(await api.createBatch(items())), showError));
 
-  const unsubscribe = store.on(paintPickers);
-  paintPickers();
-  return { destroy: unsubscribe };
+  const unsubscribe = store.on(prune);
+  prune();
+  return { pickers, destroy: unsubscribe };
 }

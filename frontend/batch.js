@@ -7,7 +7,7 @@ import { mount as mountBatchSpec } from "./batch-spec.js";
 import { mount as mountErrorBanner } from "./error-banner.js";
 import { mount as mountGallery } from "./gallery.js";
 import { ImageStore } from "./image-store.js";
-import { limitsOf, loadModel } from "./model.js";
+import { exampleFiles, limitsOf, loadModel } from "./model.js";
 import { mount as mountRecentBatches } from "./recent-batches.js";
 import { mount as mountTopbar } from "./topbar.js";
 
@@ -17,13 +17,21 @@ const BATCH_ID = /^[0-9a-zA-Z_-]+$/;
 async function main() {
   const banner = mountErrorBanner(page("#error-banner"));
   const showError = banner.show;
+  const store = new ImageStore({ api, onError: showError });
+  let modelLoaded;
+  const modelReady = new Promise((resolve) => (modelLoaded = resolve));
+  const gallery = mountGallery(page("#gallery-panel"), {
+    store,
+    urls,
+    showError,
+    samples: async () => exampleFiles(await modelReady, urls),
+  });
   const topbar = mountTopbar(page(".topbar"), {
     api,
     apiKey: { get: getApiKey, set: setApiKey },
     onKeyChange: () => location.reload(),
+    onHealth: (health) => gallery.setShared(health.api_keys === false),
   });
-  const store = new ImageStore({ api, onError: showError });
-  mountGallery(page("#gallery-panel"), { store, urls, showError });
   const progress = mountBatchProgress(page(".batch-progress"), { api, urls, showError });
   const recent = mountRecentBatches(page("ul.recent"), { storage: localStorage, onPick: (id) => progress.watch(id) });
   const onBatch = (batch) => {
@@ -37,7 +45,9 @@ async function main() {
   try {
     const model = await loadModel(api, { onWait: (err, attempt) => attempt === 0 && showError(err), onReady: banner.clear });
     topbar.setModel(model);
-    mountBatchGrid(page(".grid-form"), { api, urls, model, limits: limitsOf(model), store, showError, onBatch });
+    modelLoaded(model);
+    const grid = mountBatchGrid(page(".grid-form"), { api, model, limits: limitsOf(model), store, showError, onBatch });
+    gallery.setCardControls(grid.pickers); // bases and donors are ticked on the gallery's cards
   } catch (err) {
     showError(`Cannot load the model description: ${err.message}`);
   }

@@ -22,7 +22,7 @@ export function unfamiliarChunks(img) {
 }
 
 /** Why the image is out of domain: its score above the threshold, and/or the chunks out of range. */
-function domainReason(img) {
+export function domainReason(img) {
   const d = img.domain;
   const why = d.score > d.threshold ? [`score ${d.score.toFixed(2)} > ${d.threshold.toFixed(2)}`] : [];
   const chunks = unfamiliarChunks(img);
@@ -64,20 +64,23 @@ function marks(img) {
 }
 
 /**
- * mount(panel, {store, urls, showError, samples, onUse}) -> {destroy()}. The panel holds .dropzone,
- * input[type=file], [data-action=browse], [data-action=samples], ul.gallery and .count.
- * `samples()` resolves to the Files the Samples button uploads (the served model's examples).
- * `onUse(id)` (optional) adds a "Base" button to every card.
+ * mount(panel, {store, urls, showError, samples, onUse}) -> {setShared(shared), setCardControls(fn), destroy()}.
+ * The panel holds .dropzone, input[type=file], [data-action=browse], [data-action=samples], ul.gallery, .count
+ * and (optional) .shared-note. `samples()` resolves to the Files the Samples button uploads (the served model's
+ * examples). `onUse(id)` (optional) adds a "Base" button to every card. `setShared(true)` shows the note that
+ * every visitor sees these images (a service without API keys). `setCardControls(fn)`: `fn(img)` gives the
+ * controls a ready image's card shows under its name (the batch page's base / donor ticks).
  */
 export function mount(root, { store, urls, showError, samples: sampleFiles, onUse = null }) {
   // Cards are kept per image and rebuilt only when what they show changes, so a poll never
   // replaces the element being dragged.
-  const state = { cards: new Map(), uploadingSamples: false };
+  const state = { cards: new Map(), uploadingSamples: false, controls: null };
   const list = part(root, "ul.gallery");
   const input = part(root, "input[type=file]");
   const dropzone = part(root, ".dropzone");
   const samples = root.querySelector("[data-action=samples]");
   const count = root.querySelector(".count");
+  const sharedNote = root.querySelector(".shared-note");
 
   input.addEventListener("change", async (ev) => {
     const files = [...ev.target.files];
@@ -152,6 +155,7 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
       el("span", { class: "card-name" }, imageLabel(img)),
       el("span", { class: `badge ${img.status}`, dataset: { testid: "image-status" } }, img.status + progress),
       ...marks(img),
+      state.controls && img.status === "ready" ? el("div", { class: "card-controls" }, ...state.controls(img)) : null,
     );
     if (onUse) {
       node.append(
@@ -207,5 +211,15 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
 
   const unsubscribe = store.on(render);
   render();
-  return { destroy: unsubscribe };
+  return {
+    setShared(shared) {
+      if (sharedNote) sharedNote.hidden = !shared;
+    },
+    setCardControls(fn) {
+      state.controls = fn;
+      state.cards.clear(); // every card again, with its controls
+      render();
+    },
+    destroy: unsubscribe,
+  };
 }

@@ -1,7 +1,7 @@
 // One "live" job at a time with its progress bar, state text and Cancel button: submitting a new
 // job cancels the stale one, progress comes from the job's SSE stream.
 
-import { isTerminal } from "./api.js";
+import { isTerminal, urls } from "./api.js";
 import { el, part, setProgress } from "./dom.js";
 import { watchJob } from "./job-watch.js";
 
@@ -26,8 +26,9 @@ export function mount(root, { api, submit, onResult, showError, label = "Render"
   };
   const bar = part(root, "progress");
   const status = part(root, ".job-state");
-  // A long render's current clean-image estimate (x0_hat), as the API streams it (steps >= 50).
+  // A long render's current clean-image estimate (x0_hat): the stream names the latest by its URL (steps >= 50).
   const x0 = el("img", { class: "x0-preview", alt: "", hidden: true, dataset: { testid: "x0-preview" } });
+  x0.addEventListener("error", () => (x0.hidden = true)); // gone meanwhile (the job ended): the result follows
   bar.after(x0);
   const cancelButton = root.querySelector("[data-action=cancel]");
 
@@ -52,9 +53,10 @@ export function mount(root, { api, submit, onResult, showError, label = "Render"
     if (typeof p.done === "number" && p.total > 0) barNow = { done: p.done, total: p.total };
     else if (job.state === "succeeded") barNow = { done: 1, total: 1 };
     state.lastJob = job;
-    x0.hidden = !job.x0_preview;
-    if (job.x0_preview) {
-      x0.src = job.x0_preview;
+    const x0Url = urls.x0(job);
+    x0.hidden = !x0Url;
+    if (x0Url) {
+      if (x0.getAttribute("src") !== x0Url) x0.src = x0Url;
       x0.alt = `the render at step ${job.x0_step} of ${job.steps}: its current estimate`;
       x0.dataset.step = String(job.x0_step);
     }

@@ -19,3 +19,16 @@ export function imageOptions(images, emptyLabel) {
       .map((img) => el("option", { value: img.id }, `${imageLabel(img)}${img.status === "ready" ? "" : ` (${img.status})`}`)),
   ];
 }
+
+/**
+ * What the model's example `i` shows, from its value names: "bus · red wood · 128 deg" (a bare number is named
+ * with its attribute: "identity 1"); null when the model does not know them (GET /api/model `example_labels`).
+ */
+export function exampleLabel(model, i) {
+  const labels = model.example_labels?.[i];
+  if (!labels) return null;
+  const parts = model.attributes
+    .filter((a) => labels[a] !== undefined && labels[a] !== "")
+    .map((a) => (/^\d+$/.test(labels[a]) ? `${a} ${labels[a]}` : labels[a]));
+  return parts.length ? parts.join(" · ") : null;
+}

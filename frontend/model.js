@@ -1,5 +1,7 @@
 // GET /api/model: the attributes, samplers and the limits every control is bounded by.
 
+import { exampleLabel } from "./labels.js";
+
 /**
  * The model description, retried while the service answers 503 (no worker has loaded the model
  * yet). `onWait(err)` is told why it is waiting; `onReady()` runs once it has the model after waiting.
@@ -27,4 +29,21 @@ export function limitsOf(model) {
 /** Why `value` is not a whole number in `range` (null when it is). */
 export function wholeNumberProblem(name, value, { min, max }) {
   return Number.isInteger(value) && value >= min && value <= max ? null : `${name} must be a whole number from ${min} to ${max}.`;
+}
+
+/**
+ * The served model's example images as Files: what the Samples button uploads. Each is named after the values it
+ * shows ("bus · red wood · 128 deg"), so the samples can be told apart; one whose values are unknown keeps its
+ * file name.
+ */
+export async function exampleFiles(model, urls) {
+  if (!model.examples?.length) throw new Error(`the model ${model.name} has no example images`);
+  return Promise.all(
+    model.examples.map(async (url, i) => {
+      const r = await fetch(urls.example(url));
+      if (!r.ok) throw new Error(`example image ${i + 1} of the model: HTTP ${r.status}`);
+      const name = exampleLabel(model, i) ?? `${model.name}-example-${i + 1}.png`;
+      return new File([await r.blob()], name, { type: "image/png" });
+    }),
+  );
 }

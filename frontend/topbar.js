@@ -5,10 +5,11 @@ import { part } from "./dom.js";
 const HEALTH_EVERY_MS = 15000;
 
 /**
- * mount(header, {api, apiKey: {get, set}, onKeyChange}) -> {setModel(model), destroy()}.
- * Images and jobs belong to a key, so `onKeyChange` usually starts the page over.
+ * mount(header, {api, apiKey: {get, set}, onKeyChange, onHealth}) -> {setModel(model), destroy()}.
+ * Images and jobs belong to a key, so `onKeyChange` usually starts the page over. `onHealth(health)` gets every
+ * answer of GET /api/health (its `api_keys` says whether the service has keys at all).
  */
-export function mount(root, { api, apiKey, onKeyChange }) {
+export function mount(root, { api, apiKey, onKeyChange, onHealth = () => {} }) {
   const state = { model: null, health: null, healthError: null, timer: null };
   const name = part(root, ".model-name");
   const badge = part(root, ".health");
@@ -29,13 +30,17 @@ export function mount(root, { api, apiKey, onKeyChange }) {
     badge.textContent = ok
       ? `online · ${workers} worker${workers === 1 ? "" : "s"}`
       : `degraded · redis ${h.redis ? "up" : "down"} · ${workers} workers`;
-    badge.title = JSON.stringify(h);
+    const m = h.model;
+    const model = m ? `model ${m.name}${m.device ? ` on ${m.device}` : ""}${m.runtime ? ` (${m.runtime})` : ""}` : null;
+    badge.title = [h.detail, h.model_error, model].filter(Boolean).join("; ");
+    if (typeof h.api_keys === "boolean") key.placeholder = h.api_keys ? "required" : "not needed";
   }
 
   async function refreshHealth() {
     try {
       state.health = await api.health();
       state.healthError = null;
+      onHealth(state.health);
     } catch (err) {
       state.healthError = err.message;
     }

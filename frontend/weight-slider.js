@@ -53,10 +53,14 @@ export function mount(root, { attr, limits, onInput, onRelease = () => {} }) {
     ),
   );
 
+  // Without a donor there is no blend: the slider is off and shows no weight (the one it keeps for the next
+  // donor would read as if it applied), only that the base's value is used.
   function paint() {
     slider.value = String(state.weight);
     slider.disabled = !state.enabled;
-    output.textContent = state.weight.toFixed(2);
+    root.classList.toggle("no-donor", !state.enabled);
+    output.textContent = state.enabled ? state.weight.toFixed(2) : "—";
+    output.title = state.enabled ? "" : "no donor: the base's value is used";
     slider.setAttribute(
       "aria-valuetext",
       state.enabled ? `${state.weight.toFixed(2)} (0 is the base, 1 the donor)` : "no donor: the base's value",

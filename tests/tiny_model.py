@@ -63,7 +63,6 @@ def calibrate_tiny_domain(out: Path, data: LabeledImages, *, ood_images: int = 2
     stats, config = calibrate_domain(ed, data, {"test": data.images, "upload": uploads}, dataset="toys",
                                      ood_images=ood_images)
     save_domain(folder.domain_dir, stats, config, ed.info.attributes)
-    examples = write_examples(folder, data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))])
-    folder.write_manifest(dataclasses.replace(folder.read_manifest(), description=DESCRIPTIONS["toys"],
-                                              examples=tuple(examples)))
+    examples = write_examples(folder, data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))))
+    folder.write_manifest(dataclasses.replace(folder.read_manifest(), description=DESCRIPTIONS["toys"], **examples))
     return dict(config.measured)

@@ -32,7 +32,7 @@ ERRORS = {  # status -> what it means here (the OpenAPI descriptions)
     409: "not ready yet: the image is not encoded, the job or batch is not finished",
     413: "too large: the request body, an upload's bytes or pixels, the zip, or the number of items",
     415: "not a PNG, JPEG or WebP image",
-    422: "invalid: the message names the field and what is wrong",
+    422: "invalid: the message names the field and what is wrong (also a field the request does not have)",
     503: "Redis is unavailable, or no worker has loaded the model yet; retry later",
 }
 # Error statuses of routes whose decorators do not declare them (better: `responses=error_responses(...)` there).
@@ -86,13 +86,23 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+UNKNOWN_FIELD = "unknown field: this request has no such field (misspelt?); see /docs for its fields"
+
+
+def issue_message(err: Any) -> str:
+    """One pydantic error's message for people."""
+    if err.get("type") == "extra_forbidden":
+        return UNKNOWN_FIELD
+    return str(err.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def validation_message(errors: Sequence[Any], prefix: str = "") -> str:
     """pydantic errors -> "body.steps: Input should be less than or equal to 1000; ..."."""
     parts = []
     for err in errors:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body" or not prefix)
         loc = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        msg = issue_message(err)
         parts.append(f"{loc}: {msg}" if loc else msg)
     return "; ".join(parts) or "invalid request"
 
@@ -112,7 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         return JSONResponse({"detail": validation_message(errors),
-                             "errors": [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg"))} for e in errors]},
+                             "errors": [{"loc": list(e.get("loc", ())), "msg": issue_message(e)} for e in errors]},
                             status_code=422)
 
     @app.exception_handler(UploadError)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from fastapi import UploadFile
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.webhooks import MAX_URL_LENGTH
 
@@ -16,13 +17,20 @@ MIN_FRAMES, MAX_FRAMES = 2, 16
 
 # --- requests ---
 
+class RequestModel(BaseModel):
+    """A request body: a field it does not have is a 422 naming it, never silently dropped (a misspelt
+    `wieght` would otherwise run at the default weight); the OpenAPI schema says `additionalProperties: false`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 CallbackUrl = Annotated[str | None, Field(
     None, max_length=MAX_URL_LENGTH,
     description="when the job (a batch: its last item) ends, POST its JSON here, signed with the X-DiffuseGAE-Signature "
                 "header (see the README, Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422")]
 
 
-class AttributeEdit(BaseModel):
+class AttributeEdit(RequestModel):
     donor: str | None = Field(None, description="image id whose chunk to blend in; null keeps the base's chunk")
     weight: float = Field(1.0, description="0 keeps the base, 1 takes the donor; |weight| <= 3")
 
@@ -34,7 +42,7 @@ class AttributeEdit(BaseModel):
         return v
 
 
-class Sampling(BaseModel):
+class Sampling(RequestModel):
     x_T: Literal["inferred", "random"] = Field("inferred", description="the base's inferred x_T, or a seeded random one")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the random x_T")
     steps: int | None = Field(None, ge=MIN_STEPS, le=MAX_STEPS, description="sampling steps (default: the model's)")
@@ -63,9 +71,15 @@ class InterpolateRequest(Sampling):
     callback_url: CallbackUrl = None
 
 
-class BatchRequest(BaseModel):
+class BatchRequest(RequestModel):
     items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url, preview or supersede")
     callback_url: CallbackUrl = None
+
+
+class ImageUpload(RequestModel):
+    """The multipart form of an image upload."""
+
+    file: UploadFile = Field(description="PNG, JPEG or WebP")
 
 
 # --- responses ---
@@ -83,9 +97,15 @@ class ErrorOut(BaseModel):
 
 
 class DomainVerdict(BaseModel):
-    in_domain: bool = Field(description="score <= threshold: the image looks like the model's training images")
-    score: float = Field(description="distance from the training distribution (RMS Mahalanobis per dimension; "
-                                     "about 1 for a typical training image)")
+    """Scores of the check the model's domain calibration chose (its domain/model.json `score`): the round trip
+    below by default; only a model calibrated with `mahalanobis` reports the RMS Mahalanobis distance of z_sem per
+    dimension (about 1 for a training image) instead."""
+
+    in_domain: bool = Field(description="looks like the model's training images: score <= threshold (for a whole "
+                                        "image checked with roundtrip+chunks, every chunk in domain too)")
+    score: float = Field(description="how unlike the training images: of the image, the GAE round-trip error "
+                                     "|D(E(z)) - z| / |z| of its normalised z_sem (a few hundredths for "
+                                     "training images); of a chunk, its z_dis cycle error over the training chunks' spread")
     threshold: float = Field(description="calibrated on held-out training-set images (models/<name>/domain/model.json)")
 
 
@@ -150,6 +170,9 @@ class ModelOut(BaseModel):
     runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
     description: str | None = Field(None, description="one line: the inputs the model knows (its training data)")
     examples: list[str] = Field(default_factory=list, description="URLs of a few images the model knows (PNG)")
+    example_labels: list[dict[str, str] | None] = Field(
+        default_factory=list, description="per example (in the order of `examples`), the value name of each attribute "
+                                          "it shows, e.g. {\"identity\": \"bus\", ...}; null where not known")
     preview_steps: int | None = Field(None, description="sampler steps of a `preview` request (live preview while dragging)")
     limits: Limits = Field(default_factory=Limits, description="ranges of weight, steps and frames a request may use")
 
@@ -160,6 +183,23 @@ class Progress(BaseModel):
 
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class DomainWarning(BaseModel):
+    """An image of the job that its domain verdict says the model does not know (`domain.in_domain` false, the
+    UI's out-of-domain banner): the edit may come out unreliable."""
+
+    image: str = Field(description="the image id")
+    role: Literal["base", "donor"]
+    attribute: str | None = Field(description="the attribute whose chunk a recombine donor gives; null for the "
+                                              "base and for an interpolation's donor")
+    message: str = Field(description="the same for people")
+
+
+Warnings = Annotated[list[DomainWarning], Field(
+    default_factory=list, description="images of the job the model does not know (out of its training domain), "
+                                      "once they are encoded; empty when all are in domain or the model has no "
+                                      "domain statistics")]
 
 
 class WebhookOut(BaseModel):
@@ -189,9 +229,12 @@ class JobOut(BaseModel):
     created: float
     queue_position: int | None = Field(None, description="while queued: how many queued units a worker takes before it")
     webhook: WebhookOut | None = Field(None, description="with a callback_url: its delivery")
-    x0_preview: str | None = Field(None, description="while a long decode runs (steps >= 50): the sampler's current "
-                                                     "clean-image estimate x0_hat of its first image, a PNG data: URL")
-    x0_step: int | None = Field(None, description="the sampler step x0_preview was taken at")
+    x0_preview_url: str | None = Field(None, description="while a long decode runs (steps >= 50): where to get the "
+                                                         "sampler's latest clean-image estimate x0_hat of its first "
+                                                         "image (PNG, GET /api/jobs/{id}/x0.png); a new URL for every "
+                                                         "new estimate; with API keys a signed URL")
+    x0_step: int | None = Field(None, description="the sampler step of the estimate x0_preview_url names")
+    warnings: Warnings
 
 
 class QueueJob(BaseModel):
@@ -212,6 +255,7 @@ class BatchItemOut(BaseModel):
     state: JobState
     error: str | None = None
     result_url: str | None = Field(None, description="the item's result PNG once it succeeded")
+    warnings: Warnings
 
 
 class BatchOut(BaseModel):
@@ -227,10 +271,21 @@ class BatchOut(BaseModel):
     webhook: WebhookOut | None = Field(None, description="with a callback_url: its delivery")
 
 
+class ModelHealth(BaseModel):
+    """The model a live worker has loaded, in brief (its attributes, value names and examples: GET /api/model)."""
+
+    name: str
+    device: str | None = None
+    runtime: str | None = Field(None, description="what runs the model: onnx (ONNX Runtime) or torch")
+    runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     redis: bool
     workers: int
-    model: dict | None = None
+    model: ModelHealth | None = Field(None, description="the model a live worker has loaded; all about it: GET /api/model")
     model_error: str | None = None
     detail: str | None = None
+    api_keys: bool = Field(description="requests need an API key (DGAE_API_KEYS); false: every visitor shares one "
+                                       "set of images and jobs")

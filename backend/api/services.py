@@ -13,10 +13,12 @@ from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Services, UrlSigner, unsigned
+from backend.api.domain import job_warnings
 from backend.api.events import Changes
 from backend.api.schemas import (
     BatchItemOut,
     BatchOut,
+    DomainWarning,
     ImageOut,
     InterpolateRequest,
     JobOut,
@@ -89,14 +91,15 @@ def add_image(s: Services, owner: str, data: bytes, filename: str | None,
         if len(data) > s.settings.max_upload_bytes:
             raise UploadError(413, f"the upload is larger than the limit of {s.settings.max_upload_bytes} bytes "
                                    "(DGAE_MAX_UPLOAD_BYTES)")
-        facts = check_image(data, max_pixels=s.settings.max_image_pixels, name=filename or "the file",
+        # "the file", not its name: one upload per request, so the caller knows which (the UI puts the name first)
+        facts = check_image(data, max_pixels=s.settings.max_image_pixels, name="the file",
                             max_decodes=s.settings.max_concurrent_decodes)
     image_id = image_id_for(s, owner, data)
     s.store.put_original(image_id, data)
     model = s.records.model()
     fingerprint = model["fingerprint"] if model else ""  # "" = unknown: no worker has published its model yet
     state = s.records.queue_encode(image_id, fingerprint, format=facts.format, width=facts.width, height=facts.height,
-                                   bytes=len(data))
+                                   bytes=len(data), deployment=s.deployment)
     s.records.add_image_owner(owner, image_id, (filename or "")[:200])
     if state in ("new", QUEUED):  # a second task for a queued image finds it taken and returns
         s.dispatcher.encode(image_id)
@@ -169,7 +172,8 @@ def callback(s: Services, url: str | None, where: str = "callback_url") -> str:
 
 def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "", callback: str = "") -> str:
     job_id = new_id()
-    s.records.create_job(job_id, spec, owner=owner, batch=batch, **({"callback": callback} if callback else {}))
+    s.records.create_job(job_id, spec, owner=owner, batch=batch, deployment=s.deployment,
+                         **({"callback": callback} if callback else {}))
     try:
         s.dispatcher.decode(job_id, spec.lane)
     except Exception:
@@ -196,10 +200,13 @@ def webhook_out(rec: dict[str, str]) -> WebhookOut | None:
                       last_error=status.get("last_error"))
 
 
-def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: UrlSigner = unsigned) -> JobOut:
+def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: UrlSigner = unsigned,
+            warnings: list[DomainWarning] | None = None) -> JobOut:
+    """`warnings`: of the job's images (backend.api.domain.job_warnings), which need Redis reads."""
     jid, state = rec["id"], rec.get("state", QUEUED)
     frames = int(rec.get("frames") or 1) if rec.get("kind") == "interpolate" else None
     done = state == SUCCEEDED
+    x0_step = int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None
     return JobOut(id=jid, kind=rec.get("kind", "recombine"), state=state,
                   progress=Progress(done=int(_num(rec, "done")), total=int(_num(rec, "total") or _num(rec, "steps"))),
                   error=rec.get("error") or None,
@@ -208,13 +215,14 @@ def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: Url
                   events_url=sign(f"/api/jobs/{jid}/events"),
                   batch=rec.get("batch") or None, steps=int(_num(rec, "steps")), sampler=rec.get("sampler", ""),
                   created=_num(rec, "created"), queue_position=queue_position, webhook=webhook_out(rec),
-                  x0_preview=(rec.get("x0_preview") or None) if state == RUNNING else None,
-                  x0_step=int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None)
+                  x0_preview_url=sign(f"/api/jobs/{jid}/x0.png?step={x0_step}") if x0_step is not None else None,
+                  x0_step=x0_step,
+                  warnings=warnings or [])
 
 
 def job_out_now(s: Services, rec: dict[str, str], *, sign: UrlSigner = unsigned) -> JobOut:
-    """job_out with the job's queue position (Redis reads: for single answers, not lists)."""
-    return job_out(rec, s.records.queue_position(rec), sign=sign)
+    """job_out with the job's queue position and domain warnings (Redis reads: for single answers, not lists)."""
+    return job_out(rec, s.records.queue_position(rec), sign=sign, warnings=job_warnings(s.records, [rec])[0])
 
 
 async def idempotent(s: Services, owner: str, token: str | None, body_hash: str,
@@ -289,11 +297,13 @@ def batch_out(s: Services, rec: dict[str, str], *, items: bool = True,
     count = {st: states.count(st) for st in (SUCCEEDED, FAILED, CANCELLED, RUNNING)}
     partial = sum(1.0 if st in TERMINAL else _fraction(j or {}) for st, j in zip(states, jobs))
     state = batch_state(states, cancelled=rec.get("cancelled") == "1")
+    warnings = job_warnings(s.records, jobs) if items else []
     out = BatchOut(id=rec["id"], state=state, total=len(job_ids), done=count[SUCCEEDED], failed=count[FAILED],
                    cancelled=count[CANCELLED], progress=partial / max(1, len(job_ids)),
                    results_url=sign(f"/api/batches/{rec['id']}/results.zip"),
                    items=[BatchItemOut(index=i, job_id=j, state=st, error=(r or {}).get("error") or None,
-                                       result_url=sign(f"/api/jobs/{j}/result.png") if st == SUCCEEDED else None)
-                          for i, (j, st, r) in enumerate(zip(job_ids, states, jobs))] if items else None,
+                                       result_url=sign(f"/api/jobs/{j}/result.png") if st == SUCCEEDED else None,
+                                       warnings=w)
+                          for i, (j, st, r, w) in enumerate(zip(job_ids, states, jobs, warnings))] if items else None,
                    webhook=webhook_out(rec))
     return out, jobs

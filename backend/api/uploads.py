@@ -254,6 +254,9 @@ def parse_spec(text: str, attributes: list[str]) -> list[Any]:
     if stripped[0] in "[{":
         data = parse_json(stripped, "the batch spec")
         if isinstance(data, dict) and "items" in data:
+            if unknown := sorted(str(k) for k in data if k != "items"):
+                raise UploadError(422, f"unknown field(s) {unknown} in the JSON batch spec: it is a list of recombine "
+                                       "bodies or {\"items\": [...]} (a callback_url is a form field of its own)")
             data = data["items"]
         if not isinstance(data, list):
             raise UploadError(422, "the JSON batch spec must be a list of recombine bodies (or {\"items\": [...]})")

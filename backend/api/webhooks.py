@@ -27,6 +27,7 @@ import httpx
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Services
+from backend.api.domain import job_warnings
 from backend.api.services import batch_out, job_out
 from core.webhooks import CallbackError, check_callback_url, signed_headers
 
@@ -43,7 +44,10 @@ def backoff(base: float, attempt: int) -> float:
 
 def payload(s: Services, key: str, rec: dict[str, str]) -> bytes:
     """What is POSTed: the job's (or batch's, with its items) JSON as GET answers it, without the delivery status."""
-    out = job_out(rec) if s.records.kind_of(key) == "job" else batch_out(s, rec)[0]
+    if s.records.kind_of(key) == "job":
+        out = job_out(rec, warnings=job_warnings(s.records, [rec])[0])
+    else:
+        out = batch_out(s, rec)[0]
     return out.model_dump_json(exclude={"webhook"}).encode()
 
 

@@ -136,13 +136,15 @@ def upload_renders(dataset: str, labels: torch.Tensor, resolution: int) -> list:
     return [render(i, b, p, size) for i, b, p in labels.tolist()]
 
 
-def write_examples(folder: ModelFolder, images: torch.Tensor, count: int = 8) -> list[str]:
-    """Save `count` of the held-out images (N, 3, R, R) as MODEL/examples/*.png; -> their paths in the folder."""
+def write_examples(folder: ModelFolder, data: LabeledImages, count: int = 8) -> dict[str, Any]:
+    """Save the first `count` images of `data` (held-out images) as MODEL/examples/*.png; -> the manifest fields
+    `examples` (their paths in the folder) and `example_labels` (the value name of each attribute per image)."""
     out = folder.root / "examples"
     out.mkdir(parents=True, exist_ok=True)
-    names = []
-    for i, im in enumerate(Editor.to_images(images[:count])):
+    names, labels = [], []
+    for i, (im, row) in enumerate(zip(Editor.to_images(data.images[:count]), data.labels[:count].tolist())):
         name = f"examples/example_{i}.png"
         im.save(folder.root / name)
         names.append(name)
-    return names
+        labels.append({a: data.values[j][v] for j, (a, v) in enumerate(zip(data.attributes, row))})
+    return {"examples": tuple(names), "example_labels": tuple(labels)}

@@ -23,6 +23,7 @@ def test_save_load_round_trip(tiny_model, tmp_path):
     save_module(out / "autoencoder" / "model.safetensors", ed.ae, to_json_dict(ed.ae.cfg))
     save_module(out / "gae" / "model.safetensors", ed.gae, to_json_dict(ed.gae.cfg))
     shutil.copy(tiny_model / "model.json", out / "model.json")
+    shutil.copytree(tiny_model / "examples", out / "examples")  # the info names the examples that exist, with labels
     again = Editor.load(out, "cpu")
     x = toys.render_tensor(torch.tensor([[1, 2, 3]]), 16)
     a = ed.decode(ed.z_dis_of(x), ed.random_x_T([4]), steps=5)

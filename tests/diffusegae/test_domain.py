@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,6 +18,8 @@ from diffusegae.editing import Editor
 from diffusegae.evaluation.ood import gradients, noise, ood_sets, solid
 from diffusegae.model_folder import ModelFolder
 from tests.tiny_model import tiny_toys
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _in_domain(editor: Editor, images) -> torch.Tensor:
@@ -43,6 +46,21 @@ def test_calibration_writes_small_statistics_and_the_manifest(tiny_model):
     assert measured["ood_flagged"] >= 0.6, measured
     manifest = folder.read_manifest()
     assert manifest.description and len(folder.example_files()) == 8
+
+
+def test_the_examples_are_named_by_the_label_rows_they_render(tiny_model):
+    """write_examples records each example's value names (`example_labels`), and they are the truth: rendering
+    those labels again gives the example's pixels."""
+    import numpy as np
+    from PIL import Image
+
+    examples = ModelFolder(tiny_model).examples()
+    assert len(examples) == 8
+    for path, labels in examples:
+        assert list(labels) == list(toys.ATTRIBUTES), labels
+        again = toys.render(*(int(labels[a]) for a in toys.ATTRIBUTES), 16)
+        assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(again.convert("RGB"))), (path, labels)
+    assert len({tuple(labels.values()) for _, labels in examples}) == 8
 
 
 @torch.no_grad()
@@ -126,3 +144,37 @@ def test_crop_facts_say_what_preprocessing_cuts():
                                         "source_size": [640, 480], "resolution": 32}
     assert crop_facts(32, 32, 32)["cropped"] is False and crop_facts(32, 32, 32)["resized"] is False
     assert crop_facts(300, 301, 32)["box"] == [0, 0, 300, 300]
+
+
+@pytest.mark.parametrize("model", ["toys-32", "vehicles-64"])
+def test_the_shipped_models_examples_are_named_by_the_label_rows_they_render(model):
+    """The committed models' `example_labels` (added after their calibration, from the held-out rows it took the
+    examples from) are true: each example is the render of its labels."""
+    import numpy as np
+    from PIL import Image
+
+    from diffusegae.data import vehicles
+
+    folder = ModelFolder(ROOT / "models" / model)
+    manifest = folder.read_manifest()
+    examples = folder.examples()
+    assert len(examples) == len(manifest.examples) == 8
+    for path, labels in examples:
+        row = [manifest.values[a].index(labels[a]) for a in manifest.values]
+        size = Image.open(path).size[0]
+        again = toys.render(*row, size) if model.startswith("toys") else vehicles.render(*row, size, seed=0)
+        assert np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(again.convert("RGB"))), (path, labels)
+
+
+def test_example_labels_round_trip_through_the_manifest(tmp_path):
+    from diffusegae.model_folder import ModelManifest
+
+    manifest = ModelManifest(name="m", values={"a": ("x", "y")}, examples=("e0.png", "e1.png"),
+                             example_labels=({"a": "y"}, {}))
+    folder = ModelFolder(tmp_path)
+    folder.write_manifest(manifest)
+    assert folder.read_manifest() == manifest
+    data = json.loads(folder.manifest_path.read_text())
+    folder.manifest_path.write_text(json.dumps({**data, "example_labels": ["y"]}))
+    with pytest.raises(CheckpointError, match="example_labels"):
+        folder.read_manifest()

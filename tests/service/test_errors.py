@@ -39,6 +39,7 @@ def test_bad_uploads(client, name, data, status, words):
     r = upload(client, data, name)
     assert r.status_code == status, r.text
     assert words in _detail(r)
+    assert name not in _detail(r)  # one file per request: the caller (the UI) names it, the message does not again
 
 
 def test_gif_is_refused(client):

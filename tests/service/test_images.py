@@ -15,8 +15,9 @@ def test_model_and_health(client):
     assert model["chunk_sizes"] == [6, 4, 4] and model["resolution"] == 16
     assert model["default_sampler"] in model["samplers"] and model["default_steps"] == 10
     health = client.get("/api/health").json()
-    assert health == {**health, "status": "ok", "redis": True, "workers": 1}
+    assert health == {**health, "status": "ok", "redis": True, "workers": 1, "api_keys": False}
     assert health["model"]["name"] == model["name"]
+    assert "values" not in health["model"] and "examples" not in health["model"]  # those are /api/model's
 
 
 def test_upload_encode_and_files(client, stack):

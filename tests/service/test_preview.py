@@ -1,4 +1,5 @@
-"""Live preview: few-step previews, superseding a queued preview, pushed (not polled) job events, x0 estimates."""
+"""Live preview: few-step previews, superseding a queued preview, pushed (not polled) job events, x0 estimates
+(named by URL in the events, not inlined)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ def _redis(stack) -> redis.Redis:
     return redis.Redis.from_url(stack.env["DGAE_REDIS_URL"], decode_responses=True)
 
 
-def _events(client: httpx.Client, job_id: str, on_open=None) -> list[tuple[str, dict]]:
-    """The job's event stream to its end -> [(event, job JSON)]; `on_open()` once the stream answered."""
+def _events(client: httpx.Client, job_id: str, on_open=None, on_event=None) -> list[tuple[str, dict]]:
+    """The job's event stream to its end -> [(event, job JSON)]; `on_open()` once the stream answered,
+    `on_event(kind, job, data line)` as each arrives."""
     events, kind = [], None
     with client.stream("GET", f"/api/jobs/{job_id}/events", timeout=60) as r:
         assert r.status_code == 200
@@ -27,6 +29,8 @@ def _events(client: httpx.Client, job_id: str, on_open=None) -> list[tuple[str, 
                 kind = line[7:]
             elif line.startswith("data: "):
                 events.append((kind, json.loads(line[6:])))
+                if on_event:
+                    on_event(kind, events[-1][1], line)
                 if kind in ("end", "error"):
                     break
     return events
@@ -83,14 +87,27 @@ def test_the_event_stream_is_pushed_over_the_jobs_channel(stack, client, images)
                                    "the stream to subscribe"))
         client.delete(f"/api/jobs/{blocker['id']}")
 
-    events = _events(client, job["id"], on_open=on_open)
+    lines, estimates = [], []
+
+    def on_event(kind: str, e: dict, line: str) -> None:
+        lines.append(line)
+        if kind == "progress" and e.get("x0_preview_url") and not estimates:  # fetched while the job runs
+            estimates.append(client.get(e["x0_preview_url"]))
+
+    events = _events(client, job["id"], on_open=on_open, on_event=on_event)
     assert subscribed == [True]
     assert events[-1][0] == "end" and events[-1][1]["state"] == "succeeded"
     done = [e["progress"]["done"] for kind, e in events if kind == "progress"]
     assert done == sorted(done) and len(set(done)) > 2, f"progress was not streamed: {done}"
-    # a long decode (steps >= 50) streams its current clean-image estimate
-    x0 = [e for kind, e in events if kind == "progress" and e.get("x0_preview")]
-    assert x0 and x0[0]["x0_preview"].startswith("data:image/png;base64,") and 0 < x0[0]["x0_step"] <= 1000
-    assert events[-1][1]["x0_preview"] is None  # the result replaces it
+    # a long decode (steps >= 50) names its current clean-image estimate by URL; the PNG is not in the stream
+    x0 = [e for kind, e in events if kind == "progress" and e.get("x0_preview_url")]
+    assert x0 and 0 < x0[0]["x0_step"] <= 1000
+    assert x0[0]["x0_preview_url"] == f"/api/jobs/{job['id']}/x0.png?step={x0[0]['x0_step']}"
+    assert len({e["x0_preview_url"] for e in x0}) == len({e["x0_step"] for e in x0}), "one URL per estimate"
+    [png] = estimates
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png" and png.content.startswith(b"\x89PNG")
+    assert not any("base64" in line for line in lines)
+    assert max(map(len, lines)) < 2000, "an event carries more than the job's JSON"
+    assert events[-1][1]["x0_preview_url"] is None  # the result replaces it
     wait_for(lambda: dict(r.pubsub_numsub(channel)).get(channel, 0) == 0, 10, 0.05, "the stream to unsubscribe")
     r.close()

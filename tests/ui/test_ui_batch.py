@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import zipfile
 
-from helpers import SAMPLES, upload
+from helpers import SAMPLES, gallery_item, upload
 
 BATCH_TIMEOUT_MS = 180_000
 
@@ -14,6 +14,11 @@ def test_grid_batch_progress_and_zip(page):
     page.wait_for_selector("body[data-ready=true]")
     ids = upload(page, SAMPLES[:4])
     bases, donors = ids[:2], ids[2:]
+    # Each image is shown once: bases and donors are ticked on its gallery card, not picked from copies of it.
+    for img in ids:
+        assert page.locator(f'img[src*="/api/images/{img}/image.png"]').count() == 1, f"image {img} shown more than once"
+        for kind in ("bases", "donors"):
+            assert gallery_item(page, img).locator(f"[data-testid=pick-{kind}]").count() == 1
 
     page.select_option("[data-testid=batch-attr]", "background")
     page.fill("[data-testid=batch-steps]", "6")
@@ -22,6 +27,7 @@ def test_grid_batch_progress_and_zip(page):
     for img in donors:
         page.check(f'[data-testid=pick-donors][value="{img}"]')
     assert "= 4 results" in page.text_content("[data-testid=batch-count]")
+    assert page.text_content("[data-testid=batch-bases]") == "2 chosen"
     page.click("[data-testid=batch-submit]")
 
     page.wait_for_selector("[data-testid=batch-state][data-state]", timeout=30_000)

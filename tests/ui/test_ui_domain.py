@@ -1,6 +1,7 @@
-"""Out-of-domain uploads in real Chromium: the gallery marks them, a banner above the result says what the model
-knows (with its example images) and that edits of the image are unreliable, and the crop is shown. The tiny
-test model is calibrated (tests/tiny_model.py); a toy render it was trained on shows none of it."""
+"""Out-of-domain uploads in real Chromium: the gallery marks them, a banner over the result says plainly that the
+picture is unlike what the model was trained on (its details: why, what the model knows, its example images) without
+moving the result, and the crop is shown. The tiny test model is calibrated (tests/tiny_model.py); a toy render it
+was trained on shows none of it."""
 
 from __future__ import annotations
 
@@ -31,16 +32,30 @@ def test_out_of_domain_upload_is_marked_and_explained(page, tmp_path):
 
     page.select_option("[data-testid=base-picker]", known)
     assert banner.is_hidden()
+    result = page.locator("[data-testid=compare]")
+    where = result.bounding_box()
 
     page.select_option("[data-testid=base-picker]", photo)
     banner.wait_for(state="visible")
+    assert result.bounding_box() == where, "the banner moved the result"
     text = page.locator("[data-testid=domain-message]").inner_text()
     model = page.evaluate("fetch('/api/model').then(r => r.json())")
-    assert "unreliable" in text and model["description"] in text, text
+    short = model["description"].split(":")[0]  # the tiny model's: "flat toy icons: one of 6 coloured shapes ..."
+    assert text == f"This picture doesn't look like what the model was trained on ({short}); edits may look wrong.", text
+    assert "score" not in text and "domain" not in text  # no jargon up front ...
+    details = page.locator("[data-testid=domain-details]")
+    assert details.is_hidden()
+    page.click(".domain-details summary")  # ... it is in the details
+    why = details.inner_text()
+    assert "holiday.jpg" in why and "score " in why and "unreliable" in why, why
+    assert model["description"] in page.locator("[data-testid=domain-knows]").inner_text()
+    title = banner.get_attribute("title")  # and in the tooltip
+    assert "holiday.jpg" in title and "score " in title, title
     examples = page.locator("[data-testid=domain-example]")
-    assert examples.count() == min(4, len(model["examples"])) > 0  # the banner shows the first four
+    assert examples.count() == min(4, len(model["examples"])) > 0  # the details show the first four
     page.wait_for_function(
         "() => [...document.querySelectorAll('.domain-banner img')].every(i => i.complete && i.naturalWidth > 0)")
+    assert result.bounding_box() == where
 
     # The crop is visible: the base slot shows the upload with the square the model sees, and says so.
     assert page.locator("[data-testid=base-crop]").is_visible()

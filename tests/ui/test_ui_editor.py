@@ -77,6 +77,34 @@ def test_weight_slider_reaches_the_api_limits_by_keyboard(page):
     assert page.js_errors == []
 
 
+def test_a_slot_without_a_donor_shows_no_weight(page):
+    open_editor(page)
+    model = model_info(page)
+    for attr in model["attributes"]:  # no donor anywhere yet: nothing is blended, so no weight is claimed
+        assert page.locator(f"[data-testid=weight-{attr}]").is_disabled()
+        assert page.text_content(f"[data-testid=weight-value-{attr}]") == "—"
+        assert page.get_attribute(f"[data-testid=weight-{attr}]", "aria-valuetext") == "no donor: the base's value"
+    base, donor = upload(page, SAMPLES[:2])
+    page.select_option("[data-testid=base-picker]", base)
+    page.select_option("[data-testid=picker-background]", donor)
+    assert page.locator("[data-testid=weight-background]").is_enabled()
+    assert page.text_content("[data-testid=weight-value-background]") == "1.00"
+    assert page.text_content("[data-testid=weight-value-pose]") == "—"  # the other slots still have none
+    page.click("[data-testid=clear-background]")
+    assert page.text_content("[data-testid=weight-value-background]") == "—"
+    assert page.js_errors == []
+
+
+def test_the_gallery_says_it_is_shared_when_the_service_has_no_keys(page):
+    open_editor(page)
+    assert page.evaluate("fetch('/api/health').then(r => r.json())")["api_keys"] is False
+    note = page.locator("[data-testid=shared-note]")
+    note.wait_for(state="visible")  # after the first health answer
+    assert "Everyone using this server sees these images" in note.inner_text()
+    assert page.get_attribute("[data-testid=api-key]", "placeholder") == "not needed"
+    assert page.js_errors == []
+
+
 def test_drag_donor_move_slider_result_changes(page):
     open_editor(page)
     page.fill("[data-testid=steps]", STEPS)
@@ -185,6 +213,7 @@ def test_api_error_detail_is_shown(page):
     banner.wait_for(state="visible")
     message = page.text_content("[data-testid=error-message]")
     assert message.startswith("notes.png: ") and len(message) > len("notes.png: ") + 3
+    assert message.count("notes.png") == 1, f"the file is named more than once: {message}"
     page.click("#error-dismiss")
     banner.wait_for(state="hidden")
 

@@ -117,3 +117,21 @@ def test_a_donor_hovering_over_a_slot_is_previewed_and_leaving_reverts(page):
     assert page.get_attribute("[data-testid=result-image]", "data-kind") == "final"
     assert page.get_attribute("[data-testid=slot-pose]", "data-donor") == ""
     assert page.js_errors == []
+
+
+def test_a_long_render_shows_its_estimates_loaded_by_url(page):
+    open_editor(page)
+    base, _ = upload(page, SAMPLES[4:6])
+    page.fill("[data-testid=steps]", "1000")  # >= DGAE_X0_PREVIEW_MIN_STEPS (50): the worker publishes estimates
+    page.select_option("[data-testid=base-picker]", base)
+    page.wait_for_function(
+        """() => {
+            const img = document.querySelector('#result-panel [data-testid=x0-preview]');
+            return !img.hidden && /\\/api\\/jobs\\/[0-9a-f]+\\/x0\\.png\\?step=\\d+$/.test(img.getAttribute('src'))
+                && img.complete && img.naturalWidth > 0;
+        }""",
+        timeout=RENDER_TIMEOUT_MS,
+    )
+    wait_result(page, None)
+    assert page.locator("#result-panel [data-testid=x0-preview]").is_hidden()  # the result replaces it
+    assert page.js_errors == []

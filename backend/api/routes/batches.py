@@ -47,8 +47,10 @@ _BODY = {"requestBody": {"content": {
                                                   "or CSV: base,<attr>,<attr>_weight,...,x_T,seed,steps,sampler"},
         "callback_url": {"type": "string", "maxLength": MAX_URL_LENGTH,
                          "description": "when the batch's last item ends, POST the batch JSON here, signed (README, "
-                                        "Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422"}}}}},
+                                        "Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422"}},
+        "additionalProperties": False}}},
     "required": True}}
+FORM_FIELDS = ("file", "spec", "callback_url")  # of the multipart form; any other is a 422
 
 
 async def _read_upload(value: Any, limit: int, what: str, setting: str) -> bytes:
@@ -61,6 +63,13 @@ async def _read_upload(value: Any, limit: int, what: str, setting: str) -> bytes
     if len(data) > limit:
         raise UploadError(413, f"{what} is larger than the limit of {limit} bytes ({setting})")
     return data
+
+
+def _check_known(names: Any, known: Any, what: str) -> None:
+    """422 naming every field of `names` not in `known`: a batch never drops what it does not understand."""
+    unknown = [str(n) for n in names if n not in known]
+    if unknown:
+        raise HTTPException(422, f"unknown field(s) {unknown}: {what} has only {', '.join(known)} (misspelt?)")
 
 
 def _check_count(raw: list[Any], s: ServicesDep) -> None:
@@ -83,6 +92,7 @@ async def _raw_items(s: ServicesDep, model: dict[str, Any],
             if e.status_code == 400 and "maximum size" in str(e.detail):
                 raise UploadError(413, f"spec is larger than the limit of {spec_limit} bytes (DGAE_MAX_JSON_BYTES)") from None
             raise
+        _check_known(form.keys(), FORM_FIELDS, "a batch upload's form")
         data = await _read_upload(form.get("file"), s.settings.max_zip_bytes, "file (the zip of images)", "DGAE_MAX_ZIP_BYTES")
         files = await run_in_threadpool(read_zip, data, max_member_bytes=s.settings.max_upload_bytes,
                                         max_total_bytes=s.settings.max_zip_bytes, max_files=s.settings.max_batch_items * 4)
@@ -96,6 +106,7 @@ async def _raw_items(s: ServicesDep, model: dict[str, Any],
         raise HTTPException(422, f"the body is not valid JSON: {e}") from None
     if not isinstance(body, dict) or not isinstance(body.get("items"), list):
         raise HTTPException(422, 'send {"items": [recombine bodies]} as JSON, or multipart with a zip (file) and a spec')
+    _check_known(body, tuple(BatchRequest.model_fields), "a batch body")
     _check_count(body["items"], s)
     return body["items"], {}, _callback_field(body.get("callback_url"))
 

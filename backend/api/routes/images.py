@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Query, UploadFile
+from fastapi import APIRouter, File, HTTPException, Query
 from fastapi.responses import FileResponse
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses
-from backend.api.schemas import ImageList, ImageOut
+from backend.api.schemas import ImageList, ImageOut, ImageUpload
 from backend.api.services import add_image, image_out, owned_image
 from backend.api.uploads import FORMATS
 
@@ -18,11 +18,11 @@ router = APIRouter(prefix="/api/images", tags=["images"])
 
 @router.post("", status_code=202, response_model=ImageOut, responses=error_responses(400, 413, 415))
 def upload_image(s: ServicesDep, owner: OwnerDep, sign: SignerDep,
-                 file: Annotated[UploadFile, File(description="PNG, JPEG or WebP")]) -> ImageOut:
+                 form: Annotated[ImageUpload, File()]) -> ImageOut:
     """Store an image and queue its encoding to z_dis and x_T. The id is the SHA-256 of the bytes:
     the same bytes again give the same id and are not encoded twice."""
-    data = file.file.read(s.settings.max_upload_bytes + 1)  # add_image refuses more than the limit with 413
-    image_id, _ = add_image(s, owner, data, file.filename)
+    data = form.file.file.read(s.settings.max_upload_bytes + 1)  # add_image refuses more than the limit with 413
+    image_id, _ = add_image(s, owner, data, form.file.filename)
     return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]), sign=sign)
 
 

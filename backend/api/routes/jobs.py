@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -40,7 +42,9 @@ PUSH_FALLBACK_S = 1.0  # with no message on the job's channel, read its record a
 @router.get("/{job_id}/events", response_class=StreamingResponse,
             responses={200: {"content": {"text/event-stream": {}}}})
 async def job_events(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str, request: Request) -> StreamingResponse:
-    """Server-sent events: `event: progress` with the job JSON whenever it changes, then `event: end`.
+    """Server-sent events: `event: progress` with the job JSON whenever it changes, then `event: end`. A long
+    decode's clean-image estimates are not in the stream: each event names the latest by its URL
+    (`x0_preview_url`, GET /api/jobs/{id}/x0.png), so the stream stays small.
 
     Pushed, not polled: the stream subscribes to the job's Redis channel (core.records.events_channel), on which
     the worker announces every step and state change, and reads the record when a message comes (and at least
@@ -76,6 +80,30 @@ async def job_events(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: s
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+PNG_DATA_URL = "data:image/png;base64,"  # how the worker stores an estimate in the record (worker.progress)
+
+
+@router.get("/{job_id}/x0.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def job_x0(s: ServicesDep, owner: OwnerDep, job_id: str,
+           step: Annotated[int | None, Query(ge=0, description="not read: the job's x0_preview_url names the step so "
+                                                               "that every new estimate has a URL of its own")] = None,
+           ) -> Response:
+    """The latest clean-image estimate x0_hat of a long decode (steps >= DGAE_X0_PREVIEW_MIN_STEPS), as the job's
+    `x0_preview_url` names it while it runs; 404 when the job has none."""
+    rec = owned_job(s, owner, job_id)
+    stored = rec.get("x0_preview") or ""
+    try:
+        png = base64.b64decode(stored.removeprefix(PNG_DATA_URL), validate=True) if stored.startswith(PNG_DATA_URL) else b""
+    except binascii.Error:
+        png = b""
+    if not png:
+        raise HTTPException(404, f"job {job_id} has no estimate of its image: only a running decode of "
+                                 f"{s.settings.x0_preview_min_steps} steps or more makes them; a finished job has "
+                                 "result.png")
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "no-store", "X-Step": rec.get("x0_step") or ""})
 
 
 def _finished(rec: dict[str, str]) -> None:

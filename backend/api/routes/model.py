@@ -15,9 +15,13 @@ router = APIRouter(prefix="/api/model", tags=["model"])
 @router.get("", response_model=ModelOut)
 def get_model_info(s: ServicesDep, model: ModelDep, sign: SignerDep) -> ModelOut:
     """Attribute names, chunk sizes, value names, resolution, default and preview steps, sampler, what inputs it
-    knows (503 until a worker loaded it)."""
-    examples = [sign(f"/api/model/examples/{i}.png") for i in range(int(model.get("examples") or 0))]
-    return ModelOut.model_validate({**model, "examples": examples, "preview_steps": preview_steps(s, model)})
+    knows and a few example images with their value names (503 until a worker loaded it)."""
+    count = int(model.get("examples") or 0)
+    examples = [sign(f"/api/model/examples/{i}.png") for i in range(count)]
+    known = model.get("example_labels") or []  # per example the worker serves; {} where not known
+    labels = [(known[i] or None) if i < len(known) else None for i in range(count)]
+    return ModelOut.model_validate({**model, "examples": examples, "example_labels": labels,
+                                    "preview_steps": preview_steps(s, model)})
 
 
 @router.get("/examples/{index}.png", response_class=Response,
