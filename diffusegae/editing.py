@@ -15,6 +15,7 @@ from PIL import Image
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.data.images import square_resize, to_image, to_tensor
 from diffusegae.diffusion.samplers import SAMPLERS, model_calls
+from diffusegae.diffusion.schedule import DEFAULT_SPACING
 from diffusegae.domain import DomainCheck, load_domain
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
@@ -95,18 +96,20 @@ class ModelInfo:
     resolution: int
     default_steps: int
     default_sampler: str
+    num_timesteps: int  # T of the noise schedule: requests may ask for 1 .. T steps (2 .. T with linspace)
+    spacing: str = DEFAULT_SPACING  # how sampling steps spread over the schedule (model.json)
     description: str = ""  # what inputs the model knows (model.json)
     dataset: str = ""
     # per example image that exists (ModelFolder.examples), its value name per attribute ({}: not known)
     example_labels: tuple[dict[str, str], ...] = ()
 
-    def as_dict(self) -> dict:
-        return {"name": self.name, "attributes": list(self.attributes), "chunk_sizes": list(self.chunk_sizes),
-                "values": {a: list(v) for a, v in zip(self.attributes, self.values)},
-                "resolution": self.resolution, "default_steps": self.default_steps,
-                "default_sampler": self.default_sampler, "samplers": list(SAMPLERS),
-                "description": self.description, "dataset": self.dataset,
-                "example_labels": [dict(x) for x in self.example_labels]}
+    @property
+    def min_steps(self) -> int:
+        return 2 if self.spacing == "linspace" else 1
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        return tuple(SAMPLERS)
 
 
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder, ModelInfo]:
@@ -119,6 +122,7 @@ def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[Dif
     info = ModelInfo(name=manifest.name, attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
                      values=tuple(manifest.values[a] for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
                      default_steps=manifest.default_steps, default_sampler=manifest.default_sampler,
+                     num_timesteps=ae.cfg.num_timesteps, spacing=manifest.spacing,
                      description=manifest.description, dataset=manifest.dataset,
                      example_labels=tuple(labels for _, labels in folder.examples()))
     return ae, gae, info
@@ -169,7 +173,7 @@ class Editor:
     def _check(self, steps: int, sampler: str) -> tuple:
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
-        return self.ae.schedule.timesteps(steps), SAMPLERS[sampler]
+        return self.ae.schedule.timesteps(steps, self.info.spacing), SAMPLERS[sampler]
 
     def condition(self, z_dis: torch.Tensor) -> torch.Tensor:
         """z_dis (B, D) -> the z_sem the UNet is conditioned on, D(z_dis) de-normalised."""

@@ -1,7 +1,7 @@
 """A model folder: the one place that knows where a trained model's files live.
 
     MODEL/
-      model.json                   ModelManifest: name, dataset, value names, default steps and sampler
+      model.json                   ModelManifest: name, dataset, value names, default steps, sampler and spacing
       autoencoder/model.safetensors + model.json    stage 1 weights + AutoencoderConfig
       gae/model.safetensors + model.json            stage 2 weights + GAEConfig
       domain/stats.safetensors + model.json         training distribution of z_sem / z_dis + DomainConfig
@@ -25,6 +25,7 @@ import torch
 from diffusegae.checkpoint import CheckpointError, check_known_fields, load_json, load_module
 from diffusegae.config import AutoencoderConfig, GAEConfig
 from diffusegae.diffusion.samplers import SAMPLING_VERSION
+from diffusegae.diffusion.schedule import DEFAULT_SPACING, SPACINGS
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
 
@@ -39,6 +40,7 @@ class ModelManifest:
     values: Mapping[str, tuple[str, ...]]  # value names per attribute, in the GAE's attribute order
     default_steps: int = 20  # sampling steps the service uses when a request names none
     default_sampler: str = "ddim"
+    spacing: str = DEFAULT_SPACING  # how the sampling steps spread over the schedule (what calibrate measured with)
     dataset: str = ""  # what it was trained on: "toys", "vehicles", "folder" ("" when unknown)
     description: str = ""  # one line: what inputs the model knows (shown when an image is out of its domain)
     examples: tuple[str, ...] = ()  # a few images it knows, paths relative to the folder (served by the API)
@@ -55,6 +57,8 @@ class ModelManifest:
         values = data.get("values")
         if not isinstance(values, dict) or not all(isinstance(v, list) for v in values.values()):
             raise CheckpointError(f"{source}: 'values' must map each attribute to a list of value names")
+        if data.get("spacing", DEFAULT_SPACING) not in SPACINGS:
+            raise CheckpointError(f"{source}: 'spacing' must be one of {list(SPACINGS)}, not {data['spacing']!r}")
         labels = data.get("example_labels") or []
         if not isinstance(labels, list) or not all(isinstance(x, dict) for x in labels):
             raise CheckpointError(f"{source}: 'example_labels' must be a list with one object (attribute -> value "

@@ -20,12 +20,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
 
 import redis
 from PIL import Image
 
 from core import metrics, retention
+from core.models import DomainCheck, ServedModel, StepRange
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
@@ -106,20 +106,30 @@ class WorkerProcess:
         log.info("worker %s: model %s loaded on %s, runtime %s (%s)", self.worker_id, self.editor.info.name,
                  self.editor.device, self.editor.runtime.name, self.editor.runtime.detail)
 
-    def model_info(self) -> dict[str, Any]:
+    def served_model(self) -> ServedModel | None:
+        """The loaded model's contract (core.models), as this worker publishes it; None until loaded."""
         if self.editor is None:
-            return {}
-        return {**self.editor.info.as_dict(), "fingerprint": self.fingerprint, "device": str(self.editor.device),
-                "examples": len(self.examples), "domain": self.editor.domain is not None,
-                "runtime": self.editor.runtime.name, "runtime_note": self.editor.runtime.note}
+            return None
+        info, domain = self.editor.info, self.editor.domain
+        return ServedModel(
+            name=info.name, fingerprint=self.fingerprint, resolution=info.resolution, attributes=info.attributes,
+            chunk_sizes=info.chunk_sizes, values=dict(zip(info.attributes, info.values)),
+            num_timesteps=info.num_timesteps, steps=StepRange(min=info.min_steps, max=info.num_timesteps),
+            default_steps=info.default_steps, default_sampler=info.default_sampler, samplers=info.samplers,
+            spacing=info.spacing, description=info.description, dataset=info.dataset, examples=len(self.examples),
+            example_labels=info.example_labels,
+            domain=DomainCheck(score=domain.config.score) if domain is not None else None,
+            device=str(self.editor.device), runtime=self.editor.runtime.name, runtime_note=self.editor.runtime.note)
 
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:
+        served = self.served_model()
+        model = served.model_dump(mode="json") if served else None
         info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(), "store": self.deployment,
-                "model_status": self.model_status, "model_error": self.model_error, "model": self.model_info() or None}
+                "model_status": self.model_status, "model_error": self.model_error, "model": model}
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)
         if self.model_status == "ready":  # again on every beat: survives Redis losing its data
-            self.records.publish_model(self.model_info())
+            self.records.publish_model(model)
             self.records.publish_examples(self.examples)
 
     def _safe_beat(self) -> bool:

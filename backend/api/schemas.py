@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 from fastapi import UploadFile
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.models import DomainCheck
 from core.webhooks import MAX_URL_LENGTH
 
 MAX_WEIGHT = 3.0
-MIN_STEPS, MAX_STEPS = 2, 1000
+MIN_STEPS = 1  # the most any model allows; each model's own range is in GET /api/model (`limits.steps`)
 MIN_FRAMES, MAX_FRAMES = 2, 16
 
 
@@ -45,7 +46,8 @@ class AttributeEdit(RequestModel):
 class Sampling(RequestModel):
     x_T: Literal["inferred", "random"] = Field("inferred", description="the base's inferred x_T, or a seeded random one")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="seed of the random x_T")
-    steps: int | None = Field(None, ge=MIN_STEPS, le=MAX_STEPS, description="sampling steps (default: the model's)")
+    steps: int | None = Field(None, ge=MIN_STEPS, description="sampling steps (default: the model's); at most the "
+                                                                "model's schedule length T (GET /api/model `limits.steps`)")
     sampler: str | None = Field(None, description="ddim or dpmpp_2m (default: the model's)")
 
 
@@ -152,7 +154,7 @@ class Limits(BaseModel):
     """What requests may ask for, so that a client's controls can offer exactly that."""
 
     weight: tuple[float, float] = (-MAX_WEIGHT, MAX_WEIGHT)
-    steps: tuple[int, int] = (MIN_STEPS, MAX_STEPS)
+    steps: tuple[int, int] = Field(description="the model's: 1 (2 with linspace spacing) .. its schedule's T")
     frames: tuple[int, int] = (MIN_FRAMES, MAX_FRAMES)
 
 
@@ -165,6 +167,10 @@ class ModelOut(BaseModel):
     default_steps: int
     default_sampler: str
     samplers: list[str]
+    spacing: str = Field(description="how the sampling steps spread over the schedule (lambda, trailing, linspace)")
+    num_timesteps: int = Field(description="T of the noise schedule: the most steps a request may ask for")
+    dataset: str = ""
+    domain: DomainCheck | None = Field(None, description="how uploads are judged in or out of domain; null: they are not")
     device: str | None = None
     runtime: str | None = Field(None, description="what runs the model: onnx (ONNX Runtime) or torch")
     runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
@@ -174,7 +180,7 @@ class ModelOut(BaseModel):
         default_factory=list, description="per example (in the order of `examples`), the value name of each attribute "
                                           "it shows, e.g. {\"identity\": \"bus\", ...}; null where not known")
     preview_steps: int | None = Field(None, description="sampler steps of a `preview` request (live preview while dragging)")
-    limits: Limits = Field(default_factory=Limits, description="ranges of weight, steps and frames a request may use")
+    limits: Limits = Field(description="ranges of weight, steps and frames a request may use")
 
 
 class Progress(BaseModel):

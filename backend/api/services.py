@@ -28,6 +28,7 @@ from backend.api.schemas import (
     WebhookOut,
 )
 from backend.api.uploads import ImageFacts, UploadError, check_image
+from core.models import ServedModel
 from core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL
 from core.specs import Blend, InterpolateSpec, JobSpec, Lane, RecombineSpec
 from core.store import content_id, new_id, valid_id
@@ -97,7 +98,7 @@ def add_image(s: Services, owner: str, data: bytes, filename: str | None,
     image_id = image_id_for(s, owner, data)
     s.store.put_original(image_id, data)
     model = s.records.model()
-    fingerprint = model["fingerprint"] if model else ""  # "" = unknown: no worker has published its model yet
+    fingerprint = model.get("fingerprint", "") if model else ""  # "" = unknown: no worker has published its model yet
     state = s.records.queue_encode(image_id, fingerprint, format=facts.format, width=facts.width, height=facts.height,
                                    bytes=len(data), deployment=s.deployment)
     s.records.add_image_owner(owner, image_id, (filename or "")[:200])
@@ -114,50 +115,55 @@ def owned_image(s: Services, owner: str, image_id: str, what: str = "image") -> 
 
 # --- jobs ---
 
-def sampling(model: dict[str, Any], body: Sampling) -> dict[str, Any]:
-    """The sampling fields of a spec, the model's defaults filled in."""
-    samplers = model["samplers"]
-    sampler = body.sampler or model["default_sampler"]
-    if sampler not in samplers:
-        raise HTTPException(422, f"unknown sampler {sampler!r}; choose from {samplers}")
-    return {"x_T": body.x_T, "seed": body.seed, "steps": int(body.steps or model["default_steps"]), "sampler": sampler}
+def sampling(model: ServedModel, body: Sampling, where: str = "") -> dict[str, Any]:
+    """The sampling fields of a spec, the model's defaults filled in; 422 for what the model cannot run."""
+    sampler = body.sampler or model.default_sampler
+    steps = body.steps or model.default_steps
+    try:
+        model.check_sampler(sampler)
+        model.check_steps(steps)
+    except ValueError as e:
+        field = "sampler" if sampler not in model.samplers else "steps"
+        raise HTTPException(422, f"{where}{field}: {e}") from None
+    return {"x_T": body.x_T, "seed": body.seed, "steps": steps, "sampler": sampler}
 
 
-def preview_steps(s: Services, model: dict[str, Any]) -> int:
+def preview_steps(s: Services, model: ServedModel) -> int:
     """Steps of a preview request: DGAE_PREVIEW_STEPS, or the model's calibrated default when that is fewer."""
-    return max(1, min(s.settings.preview_steps, int(model["default_steps"])))
+    return max(model.steps.min, min(s.settings.preview_steps, model.default_steps))
 
 
-def check_attributes(model: dict[str, Any], names: list[str], where: str) -> None:
-    unknown = [a for a in names if a not in model["attributes"]]
+def check_attributes(model: ServedModel, names: list[str], where: str) -> None:
+    unknown = [a for a in names if a not in model.attributes]
     if unknown:
-        raise HTTPException(422, f"{where}unknown attribute(s) {unknown}; the model has {model['attributes']}")
+        raise HTTPException(422, f"{where}unknown attribute(s) {unknown}; the model has {list(model.attributes)}")
 
 
-def recombine_spec(s: Services, owner: str, model: dict[str, Any], body: RecombineRequest,
+def recombine_spec(s: Services, owner: str, model: ServedModel, body: RecombineRequest,
                    where: str = "", lane: Lane = "interactive") -> RecombineSpec:
     """A recombine body -> the spec the worker runs; 404/422 when it cannot run."""
     check_attributes(model, list(body.attributes), where)
+    sampled = sampling(model, body, where)  # what the request asks for is checked before the images it names
     base = owned_image(s, owner, body.base, f"{where}base image")
     attrs = {}
     for name, edit in body.attributes.items():
         donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         attrs[name] = Blend(donor=donor, weight=edit.weight)
-    sampled = sampling(model, body)
     if body.preview and body.steps is None:
         sampled["steps"] = preview_steps(s, model)
     return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampled)
 
 
-def interpolate_spec(s: Services, owner: str, model: dict[str, Any], body: InterpolateRequest) -> InterpolateSpec:
+def interpolate_spec(s: Services, owner: str, model: ServedModel, body: InterpolateRequest) -> InterpolateSpec:
     if body.attributes is not None:
         if not body.attributes:
             raise HTTPException(422, "attributes: name at least one attribute, or null for all")
         check_attributes(model, body.attributes, "")
+    sampled = sampling(model, body)
     return InterpolateSpec(base=owned_image(s, owner, body.base, "base image"),
                            donor=owned_image(s, owner, body.donor, "donor image"),
                            attributes=tuple(body.attributes) if body.attributes is not None else None,
-                           frames=body.frames, **sampling(model, body))
+                           frames=body.frames, **sampled)
 
 
 def callback(s: Services, url: str | None, where: str = "callback_url") -> str:

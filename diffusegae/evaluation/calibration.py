@@ -128,7 +128,8 @@ def calibrate(editor: Editor, data: LabeledImages, *, tolerance: float = DEFAULT
         raise ValueError(f"unknown sampler(s) {unknown}; choose from {list(SAMPLERS)}")
     es = edit_set(data, images=images, pairs=pairs, seed=seed)
     attributes = list(data.attributes)
-    ref = measure(editor, es, sampler=REFERENCE[0], steps=reference_steps)
+    spacing = editor.info.spacing  # the model's, which the choice is written with
+    ref = measure(editor, es, sampler=REFERENCE[0], steps=reference_steps, spacing=spacing)
     ref_acc = swap_accuracies(clf, es, ref) if clf is not None else None
     reference = {"sampler": REFERENCE[0], "steps": reference_steps, "recon_mse": ref.recon_mse}
     if ref_acc is not None:
@@ -141,7 +142,7 @@ def calibrate(editor: Editor, data: LabeledImages, *, tolerance: float = DEFAULT
             break
         passed = []
         for name in samplers:
-            m = measure(editor, es, sampler=name, steps=steps)
+            m = measure(editor, es, sampler=name, steps=steps, spacing=spacing)
             row = {"sampler": name, "steps": steps, "edit_mse": edit_error(m, ref), "recon_mse": m.recon_mse}
             ok = row["edit_mse"] <= tolerance
             if ref_acc is not None:
@@ -156,10 +157,10 @@ def calibrate(editor: Editor, data: LabeledImages, *, tolerance: float = DEFAULT
                 passed.append(row)
         if passed:
             best = min(passed, key=lambda r: r["edit_mse"])
-            choice = {"steps": steps, "sampler": best["sampler"], "edit_mse": best["edit_mse"]}
+            choice = {"steps": steps, "sampler": best["sampler"], "spacing": spacing, "edit_mse": best["edit_mse"]}
             break
     if choice is None:
-        choice = {"steps": reference_steps, "sampler": REFERENCE[0], "edit_mse": 0.0}
+        choice = {"steps": reference_steps, "sampler": REFERENCE[0], "spacing": spacing, "edit_mse": 0.0}
         log(f"no candidate within tolerance: the reference ({REFERENCE[0]}, {reference_steps} steps) is the default")
     return {"choice": choice, "tolerance": tolerance,
             "accuracy_tolerance": accuracy_tolerance if ref_acc is not None else None,
@@ -168,10 +169,12 @@ def calibrate(editor: Editor, data: LabeledImages, *, tolerance: float = DEFAULT
 
 
 def write_choice(folder: ModelFolder, choice: dict) -> None:
-    """Set the manifest's default_steps and default_sampler; everything else in model.json stays."""
+    """Set the manifest's default_steps, default_sampler and the spacing they were measured with; everything else
+    in model.json stays."""
     manifest = folder.read_manifest()
     folder.write_manifest(dataclasses.replace(manifest, default_steps=int(choice["steps"]),
-                                              default_sampler=str(choice["sampler"])))
+                                              default_sampler=str(choice["sampler"]),
+                                              spacing=str(choice.get("spacing") or manifest.spacing)))
 
 
 def _fmt_acc(acc: Sequence[float]) -> str:

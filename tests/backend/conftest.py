@@ -11,10 +11,10 @@ import redis
 from fastapi.testclient import TestClient
 
 from backend.api.deps import Services
+from tests.fake_model import fake_model
 from tests.stack import TEST_REDIS_URL, redis_answers
 
-MODEL = {"name": "fake", "attributes": ["identity", "background", "pose"], "chunk_sizes": [6, 4, 4], "values": {},
-         "resolution": 16, "samplers": ["ddim"], "default_sampler": "ddim", "default_steps": 2, "fingerprint": "f"}
+MODEL = fake_model()
 
 
 @pytest.fixture

@@ -18,14 +18,13 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from core.records import RUNNING, SUCCEEDED
+from tests.fake_model import fake_model
 from tests.stack import TEST_REDIS_URL, redis_answers
 
 VALUES = {"identity": ["car", "truck", "bus"], "background": [f"surface {i}" for i in range(111)],
           "pose": ["20 deg", "56 deg"]}
-MODEL = {"name": "fake", "attributes": list(VALUES), "chunk_sizes": [6, 4, 4], "values": VALUES, "resolution": 16,
-         "samplers": ["ddim"], "default_sampler": "ddim", "default_steps": 2, "fingerprint": "f", "device": "cpu",
-         "runtime": "torch", "runtime_note": "", "examples": 3,
-         "example_labels": [{"identity": "bus", "background": "surface 7", "pose": "56 deg"}, {}]}
+MODEL = fake_model(values=VALUES, examples=3,
+                   example_labels=[{"identity": "bus", "background": "surface 7", "pose": "56 deg"}, {}])
 
 
 @contextmanager

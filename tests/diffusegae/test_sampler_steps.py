@@ -210,7 +210,7 @@ def test_calibrate_writes_a_choice_within_its_own_tolerance(tiny_model, tmp_path
     result = json.loads((tmp_path / "cal.json").read_text())
     after = ModelFolder(model).read_manifest()
     choice = result["choice"]
-    assert (after.default_steps, after.default_sampler) == (choice["steps"], choice["sampler"])
+    assert (after.default_steps, after.default_sampler, after.spacing) == (choice["steps"], choice["sampler"], "lambda")
     assert (after.name, after.values, after.dataset) == (before.name, before.values, before.dataset)
     # It picked the fewest steps that pass: every setting with fewer failed, and the choice was measured.
     assert all(not r["passes"] for r in result["rows"] if r["steps"] < choice["steps"])
@@ -227,7 +227,7 @@ def test_calibrate_dry_run_and_nothing_within_tolerance(tiny_model, tmp_path, ca
     text = (model / "model.json").read_text()
     cli_main(["calibrate", "--model", str(model), "--tolerance", "1e-12", *CAL, "--dry-run"])
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1]) == {"steps": 100, "sampler": "ddim",
-                                                                             "edit_mse": 0.0}
+                                                                             "spacing": "lambda", "edit_mse": 0.0}
     assert (model / "model.json").read_text() == text
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from core.webhooks import EVENT_HEADER, EVENT_ID_HEADER, verify
+from tests.fake_model import fake_model
 from tests.service.helpers import toy_png, upload, wait_image, wait_job
 from tests.stack import Stack, free_port, stop_process, wait_for
 
@@ -159,8 +160,7 @@ def test_with_no_allowed_hosts_a_callback_url_is_refused(tmp_path):
 
     prefix = f"t-{uuid.uuid4().hex[:8]}:"
     records = Records.connect(TEST_REDIS_URL, prefix)
-    records.publish_model({"attributes": ["identity", "background", "pose"], "samplers": ["ddim"], "default_sampler": "ddim",
-                           "default_steps": 2, "fingerprint": "f"})
+    records.publish_model(fake_model())
     settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=prefix, store_dir=tmp_path, frontend_dir=tmp_path / "no-ui")
     try:
         with TestClient(create_app(settings)) as client:

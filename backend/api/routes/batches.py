@@ -33,6 +33,7 @@ from backend.api.services import (
     submit_job,
 )
 from backend.api.uploads import UploadError, check_image, parse_spec, read_zip
+from core.models import ServedModel
 from core.records import SUCCEEDED
 from core.store import new_id, valid_id
 from core.webhooks import MAX_URL_LENGTH
@@ -80,7 +81,7 @@ def _check_count(raw: list[Any], s: ServicesDep) -> None:
                                  "(DGAE_MAX_BATCH_ITEMS)")
 
 
-async def _raw_items(s: ServicesDep, model: dict[str, Any],
+async def _raw_items(s: ServicesDep, model: ServedModel,
                      request: Request) -> tuple[list[Any], dict[str, bytes], str | None]:
     """The raw item list, for a zip its files {path in the zip: bytes}, and the callback_url if one is named.
     Nothing is stored here."""
@@ -97,7 +98,7 @@ async def _raw_items(s: ServicesDep, model: dict[str, Any],
         files = await run_in_threadpool(read_zip, data, max_member_bytes=s.settings.max_upload_bytes,
                                         max_total_bytes=s.settings.max_zip_bytes, max_files=s.settings.max_batch_items * 4)
         spec = await _read_upload(form.get("spec"), spec_limit, "spec", "DGAE_MAX_JSON_BYTES")
-        items = await run_in_threadpool(parse_spec, spec.decode("utf-8", "replace"), list(model["attributes"]))
+        items = await run_in_threadpool(parse_spec, spec.decode("utf-8", "replace"), list(model.attributes))
         _check_count(items, s)
         return items, files, _callback_field(form.get("callback_url"))
     try:
@@ -149,18 +150,18 @@ def _name_zip_files(bodies: list[RecombineRequest], files: dict[str, bytes], id_
     return named
 
 
-def _check_items(s: ServicesDep, owner: str, model: dict[str, Any], bodies: list[RecombineRequest], new: set[str]) -> None:
+def _check_items(s: ServicesDep, owner: str, model: ServedModel, bodies: list[RecombineRequest], new: set[str]) -> None:
     """What recombine_spec checks (attributes, sampler, images the caller owns), with the images of the zip (`new`,
     not stored yet) counted as the caller's: a batch is checked whole before anything is stored or queued."""
     for i, body in enumerate(bodies):
         where = f"items[{i}]: "
         check_attributes(model, list(body.attributes), where)
+        sampling(model, body, where)
         if body.base not in new:
             owned_image(s, owner, body.base, f"{where}base image")
         for name, edit in body.attributes.items():
             if edit.donor and edit.donor not in new:
                 owned_image(s, owner, edit.donor, f"{where}donor image of {name}")
-        sampling(model, body)
 
 
 @router.post("", status_code=202, response_model=BatchOut, openapi_extra=_BODY,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Response
 
 from backend.api.deps import ModelDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses
-from backend.api.schemas import ModelOut
+from backend.api.schemas import Limits, ModelOut
 from backend.api.services import preview_steps
 
 router = APIRouter(prefix="/api/model", tags=["model"])
@@ -16,12 +16,13 @@ router = APIRouter(prefix="/api/model", tags=["model"])
 def get_model_info(s: ServicesDep, model: ModelDep, sign: SignerDep) -> ModelOut:
     """Attribute names, chunk sizes, value names, resolution, default and preview steps, sampler, what inputs it
     knows and a few example images with their value names (503 until a worker loaded it)."""
-    count = int(model.get("examples") or 0)
-    examples = [sign(f"/api/model/examples/{i}.png") for i in range(count)]
-    known = model.get("example_labels") or []  # per example the worker serves; {} where not known
-    labels = [(known[i] or None) if i < len(known) else None for i in range(count)]
-    return ModelOut.model_validate({**model, "examples": examples, "example_labels": labels,
-                                    "preview_steps": preview_steps(s, model)})
+    examples = [sign(f"/api/model/examples/{i}.png") for i in range(model.examples)]
+    known = model.example_labels  # per example the worker serves; {} where not known
+    labels = [(known[i] or None) if i < len(known) else None for i in range(model.examples)]
+    return ModelOut.model_validate({**model.model_dump(exclude={"examples", "example_labels", "steps"}),
+                                    "examples": examples, "example_labels": labels,
+                                    "preview_steps": preview_steps(s, model),
+                                    "limits": Limits(steps=(model.steps.min, model.steps.max))})
 
 
 @router.get("/examples/{index}.png", response_class=Response,
