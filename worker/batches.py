@@ -50,7 +50,7 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
     for key in keys:
         iid = proc.records.id_of(key)
         meta = latents_meta(proc.store.latents(iid))
-        if meta and meta.get("model") == proc.fingerprint and proc.store.image_png(iid).is_file():
+        if _usable(proc, meta) and proc.store.image_png(iid).is_file():
             # encoded before (a redelivered task, or a re-upload after Redis lost its records)
             lat = load_latents(proc.store.latents(iid), ed.device)
             proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, lat.z_dis)[0]),
@@ -67,7 +67,7 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
             proc.records.finish(key, FAILED, f"cannot read the image: {e}")
     if not todo:
         return
-    steps, sampler = ed.info.default_steps, ed.info.default_sampler
+    steps, sampler = inversion_settings(ed)
     x0 = ed.preprocess(images)  # (B, 3, R, R)
     with StepReporter(proc.records, todo, cancellable=False) as report:
         lat = ed.encode(x0, steps=steps, sampler=sampler, progress=report)
@@ -84,35 +84,45 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
                             crop=json.dumps(crops[i]))
 
 
+def inversion_settings(ed: Editor) -> tuple[int, str]:
+    """Steps and sampler every image is inverted with: the model's defaults (an image's x_T is made once and shared
+    by every edit of it; a decode at other steps still starts from it)."""
+    return ed.info.default_steps, ed.info.default_sampler
+
+
+def _usable(proc: Worker, meta: dict | None) -> bool:
+    """Latents made by this model with the inversion it runs now; anything else is encoded again."""
+    return bool(meta) and meta.get("model") == proc.fingerprint and (
+        (meta.get("steps"), meta.get("sampler")) == inversion_settings(proc.editor))
+
+
 def _domain_field(ed: Editor, lat: Latents) -> list[str]:
     """Per image, the domain verdict as the record stores it (JSON; "" when the model has no domain statistics)."""
     verdicts = ed.judge(lat)
     return [""] * lat.z_sem.shape[0] if verdicts is None else [json.dumps(v) for v in verdicts]
 
 
-def latents_for(proc: Worker, image_ids: set[str]) -> dict[str, Latents | str]:
-    """Latents of every image a decode batch needs -> {image id: Latents (batch 1) or why there are none}.
+def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
+    """Make sure every image a decode batch needs is encoded with this model -> {image id: why it cannot be}.
 
-    An image not encoded yet (with this model) is encoded here, unless another live worker is at it:
-    then this waits for it, up to ENCODE_WAIT_S.
+    An image not encoded yet is encoded here (as its own sampler batch, before the decode), unless another
+    live worker is at it: then this waits for it, up to ENCODE_WAIT_S.
     """
-    out: dict[str, Latents | str] = {}
+    why: dict[str, str] = {}
     deadline = time.monotonic() + ENCODE_WAIT_S
     waiting = set(image_ids)
     while waiting:
         for iid in sorted(waiting):
-            path = proc.store.latents(iid)
-            meta = latents_meta(path)
-            if meta and meta.get("model") == proc.fingerprint:
-                out[iid] = load_latents(path, proc.editor.device)
+            if _usable(proc, latents_meta(proc.store.latents(iid))):
+                waiting.discard(iid)
                 continue
             key = proc.records.image_key(iid)
             rec = proc.records.get(key) or {}
             state = rec.get("state")
             if not proc.store.original(iid).is_file():
-                out[iid] = f"image {iid} not found in the store"
+                why[iid] = f"image {iid} not found in the store"
             elif state == FAILED:
-                out[iid] = f"image {iid} could not be encoded: {rec.get('error') or 'unknown error'}"
+                why[iid] = f"image {iid} could not be encoded: {rec.get('error') or 'unknown error'}"
             else:  # not encoded with this model, or running on a worker that may be dead: claim it
                 if state not in (QUEUED, RUNNING):
                     proc.records.set_fields(key, state=QUEUED, group=ENCODE_GROUP, done=0, total=0)
@@ -120,66 +130,86 @@ def latents_for(proc: Worker, image_ids: set[str]) -> dict[str, Latents | str]:
                 try:
                     encode_images(proc, claimed)
                 except Exception as e:
-                    log.exception("encoding inside a decode batch failed")
+                    log.exception("encoding for a decode batch failed")
                     for k in claimed:
                         proc.records.finish(k, FAILED, f"{type(e).__name__}: {e}")
                 metrics.units_closed(proc.records, claimed, waited=False)  # encoded here, not taken from the queue
-        waiting -= set(out)
-        if waiting:
+        waiting -= set(why)
+        if waiting and not all(_usable(proc, latents_meta(proc.store.latents(i))) for i in waiting):
             if time.monotonic() > deadline:
-                out.update({iid: f"timed out waiting for image {iid} to be encoded" for iid in waiting})
+                why.update({iid: f"timed out waiting for image {iid} to be encoded" for iid in waiting})
                 break
             time.sleep(0.2)  # another live worker is encoding them
-    return out
+    return why
 
 
 def decode_jobs(proc: Worker, keys: list[str]) -> None:
-    """Run the jobs of `keys` (one sampler group) as one sampler batch and write their PNGs."""
-    ed = proc.editor
-    specs: list[tuple[str, RecombineSpec | InterpolateSpec]] = []
-    for key, rec in zip(keys, proc.records.get_many(keys)):
-        try:
-            specs.append((key, parse_job_spec((rec or {})["spec"])))
-        except (KeyError, ValidationError) as e:
-            proc.records.finish(key, FAILED, f"invalid job record: {e}")
-    if not specs:
+    """Run the jobs of `keys` (one sampler group) as one sampler batch and write their PNGs: read, compute, write."""
+    jobs = _read_jobs(proc, keys)
+    if not jobs:
         return
-    group = sampler_group(specs[0][1])
-    for key, spec in specs[1:]:
-        if sampler_group(spec) != group:  # the claim takes units of one group only: a broken record
-            raise RuntimeError(f"{key} is in group {sampler_group(spec)}, claimed into a batch of {group}")
-    lat = latents_for(proc, {iid for _, spec in specs for iid in spec.image_ids()})
-    rows, live = [], []
-    for key, spec in specs:
-        errors = [lat[i] for i in spec.image_ids() if isinstance(lat[i], str)]
+    missing = encode_missing(proc, {iid for _, spec in jobs for iid in spec.image_ids()})
+    lat = {iid: load_latents(proc.store.latents(iid), proc.editor.device)
+           for _, spec in jobs for iid in spec.image_ids() if iid not in missing}
+    live, rows = [], []
+    for key, spec in jobs:
         try:
+            errors = [missing[i] for i in spec.image_ids() if i in missing]
             if errors:
                 raise SpecError("; ".join(errors))
-            rows.append(rows_for(ed, spec, lat))
+            rows.append(rows_for(proc.editor, spec, lat))
             live.append((key, spec))
         except (SpecError, KeyError, ValueError) as e:
             proc.records.finish(key, FAILED, str(e))
     if not live:
         return
+    try:
+        images = _sample(proc, live, rows)
+    except Cancelled:
+        log.info("decode stopped: every job in the batch was cancelled")
+        return
+    _write_results(proc, live, images)
+
+
+def _read_jobs(proc: Worker, keys: list[str]) -> list[tuple[str, RecombineSpec | InterpolateSpec]]:
+    """The claimed jobs' specs; a record that holds none is failed."""
+    jobs = []
+    for key, rec in zip(keys, proc.records.get_many(keys)):
+        try:
+            jobs.append((key, parse_job_spec((rec or {})["spec"])))
+        except (KeyError, ValidationError) as e:
+            proc.records.finish(key, FAILED, f"invalid job record: {e}")
+    group = sampler_group(jobs[0][1]) if jobs else ""
+    for key, spec in jobs[1:]:
+        if sampler_group(spec) != group:  # the claim takes units of one group only: a broken record
+            raise RuntimeError(f"{key} is in group {sampler_group(spec)}, claimed into a batch of {group}")
+    return jobs
+
+
+def _sample(proc: Worker, live: list[tuple[str, RecombineSpec | InterpolateSpec]],
+            rows: list[tuple[torch.Tensor, torch.Tensor]]) -> list[list[Image.Image]]:
+    """One sampler batch over every job's rows -> each job's images (Cancelled when every job was cancelled)."""
     z = torch.cat([r[0] for r in rows])  # (N, D) over all jobs' rows
     x = torch.cat([r[1] for r in rows])  # (N, 3, R, R)
     steps, sampler = live[0][1].steps, live[0][1].sampler
     long_render = steps >= proc.x0_preview_min_steps
     first_rows = [sum(r[0].shape[0] for r in rows[:i]) for i in range(len(rows))]  # each job's first row
-    try:
-        with StepReporter(proc.records, [k for k, _ in live], cancellable=True,
-                          x0_rows=first_rows if long_render else None) as report:
-            out = ed.decode(z, x, steps=steps, sampler=sampler, progress=report, x0=report.x0 if long_render else None)
-    except Cancelled:
-        log.info("decode stopped: every job in the batch was cancelled")
-        return
+    with StepReporter(proc.records, [k for k, _ in live], cancellable=True,
+                      x0_rows=first_rows if long_render else None) as report:
+        out = proc.editor.decode(z, x, steps=steps, sampler=sampler, progress=report,
+                                 x0=report.x0 if long_render else None)
     metrics.sampler_batch("decode", z.shape[0], steps)
     images = Editor.to_images(out)
-    row = 0
-    for (key, spec), (zr, _) in zip(live, rows):
-        mine, row = images[row:row + zr.shape[0]], row + zr.shape[0]
+    ends = [sum(r[0].shape[0] for r in rows[:i + 1]) for i in range(len(rows))]
+    return [images[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+
+
+def _write_results(proc: Worker, live: list[tuple[str, RecombineSpec | InterpolateSpec]],
+                   images: list[list[Image.Image]]) -> None:
+    """Each job's PNGs into the store, then its record closed (a job cancelled while the batch ran is left so)."""
+    for (key, spec), mine in zip(live, images):
         if (proc.records.get(key) or {}).get("state") in TERMINAL:
-            continue  # cancelled while the batch ran
+            continue
         jid = proc.records.id_of(key)
         if isinstance(spec, InterpolateSpec):
             for i, im in enumerate(mine):
