@@ -38,7 +38,7 @@ from diffusegae.data.dataset import RENDERED_KINDS, load_rendered  # noqa: E402
 from diffusegae.diffusion.samplers import SAMPLERS, ddim_invert  # noqa: E402
 from diffusegae.diffusion.schedule import DEFAULT_SPACING, SPACINGS, NoiseSchedule  # noqa: E402
 from diffusegae.editing import Editor  # noqa: E402
-from diffusegae.evaluation.calibration import edit_error, edit_set, measure  # noqa: E402
+from diffusegae.fitting.steps import edit_error, edit_set, measure  # noqa: E402
 from diffusegae.evaluation.metrics import mse01  # noqa: E402
 from diffusegae.model_folder import ModelFolder  # noqa: E402
 

@@ -450,7 +450,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 def cmd_calibrate(args: argparse.Namespace) -> None:
     """Fewest sampling steps (and the sampler) whose edits stay within tolerance of 100 DDIM steps -> model.json."""
-    from diffusegae.evaluation.calibration import calibrate, write_choice
+    from diffusegae.fitting.steps import calibrate, write_choice
     from diffusegae.model_folder import ModelFolder
 
     folder = ModelFolder(args.model)
@@ -483,8 +483,8 @@ def cmd_calibrate_domain(args: argparse.Namespace) -> None:
     """Domain statistics and thresholds of a model (MODEL/domain), measured on held-out and out-of-domain images."""
     from diffusegae.data.dataset import RENDERED_KINDS
     from diffusegae.domain import save_domain
-    from diffusegae.evaluation.domain import DESCRIPTIONS, calibrate_domain, upload_renders, write_examples
     from diffusegae.evaluation.metrics import spread_rows
+    from diffusegae.fitting.domain import DESCRIPTIONS, calibrate_domain, upload_renders, write_examples
     from diffusegae.model_folder import ModelFolder
 
     folder = ModelFolder(args.model)

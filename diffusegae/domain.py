@@ -19,7 +19,7 @@ image already computes (no diffusion steps):
   as RMS per dimension, sqrt(d^2 / dim).
 
 Thresholds are `margin` x a quantile of the scores of held-out in-domain images (`diffusegae calibrate-domain`,
-`diffusegae.evaluation.domain`). Stored in the model folder as `domain/stats.safetensors` (the statistics) and
+`diffusegae.fitting.domain`). Stored in the model folder as `domain/stats.safetensors` (the statistics) and
 `domain/model.json` (`DomainConfig`: which score, the thresholds, and what calibration measured).
 """
 
@@ -54,6 +54,13 @@ def verdict_parts(score: str, attributes: Iterable[str]) -> list[str]:
     """The per-image scores that must each be within their own threshold for an image to be in domain under
     `score`: the verdict's score, and with roundtrip+chunks every attribute's chunk too."""
     return [verdict_score(score), *attributes] if score == "roundtrip+chunks" else [score]
+
+
+def within(scores: Mapping[str, torch.Tensor], thresholds: Mapping[str, float], score: str,
+           attributes: Iterable[str]) -> torch.Tensor:
+    """The in-domain rule, for a batch: (N,) bool, every score that verdict `score` names (verdict_parts) within its
+    threshold. `scores` and `thresholds` are keyed like DomainStats.scores ("roundtrip", "mahalanobis", attributes)."""
+    return torch.stack([scores[p] <= thresholds[p] for p in verdict_parts(score, attributes)]).all(0)
 
 
 @dataclass(frozen=True)
@@ -193,17 +200,14 @@ class DomainCheck:
     def judge(self, gae: GroupAutoencoder, z_sem: torch.Tensor, z_dis: torch.Tensor,
               slices: Mapping[str, slice]) -> list[dict[str, Any]]:
         """Per image: {"in_domain", "score", "threshold", "chunks": {attribute: {"in_domain", "score", "threshold"}}}."""
-        s = {k: v.cpu().tolist() for k, v in self.stats.scores(gae, z_sem, z_dis, slices).items()}
-        out = []
-        for i, score in enumerate(s[verdict_score(self.config.score)]):
-            chunks = {a: _verdict(s[a][i], self.config.chunk_thresholds[a]) for a in slices
-                      if a in self.config.chunk_thresholds}
-            verdict = _verdict(score, self.config.threshold)
-            within = {verdict_score(self.config.score): verdict["in_domain"]} | {
-                a: c["in_domain"] for a, c in chunks.items()}
-            verdict["in_domain"] = all(within[k] for k in verdict_parts(self.config.score, chunks))
-            out.append({**verdict, "chunks": chunks})
-        return out
+        scores = {k: v.cpu() for k, v in self.stats.scores(gae, z_sem, z_dis, slices).items()}
+        key, cfg = verdict_score(self.config.score), self.config
+        judged = [a for a in slices if a in cfg.chunk_thresholds]
+        inside = within(scores, {key: cfg.threshold, **cfg.chunk_thresholds}, cfg.score, judged).tolist()
+        s = {k: v.tolist() for k, v in scores.items()}
+        return [{**_verdict(s[key][i], cfg.threshold), "in_domain": inside[i],
+                 "chunks": {a: _verdict(s[a][i], cfg.chunk_thresholds[a]) for a in judged}}
+                for i in range(len(inside))]
 
     def to(self, device: str | torch.device) -> DomainCheck:
         return DomainCheck(self.stats.to(device), self.config)

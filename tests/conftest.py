@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # What decides the tiny model's weights; editing the CLI or the evaluation does not retrain it.
 _MODEL_SOURCES = ("diffusegae/config.py", "tests/tiny_model.py", "diffusegae/checkpoint.py", "diffusegae/model_folder.py",
                   "diffusegae/models", "diffusegae/training", "diffusegae/data", "diffusegae/diffusion",
-                  "diffusegae/domain.py", "diffusegae/evaluation/domain.py", "diffusegae/evaluation/ood.py")
+                  "diffusegae/domain.py", "diffusegae/fitting/domain.py", "diffusegae/evaluation/ood.py")
 
 
 def _library_hash() -> str:

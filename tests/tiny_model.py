@@ -55,7 +55,7 @@ def calibrate_tiny_domain(out: Path, data: LabeledImages, *, ood_images: int = 2
 
     from diffusegae.domain import save_domain
     from diffusegae.editing import Editor
-    from diffusegae.evaluation.domain import DESCRIPTIONS, calibrate_domain, write_examples
+    from diffusegae.fitting.domain import DESCRIPTIONS, calibrate_domain, write_examples
 
     folder = ModelFolder(out)
     ed = Editor.load(out, "cpu")

@@ -57,7 +57,7 @@ def test_the_contract_refuses_an_inconsistent_model():
 def test_spacing_round_trips_through_model_json_and_the_editor_uses_it(tiny_model, tmp_path):
     from diffusegae.checkpoint import CheckpointError
     from diffusegae.editing import Editor
-    from diffusegae.evaluation.calibration import write_choice
+    from diffusegae.fitting.steps import write_choice
     from diffusegae.model_folder import ModelFolder
 
     copy = ModelFolder(shutil.copytree(tiny_model, tmp_path / "m"))

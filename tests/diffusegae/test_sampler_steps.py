@@ -15,8 +15,8 @@ from diffusegae.data import toys
 from diffusegae.data.dataset import load_toys
 from diffusegae.diffusion.samplers import SAMPLERS, inversion_path, model_calls
 from diffusegae.diffusion.schedule import DEFAULT_SPACING, SPACINGS, NoiseSchedule
-from diffusegae.evaluation import calibration
-from diffusegae.evaluation.calibration import EditSet, edit_error, edit_set, measure
+from diffusegae.fitting import steps as calibration
+from diffusegae.fitting.steps import EditSet, edit_error, edit_set, measure
 from diffusegae.model_folder import ModelFolder
 from tests.conftest import ROOT
 from tests.diffusegae import reference_samplers as ref

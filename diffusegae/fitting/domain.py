@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from diffusegae.data.dataset import LabeledImages
-from diffusegae.domain import SCORES, DomainConfig, DomainStats, verdict_parts, verdict_score
+from diffusegae.domain import SCORES, DomainConfig, DomainStats, verdict_score, within
 from diffusegae.editing import Editor
 from diffusegae.evaluation.metrics import batches
 from diffusegae.evaluation.ood import ood_sets
@@ -81,9 +81,8 @@ def calibrate_domain(editor: Editor, train: LabeledImages, heldout: Mapping[str,
         + ", ".join(f"{k} {t:.4f}" for k, t in thresholds.items()) + f"; {score} decides")
 
     def summary(sc: dict[str, torch.Tensor], flag: bool) -> dict[str, Any]:
-        masks = {k: v <= thresholds[k] for k, v in sc.items()}  # (N,) bool each: within this score's threshold
-        inside = {k: m.float().mean().item() for k, m in masks.items()} | {  # ... and each verdict, as judge() decides
-            k: torch.stack([masks[p] for p in verdict_parts(k, slices)]).all(0).float().mean().item() for k in SCORES}
+        inside = {k: (v <= thresholds[k]).float().mean().item() for k, v in sc.items()} | {  # each score alone,
+            k: within(sc, thresholds, k, slices).float().mean().item() for k in SCORES}  # and each verdict's rule
         out = {"images": int(sc[key].numel()), "median_score": float(sc[key].median()),
                "min_score": float(sc[key].min()), "max_score": float(sc[key].max()),
                "chunks_in_domain": {a: inside[a] for a in slices},
