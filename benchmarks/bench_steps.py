@@ -35,11 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from diffusegae.data.dataset import RENDERED_KINDS, load_rendered  # noqa: E402
-from diffusegae.diffusion.samplers import SAMPLERS, ddim_invert  # noqa: E402
+from diffusegae.diffusion.samplers import SAMPLERS, Sampler, ddim_invert  # noqa: E402
 from diffusegae.diffusion.schedule import DEFAULT_SPACING, SPACINGS, NoiseSchedule  # noqa: E402
 from diffusegae.editing import Editor  # noqa: E402
-from diffusegae.fitting.steps import edit_error, edit_set, measure  # noqa: E402
 from diffusegae.evaluation.metrics import mse01  # noqa: E402
+from diffusegae.fitting.steps import edit_error, edit_set, measure  # noqa: E402
 from diffusegae.model_folder import ModelFolder  # noqa: E402
 
 STEPS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 50)
@@ -66,7 +66,7 @@ def legacy_ddim_sample(eps_model, x_T: torch.Tensor, timesteps: list[int], sched
 def setting_kwargs(setting: str, sampler: str) -> dict:
     """measure()'s arguments for one column."""
     if setting == "before":
-        fns = (legacy_ddim_sample, ddim_invert) if sampler == "ddim" else None
+        fns = Sampler(legacy_ddim_sample, ddim_invert) if sampler == "ddim" else None
         return {"spacing": "linspace", "from_clean": False, "fns": fns}
     if setting == "after":
         return {"spacing": DEFAULT_SPACING}
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     with torch.no_grad():
         x_T = torch.randn(es.x0.shape, generator=torch.Generator().manual_seed(args.seed))
         ts = ed.ae.schedule.timesteps(args.reference_steps)
-        rand = mse01(SAMPLERS["ddim"][0](ed.ae.eps, x_T, ts, ed.ae.schedule, cond=ed.condition(ed.z_dis_of(es.x0))), es.x0)
+        rand = mse01(SAMPLERS["ddim"].sample(ed.ae.eps, x_T, ts, ed.ae.schedule, cond=ed.condition(ed.z_dis_of(es.x0))), es.x0)
     edits = es.bases.numel()
     print(f"model {args.model}, {es.x0.shape[0]} held-out images, {edits} edits ({args.pairs} pairs x "
           f"{len(data.attributes)} attributes), torch threads {args.threads}, {time.perf_counter() - started:.0f} s\n")

@@ -14,7 +14,7 @@ from PIL import Image
 
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.data.images import square_resize, to_image, to_tensor
-from diffusegae.diffusion.samplers import SAMPLERS, model_calls
+from diffusegae.diffusion.samplers import SAMPLERS, Sampler, model_calls
 from diffusegae.diffusion.schedule import DEFAULT_SPACING
 from diffusegae.domain import DomainCheck, load_domain
 from diffusegae.model_folder import ModelFolder, load_parts
@@ -170,7 +170,7 @@ class Editor:
     def to_images(x: torch.Tensor) -> list[Image.Image]:
         return [to_image(xi) for xi in x]
 
-    def _check(self, steps: int, sampler: str) -> tuple:
+    def _check(self, steps: int, sampler: str) -> tuple[list[int], Sampler]:
         if sampler not in SAMPLERS:
             raise ValueError(f"unknown sampler {sampler!r}; choose from {list(SAMPLERS)}")
         return self.ae.schedule.timesteps(steps, self.info.spacing), SAMPLERS[sampler]
@@ -194,11 +194,11 @@ class Editor:
                progress: Progress | None = None) -> Latents:
         """Images (B, 3, R, R) in [-1, 1] -> z_sem, z_dis and the inferred x_T."""
         steps = steps or self.info.default_steps
-        ts, (_, invert) = self._check(steps, sampler or self.info.default_sampler)
+        ts, walks = self._check(steps, sampler or self.info.default_sampler)
         x0 = x0.to(self.device)
         z_sem = self.runtime.encode(x0)
         z_dis = self.runtime.z_dis_of(z_sem)
-        x_T = invert(self.runtime.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis), from_clean=True,
+        x_T = walks.invert(self.runtime.eps, x0, ts, self.ae.schedule, cond=self.condition(z_dis), from_clean=True,
                      callback=self._progress(progress, 0, model_calls(ts, invert=True, from_clean=True)))
         return Latents(z_sem, z_dis, x_T)
 
@@ -210,7 +210,7 @@ class Editor:
 
         `x0(done, x0_hat)` after every step: the sampler's current clean-image estimate (B, 3, R, R), for previews."""
         steps = steps or self.info.default_steps
-        ts, (sample, _) = self._check(steps, sampler or self.info.default_sampler)
+        ts, walks = self._check(steps, sampler or self.info.default_sampler)
         cond = self.condition(z_dis.to(self.device))
         callback = self._progress(progress, 0, len(ts))
         if x0 is not None:
@@ -220,7 +220,7 @@ class Editor:
                 x0(info["i"] + 1, info["x0_hat"])
                 if report is not None:
                     report(info)
-        return sample(self.runtime.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond, callback=callback)
+        return walks.sample(self.runtime.eps, x_T.to(self.device), ts, self.ae.schedule, cond=cond, callback=callback)
 
     def random_x_T(self, seeds: Sequence[int]) -> torch.Tensor:
         """One seeded N(0, I) stochastic code per seed: (B, 3, R, R)."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -162,7 +163,14 @@ def dpmpp_2m_invert(eps_model: EpsModel, x0: torch.Tensor, timesteps: list[int],
     return _dpmpp_2m_walk(eps_model, schedule, x0, inversion_path(timesteps, from_clean), cond, callback, clip=False)
 
 
-SAMPLERS = {"ddim": (ddim_sample, ddim_invert), "dpmpp_2m": (dpmpp_2m_sample, dpmpp_2m_invert)}
+class Sampler(NamedTuple):
+    """A sampler's two walks over the same timesteps: decoding x_T -> x_0 and inversion x_0 -> x_T."""
+
+    sample: Callable[..., torch.Tensor]
+    invert: Callable[..., torch.Tensor]
+
+
+SAMPLERS = {"ddim": Sampler(ddim_sample, ddim_invert), "dpmpp_2m": Sampler(dpmpp_2m_sample, dpmpp_2m_invert)}
 # Bump when the timesteps, the inversion or a sampler's update change: an x_T inferred before does not decode
 # right after, so stored latents are keyed on it (ModelFolder.fingerprint).
 SAMPLING_VERSION = 2

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 
 from diffusegae.data.dataset import LabeledImages
-from diffusegae.diffusion.samplers import SAMPLERS
+from diffusegae.diffusion.samplers import SAMPLERS, Sampler
 from diffusegae.editing import Editor, recombine
 from diffusegae.evaluation.classifier import AttributeClassifier
 from diffusegae.evaluation.metrics import batches, mse01, spread_rows, swap_pairs
@@ -71,7 +71,7 @@ class Measured:
 
 @torch.no_grad()
 def measure(editor: Editor, es: EditSet, *, sampler: str, steps: int, spacing: str | None = None,
-            from_clean: bool | None = None, fns: tuple | None = None, batch: int = 64) -> Measured:
+            from_clean: bool | None = None, fns: Sampler | None = None, batch: int = 64) -> Measured:
     """Invert every image at `steps` (timesteps of `spacing`, default the library's, from the clean image: as
     `Editor.encode` and `Editor.decode` do), decode them back (the reconstruction error) and decode every edit
     with its base's inferred x_T. `from_clean` None: True except with "linspace" timesteps, which invert from the

@@ -78,7 +78,7 @@ def test_inversion_paths():
 
 def _invert(sampler, eps_fn, x, timesteps, *, from_clean):
     cond = torch.randn(SHAPE[0], 5)
-    out = SAMPLERS[sampler][1](_torch_model(eps_fn, cond), torch.from_numpy(x), timesteps, SCHEDULE, cond=cond,
+    out = SAMPLERS[sampler].invert(_torch_model(eps_fn, cond), torch.from_numpy(x), timesteps, SCHEDULE, cond=cond,
                                from_clean=from_clean)
     return out.numpy()
 

@@ -68,8 +68,8 @@ def test_dpmpp_first_step_equals_ddim():
     model = lambda x, t, c: 0.3 * x + c[:, :1, None, None]  # noqa: E731
     x = torch.randn(2, 3, 4, 4)
     cond = torch.randn(2, 5)
-    a = SAMPLERS["ddim"][0](model, x, [500, 999], schedule, cond=cond, clip=False)
-    b = SAMPLERS["dpmpp_2m"][0](model, x, [500, 999], schedule, cond=cond, clip=False)
+    a = SAMPLERS["ddim"].sample(model, x, [500, 999], schedule, cond=cond, clip=False)
+    b = SAMPLERS["dpmpp_2m"].sample(model, x, [500, 999], schedule, cond=cond, clip=False)
     assert torch.allclose(a, b, atol=1e-5)
 
 
