@@ -15,13 +15,13 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from backend.api.bodies import BodyLimit, body_limits
 from backend.api.deps import Services, get_owner
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
 from backend.api.routes import batches, edits, health, images, jobs, model, queue
 from backend.api.routes.metrics import RequestMetrics
 from backend.api.routes.metrics import router as metrics_router
-from backend.api.uploads import BodyLimit, body_limits
 from backend.api.webhooks import WebhookSender
 from core.queue import Dispatcher, make_celery
 from core.records import Records

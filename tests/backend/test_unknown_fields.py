@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from backend.api.uploads import UploadError, parse_spec
+from backend.api.bodies import parse_spec
+from backend.api.uploads import UploadError
 from tests.backend.conftest import MODEL
 
 ID = "ab" * 32  # an image id nobody uploaded: a body that validates answers 404

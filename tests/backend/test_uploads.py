@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from backend.api.uploads import UploadError, check_image, json_depth, parse_spec, read_zip
+from backend.api.bodies import json_depth, parse_spec
+from backend.api.uploads import UploadError, check_image, read_zip
 from core.store import valid_id
 from tests.zips import central_offset, make_zip, patch_member
 
@@ -135,14 +136,14 @@ def _depth(value: Any) -> int:
 @given(_TRICKY_JSON, st.sampled_from([1, 2, 3, 5, 64, 1 << 18]))
 def test_json_depth_ignores_brackets_in_strings(value, chunk):
     """The vectorised depth scan agrees with the parsed document, also when escapes straddle its chunks."""
-    import backend.api.uploads as uploads
+    import backend.api.bodies as bodies
 
     text = json.dumps(value)
-    old, uploads._DEPTH_CHUNK = uploads._DEPTH_CHUNK, chunk
+    old, bodies._DEPTH_CHUNK = bodies._DEPTH_CHUNK, chunk
     try:
         assert json_depth(text) == _depth(value), text
     finally:
-        uploads._DEPTH_CHUNK = old
+        bodies._DEPTH_CHUNK = old
 
 
 def test_json_depth_of_deep_and_broken_documents():

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from backend.api.bodies import parse_spec
 from backend.api.deps import ModelDep, OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses, validation_message
 from backend.api.routes.edits import IdempotencyKey
@@ -32,7 +33,7 @@ from backend.api.services import (
     sampling,
     submit_job,
 )
-from backend.api.uploads import UploadError, check_image, parse_spec, read_zip
+from backend.api.uploads import UploadError, check_image, read_zip
 from core.models import ServedModel
 from core.records import SUCCEEDED
 from core.store import new_id, valid_id
