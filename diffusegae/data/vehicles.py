@@ -17,264 +17,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
 from PIL import Image
 
+from diffusegae.data.shapes import VEHICLES, Part
+from diffusegae.data.surfaces import (  # noqa: F401 (the labels' names are part of this dataset's interface)
+    PALETTE_NAMES,
+    SURFACES,
+    background_name,
+    background_of,
+    surface,
+    surface_kind_and_colour,
+)
+
 ATTRIBUTES = ("identity", "background", "pose")
 NUM_VALUES = (6, 111, 10)
 IDENTITY_NAMES = ("car", "truck", "bus", "tank", "plane", "boat")
-SURFACES = ("plain", "wood", "carpet", "tiles", "stone", "fabric", "cardboard", "checker", "stripes", "bricks",
-            "marble", "dots")
-PALETTE_NAMES = ("red", "orange", "sand", "olive", "green", "teal", "blue", "purple", "grey", "brown")
 RENDER_VERSION = 2  # bump when a picture changes: it names cached renders
-Label = TypeVar("Label")  # an int, or an array / tensor of them
 
 _EPS = 1e-4
 _FAR = 1e9
-
-
-# --- shapes ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Part:
-    """One primitive in the vehicle's frame (x forward, y up, z to its left), units of about a metre/4."""
-
-    kind: str  # "box", "cyl" (capped cylinder) or "ell" (ellipsoid)
-    centre: tuple[float, float, float]
-    size: tuple[float, float, float]  # box: half extents; ell: radii; cyl: (radius, half length, axis 0/1/2)
-    colour: tuple[int, int, int]
-    shine: float = 0.15  # specular weight
-    pitch: float = 0.0  # box only: rotation about z in degrees (slanted windscreens, ramps)
-
-
-def _wheels(xs: tuple[float, ...], z: float, r: float, w: float = 0.09) -> list[Part]:
-    tyre, hub = (25, 25, 28), (170, 170, 175)
-    out = []
-    for x in xs:
-        for side in (-1, 1):
-            out.append(Part("cyl", (x, r, side * z), (r, w, 2), tyre, 0.05))
-            out.append(Part("cyl", (x, r, side * (z + w * 0.6)), (r * 0.45, w * 0.5, 2), hub, 0.5))
-    return out
-
-
-def _car() -> list[Part]:
-    red, glass, light, tail = (200, 30, 35), (40, 55, 75), (255, 235, 150), (120, 10, 10)
-    return [
-        Part("box", (0.0, 0.32, 0.0), (0.95, 0.16, 0.42), red, 0.45),
-        Part("box", (-0.2, 0.6, 0.0), (0.42, 0.14, 0.37), glass, 0.6),
-        Part("box", (0.28, 0.55, 0.0), (0.12, 0.1, 0.36), glass, 0.6, pitch=-35),
-        Part("box", (-0.2, 0.75, 0.0), (0.36, 0.02, 0.36), red, 0.45),
-        Part("box", (0.96, 0.36, 0.26), (0.02, 0.05, 0.09), light, 0.3),
-        Part("box", (0.96, 0.36, -0.26), (0.02, 0.05, 0.09), light, 0.3),
-        Part("box", (-0.96, 0.38, 0.0), (0.02, 0.04, 0.36), tail, 0.3),
-        Part("box", (-0.85, 0.52, 0.0), (0.08, 0.02, 0.4), (30, 30, 30), 0.2),  # spoiler
-        *_wheels((0.58, -0.58), 0.42, 0.17),
-    ]
-
-
-def _truck() -> list[Part]:
-    blue, white, glass, stripe = (35, 75, 190), (225, 225, 220), (40, 55, 75), (240, 130, 20)
-    return [
-        Part("box", (0.72, 0.5, 0.0), (0.26, 0.3, 0.38), blue, 0.4),
-        Part("box", (0.97, 0.62, 0.0), (0.02, 0.12, 0.32), glass, 0.6),
-        Part("box", (0.72, 0.62, 0.39), (0.18, 0.1, 0.01), glass, 0.6),
-        Part("box", (0.72, 0.62, -0.39), (0.18, 0.1, 0.01), glass, 0.6),
-        Part("box", (-0.35, 0.6, 0.0), (0.78, 0.4, 0.42), white, 0.2),
-        Part("box", (-0.35, 0.45, 0.425), (0.74, 0.05, 0.01), stripe, 0.2),
-        Part("box", (-0.35, 0.45, -0.425), (0.74, 0.05, 0.01), stripe, 0.2),
-        Part("box", (0.0, 0.2, 0.0), (1.0, 0.05, 0.3), (50, 50, 55), 0.1),
-        *_wheels((0.72, -0.45, -0.85), 0.38, 0.16),
-    ]
-
-
-def _bus() -> list[Part]:
-    yellow, glass, black = (245, 195, 25), (40, 55, 75), (30, 30, 30)
-    parts = [
-        Part("box", (0.0, 0.62, 0.0), (1.05, 0.45, 0.4), yellow, 0.35),
-        Part("box", (1.06, 0.72, 0.0), (0.01, 0.2, 0.34), glass, 0.6),
-        Part("box", (1.06, 0.3, 0.0), (0.02, 0.06, 0.38), black, 0.2),  # bumper at the front only
-        Part("box", (-0.45, 1.1, 0.0), (0.3, 0.04, 0.25), (200, 200, 200), 0.3),  # roof unit at the back
-        Part("box", (0.8, 0.55, 0.405), (0.12, 0.3, 0.01), glass, 0.6),  # door
-    ]
-    for x in (-0.75, -0.4, -0.05, 0.3):
-        for side in (-1, 1):
-            parts.append(Part("box", (x, 0.8, side * 0.405), (0.14, 0.12, 0.01), glass, 0.6))
-    return parts + _wheels((0.65, -0.65), 0.38, 0.17)
-
-
-def _tank() -> list[Part]:
-    olive, dark, track = (95, 110, 55), (70, 82, 40), (45, 45, 42)
-    return [
-        Part("box", (0.0, 0.3, 0.0), (0.9, 0.14, 0.35), olive, 0.15),
-        Part("box", (0.95, 0.26, 0.0), (0.1, 0.08, 0.33), olive, 0.15, pitch=40),  # sloped glacis at the front
-        Part("box", (0.0, 0.16, 0.42), (0.95, 0.16, 0.1), track, 0.05),
-        Part("box", (0.0, 0.16, -0.42), (0.95, 0.16, 0.1), track, 0.05),
-        Part("cyl", (-0.2, 0.53, 0.0), (0.32, 0.1, 1), dark, 0.15),  # turret, behind the middle
-        Part("cyl", (0.5, 0.55, 0.0), (0.05, 0.55, 0), dark, 0.2),  # barrel pointing forward
-        Part("box", (-0.45, 0.66, 0.12), (0.08, 0.04, 0.06), dark, 0.1),  # hatch
-        Part("box", (-0.92, 0.36, 0.0), (0.04, 0.06, 0.25), (60, 60, 50), 0.1),  # exhaust at the back
-    ]
-
-
-def _plane() -> list[Part]:
-    white, red, glass, grey = (230, 232, 235), (205, 35, 35), (40, 55, 75), (90, 90, 95)
-    return [
-        Part("cyl", (0.0, 0.5, 0.0), (0.17, 0.85, 0), white, 0.5),  # fuselage
-        Part("ell", (0.85, 0.5, 0.0), (0.3, 0.17, 0.17), red, 0.5),  # red nose
-        Part("ell", (0.55, 0.64, 0.0), (0.22, 0.09, 0.11), glass, 0.7),  # cockpit
-        Part("box", (0.1, 0.45, 0.0), (0.22, 0.025, 1.0), white, 0.4),  # wings
-        Part("box", (0.05, 0.47, 0.92), (0.12, 0.03, 0.09), red, 0.4),  # wing tips
-        Part("box", (0.05, 0.47, -0.92), (0.12, 0.03, 0.09), red, 0.4),
-        Part("box", (-0.78, 0.78, 0.0), (0.12, 0.26, 0.02), red, 0.4),  # tail fin
-        Part("box", (-0.8, 0.55, 0.0), (0.1, 0.02, 0.35), white, 0.4),  # stabiliser
-        Part("cyl", (0.6, 0.17, 0.0), (0.03, 0.17, 1), grey, 0.2),
-        Part("cyl", (0.6, 0.07, 0.0), (0.07, 0.04, 2), (25, 25, 28), 0.05),
-        Part("cyl", (0.0, 0.17, 0.3), (0.03, 0.17, 1), grey, 0.2),
-        Part("cyl", (0.0, 0.07, 0.3), (0.07, 0.04, 2), (25, 25, 28), 0.05),
-        Part("cyl", (0.0, 0.17, -0.3), (0.03, 0.17, 1), grey, 0.2),
-        Part("cyl", (0.0, 0.07, -0.3), (0.07, 0.04, 2), (25, 25, 28), 0.05),
-    ]
-
-
-def _boat() -> list[Part]:
-    navy, white, wood, mast = (25, 40, 95), (235, 235, 230), (160, 110, 60), (200, 200, 200)
-    return [
-        Part("box", (-0.15, 0.32, 0.0), (0.7, 0.16, 0.34), navy, 0.4),  # hull
-        Part("ell", (0.5, 0.32, 0.0), (0.55, 0.16, 0.34), navy, 0.4),  # pointed bow
-        Part("box", (-0.15, 0.48, 0.0), (0.68, 0.02, 0.3), wood, 0.15),  # deck
-        Part("box", (-0.4, 0.62, 0.0), (0.25, 0.13, 0.22), white, 0.3),  # cabin towards the stern
-        Part("box", (-0.2, 0.64, 0.0), (0.02, 0.07, 0.18), (40, 55, 75), 0.6),
-        Part("cyl", (0.05, 1.0, 0.0), (0.025, 0.5, 1), mast, 0.3),
-        Part("box", (-0.88, 0.4, 0.0), (0.04, 0.14, 0.05), (60, 60, 60), 0.2),  # outboard motor at the stern
-        Part("box", (0.1, 0.08, 0.0), (0.7, 0.08, 0.12), (120, 120, 125), 0.1),  # trailer stand
-    ]
-
-
-VEHICLES = (_car(), _truck(), _bus(), _tank(), _plane(), _boat())
-
-
-# --- surfaces ----------------------------------------------------------------------------------
-
-_PALETTE = np.array([(180, 50, 45), (215, 120, 40), (210, 185, 130), (120, 125, 55), (60, 140, 70),
-                     (40, 135, 135), (55, 90, 170), (120, 70, 150), (135, 135, 135), (115, 80, 55)],
-                    np.float32) / 255.0
-
-
-def surface_kind_and_colour(b: Label) -> tuple[Label, Label]:
-    """Background label(s) -> (kind of surface, colour): indices into SURFACES and PALETTE_NAMES (ints or tensors)."""
-    return b % len(SURFACES), b // len(SURFACES)
-
-
-def background_of(kind: int, colour: int) -> int:
-    """The background label of a kind of surface in a colour (the inverse of `surface_kind_and_colour`)."""
-    return kind + len(SURFACES) * colour
-
-
-def background_name(b: int) -> str:
-    family, palette = surface_kind_and_colour(b)
-    return f"{PALETTE_NAMES[palette]} {SURFACES[family]}"
-
-
-def _hash01(ix: np.ndarray, iy: np.ndarray, seed: int) -> np.ndarray:
-    """A value in [0, 1) per integer lattice point."""
-    h = (ix.astype(np.int64) * 374761393 + iy.astype(np.int64) * 668265263 + seed * 2147483647) & 0xFFFFFFFF
-    h = ((h ^ (h >> 13)) * 1274126177) & 0xFFFFFFFF
-    return ((h ^ (h >> 16)) & 0xFFFF).astype(np.float32) / 65536.0
-
-
-def _value_noise(u: np.ndarray, v: np.ndarray, seed: int) -> np.ndarray:
-    iu, iv = np.floor(u), np.floor(v)
-    fu, fv = u - iu, v - iv
-    fu, fv = fu * fu * (3 - 2 * fu), fv * fv * (3 - 2 * fv)
-    a, b = _hash01(iu, iv, seed), _hash01(iu + 1, iv, seed)
-    c, d = _hash01(iu, iv + 1, seed), _hash01(iu + 1, iv + 1, seed)
-    return (a + (b - a) * fu) * (1 - fv) + (c + (d - c) * fu) * fv
-
-
-def _fbm(u: np.ndarray, v: np.ndarray, seed: int, octaves: int = 3) -> np.ndarray:
-    out, amp, total = np.zeros_like(u), 1.0, 0.0
-    for k in range(octaves):
-        out += amp * _value_noise(u * 2**k, v * 2**k, seed + 17 * k)
-        total += amp
-        amp *= 0.5
-    return out / total
-
-
-def _cells(u: np.ndarray, v: np.ndarray, size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Jittered-grid Voronoi cells of about `size`: (distance to the nearest cell edge, a value in [0, 1) per cell)."""
-    gu, gv = u / size, v / size
-    iu, iv = np.floor(gu), np.floor(gv)
-    best = np.full((2,) + u.shape, np.inf, np.float32)
-    ident = np.zeros_like(u)
-    for du in (-1, 0, 1):
-        for dv in (-1, 0, 1):
-            cu, cv = iu + du, iv + dv
-            pu, pv = cu + 0.15 + 0.7 * _hash01(cu, cv, seed), cv + 0.15 + 0.7 * _hash01(cu, cv, seed + 1)
-            dist = np.hypot(gu - pu, gv - pv)
-            nearer = dist < best[0]
-            best[1] = np.where(nearer, best[0], np.minimum(best[1], dist))
-            best[0] = np.where(nearer, dist, best[0])
-            ident = np.where(nearer, _hash01(cu, cv, seed + 2), ident)
-    return (best[1] - best[0]) * size / 2, ident
-
-
-def _surface(b: int, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Albedo (N, 3) of background `b` at surface coordinates (u, v) (world units, offset per image).
-
-    Each family's structure is at least a few pixels across at 64 px, so that the kind of surface reads at a
-    glance and not only its colour; the offset moves the pattern but never changes its kind.
-    """
-    family, palette = surface_kind_and_colour(b)
-    c1 = _PALETTE[palette]
-    c2 = np.clip(c1 * 0.45, 0, 1) if c1.mean() > 0.45 else np.clip(c1 * 0.4 + 0.55, 0, 1)
-    name = SURFACES[family]
-    mix = np.zeros_like(u)  # 0 -> c1, 1 -> c2
-    tone = np.ones_like(u)
-    if name == "plain":
-        tone = 0.95 + 0.06 * _fbm(u * 0.5, v * 0.5, 1)
-    elif name == "wood":  # planks along u, each its own shade, dark seams, grain streaks
-        plank = np.floor(v / 0.4)
-        tone = 0.72 + 0.4 * _hash01(plank, plank * 0 + 3, 2)
-        grain = np.sin((u + 3 * _hash01(plank, plank * 0, 5)) * 5 + 4 * _fbm(u * 0.8, v * 4, 7))
-        mix = 0.4 * (grain > 0.7) + 1.0 * (np.abs(v / 0.4 - plank - 0.5) > 0.42)
-    elif name == "carpet":  # a rug of soft light and dark blotches
-        n = _fbm(u * 1.6, v * 1.6, 11, 2)
-        mix = np.clip((n - 0.35) * 3.0, 0, 1)
-        tone = 0.9 + 0.15 * _value_noise(u * 8, v * 8, 12)
-    elif name == "tiles":  # large square tiles, thick grout
-        fu, fv = (u / 0.7) % 1, (v / 0.7) % 1
-        mix = ((fu < 0.12) | (fv < 0.12)).astype(np.float32)
-        tone = 0.88 + 0.2 * _hash01(np.floor(u / 0.7), np.floor(v / 0.7), 13)
-    elif name == "stone":  # irregular flagstones, dark gaps
-        edge, ident = _cells(u, v, 0.6, 21)
-        mix = (edge < 0.035).astype(np.float32)
-        tone = 0.7 + 0.5 * ident
-    elif name == "fabric":  # a tartan: bands across both directions
-        bu = ((u / 0.8) % 1 < 0.3).astype(np.float32)
-        bv = ((v / 0.8) % 1 < 0.3).astype(np.float32)
-        mix = 0.5 * bu + 0.5 * bv
-    elif name == "cardboard":  # corrugated: soft ridges along v
-        tone = 0.8 + 0.35 * np.sin(u * 2 * np.pi / 0.35) ** 2
-    elif name == "checker":
-        mix = ((np.floor(u / 0.5) + np.floor(v / 0.5)) % 2).astype(np.float32)
-    elif name == "stripes":
-        mix = ((np.floor((u + v) / 0.35)) % 2).astype(np.float32)
-    elif name == "bricks":  # running bond, offset rows, light mortar
-        row = np.floor(v / 0.3)
-        fu, fv = ((u + 0.3 * (row % 2)) / 0.6) % 1, (v / 0.3) % 1
-        mix = ((fu < 0.08) | (fv < 0.16)).astype(np.float32)
-        tone = 0.8 + 0.3 * _hash01(np.floor((u + 0.3 * (row % 2)) / 0.6), row, 41)
-    elif name == "marble":  # bold veins on a pale ground
-        vein = np.abs(np.sin(u * 1.8 + v * 0.9 + 5 * _fbm(u * 0.9, v * 0.9, 51, 3)))
-        mix = np.clip(1 - vein * 3, 0, 1)
-        tone = 1.0 + 0.08 * _fbm(u * 2, v * 2, 53)
-    elif name == "dots":  # large polka dots
-        fu, fv = (u / 0.5) % 1 - 0.5, (v / 0.5) % 1 - 0.5
-        mix = (fu * fu + fv * fv < 0.09).astype(np.float32)
-    albedo = c1[None] * (1 - mix[:, None]) + c2[None] * mix[:, None]
-    return np.clip(albedo * tone[:, None], 0, 1)
 
 
 # --- ray casting -------------------------------------------------------------------------------
@@ -494,12 +257,12 @@ def render(identity: int, background: int, pose: int, resolution: int = 64, *, s
     normal[on_v] = n_v[on_v]
     gu = pts[on_g, 0] + nz.texture_offset[0]
     gv = pts[on_g, 2] + nz.texture_offset[1]
-    albedo[on_g] = _surface(background, gu, gv)
+    albedo[on_g] = surface(background, gu, gv)
     normal[on_g] = (0, 1, 0)
     # The backdrop is a sweep of the same material, seen face on: the surface's pattern without foreshortening.
     wu = pts[on_w, 0] + nz.texture_offset[0]
     wv = pts[on_w, 1] + nz.texture_offset[1]
-    albedo[on_w] = _surface(background, wu, wv) * (0.8 + 0.15 * np.clip(pts[on_w, 1] / 3, 0, 1))[:, None]
+    albedo[on_w] = surface(background, wu, wv) * (0.8 + 0.15 * np.clip(pts[on_w, 1] / 3, 0, 1))[:, None]
     normal[on_w] = (0, 0, -1)
 
     # Sun light with a soft shadow: four shadow rays in a small cone.
