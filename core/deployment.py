@@ -30,6 +30,6 @@ def check_namespace(records: Records, store_id: str, store_where: str) -> None:
     others = sorted({w["store"] for w in records.workers() if w.get("store") and w["store"] != store_id})
     if others:
         raise NamespaceTaken(
-            f"the Redis key prefix {records.p!r} is in use by a live deployment with another store ({', '.join(others)}; "
+            f"the Redis key prefix {records.keys.prefix!r} is in use by a live deployment with another store ({', '.join(others)}; "
             f"this one's store is {store_where}, id {store_id}): its workers would take this deployment's jobs. "
             "Unset DGAE_KEY_PREFIX to derive a prefix from the store, or give each deployment its own DGAE_KEY_PREFIX")

@@ -132,10 +132,9 @@ def units_closed(records: Records, keys: list[str], waited: bool = True) -> None
     """
     if not keys:
         return
-    pipe = records.r.pipeline(transaction=False)
-    for key in keys:
-        pipe.hmget(key, "state", "kind", "created", "queued_at", "started", "finished")
-    for key, (state, kind, created, queued_at, started, finished) in zip(keys, pipe.execute()):
+    names = ("state", "kind", "created", "queued_at", "started", "finished")
+    for key, rec in zip(keys, records.many_fields(keys, *names)):
+        state, kind, created, queued_at, started, finished = (rec[n] for n in names)
         if state not in _CLOSED:
             continue  # still running: the worker lost Redis mid-batch, its restart redoes it
         kind = _kind(records, key, kind)
@@ -151,7 +150,7 @@ def units_closed(records: Records, keys: list[str], waited: bool = True) -> None
 def unclaimed(records: Records, key: str) -> None:
     """A task found its unit already taken or ended: count it if it was cancelled before any worker claimed it
     (no worker closes such a unit; a unit claimed and then cancelled is counted by the worker that claimed it)."""
-    state, kind, started = records.r.hmget(key, "state", "kind", "started")
+    state, kind, started = records.fields(key, "state", "kind", "started").values()
     if state == "cancelled" and not started:
         JOBS.labels(_kind(records, key, kind), state).inc()
 
@@ -170,10 +169,7 @@ class DeploymentCollector:
         workers = GaugeMetricFamily("diffusegae_workers", "Worker processes with a live heartbeat")
         lanes = queue_lists(self.settings)
         try:
-            pipe = self.records.r.pipeline(transaction=False)
-            for key in lanes.values():
-                pipe.llen(key)
-            lengths = pipe.execute()
+            lengths = self.records.lengths(lanes.values())
             live = len(self.records.workers())
         except redis.RedisError:
             up.add_metric([], 0)

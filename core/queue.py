@@ -5,11 +5,16 @@ Building it imports Celery only (no torch, no task code): `worker.app` adds the 
 
 from __future__ import annotations
 
-import redis
+from typing import TYPE_CHECKING
+
 from celery import Celery
 
+from core.records.keys import Keys
 from core.settings import Settings
-from core.specs import Lane
+from core.specs import ENCODE_LANE, Lane
+
+if TYPE_CHECKING:
+    from core.records import Records
 
 ENCODE_TASK = "diffusegae.encode"  # (image id): encode one image, merged with other queued encodes
 # Message priorities in the Redis transport (0 first): a worker takes every waiting interactive task before a bulk one.
@@ -35,7 +40,7 @@ def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
             "visibility_timeout": settings.visibility_timeout,
             "unacked_restore_interval": settings.restore_interval,
             "unacked_restore_throttle": 1,
-            "global_keyprefix": settings.key_prefix + "celery:",
+            "global_keyprefix": Keys(settings.key_prefix).celery,
             "socket_connect_timeout": settings.redis_timeout,
             "priority_steps": sorted(PRIORITY.values()),
         },
@@ -53,7 +58,7 @@ class Dispatcher:
         self.app, self.queue = app, queue
 
     def encode(self, image_id: str) -> None:
-        self.app.send_task(ENCODE_TASK, args=[image_id], queue=self.queue, priority=PRIORITY["bulk"])
+        self.app.send_task(ENCODE_TASK, args=[image_id], queue=self.queue, priority=PRIORITY[ENCODE_LANE])
 
     def decode(self, job_id: str, lane: Lane) -> None:
         self.app.send_task(DECODE_TASK, args=[job_id], queue=self.queue, priority=PRIORITY[lane])
@@ -61,13 +66,10 @@ class Dispatcher:
 
 def queue_lists(settings: Settings) -> dict[str, str]:
     """The Redis list Celery's transport keeps for each lane of the queue (its key naming: queue, queue + sep + priority)."""
-    base = f"{settings.key_prefix}celery:{settings.queue}"
+    base = f"{Keys(settings.key_prefix).celery}{settings.queue}"
     return {lane: base if p == 0 else f"{base}\x06\x16{p}" for lane, p in PRIORITY.items()}
 
 
-def waiting_messages(client: redis.Redis, settings: Settings) -> int:
+def waiting_messages(records: Records, settings: Settings) -> int:
     """Task messages waiting in the queue, all lanes."""
-    pipe = client.pipeline(transaction=False)
-    for key in queue_lists(settings).values():
-        pipe.llen(key)
-    return sum(int(n) for n in pipe.execute())
+    return sum(records.lengths(queue_lists(settings).values()))

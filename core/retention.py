@@ -26,7 +26,7 @@ def sweep(records: Records, store: Store, retention_s: float, *, now: float | No
     cutoff = (time.time() if now is None else now) - retention_s
     for job in records.open_jobs():
         try:
-            images = parse_job_spec(records.r.hget(job, "spec") or "").image_ids()
+            images = parse_job_spec(records.fields(job, "spec")["spec"]).image_ids()
         except ValidationError:
             continue  # a broken record: its job fails when a worker reads it
         for image in images:

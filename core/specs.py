@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 ENCODE_GROUP = "encode"  # an image's encoding: z_sem, z_dis and the inferred x_T, at the model's defaults
 Lane = Literal["interactive", "bulk"]
+ENCODE_LANE: Lane = "bulk"
 
 
 class _Spec(BaseModel):

@@ -30,6 +30,19 @@ ROOT = Path(__file__).resolve().parents[1]
 TEST_REDIS_URL = os.environ.get("DGAE_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
+def drop_prefix(prefix: str, url: str = TEST_REDIS_URL) -> None:
+    """Delete every key under `prefix` (what a test wrote under its own key prefix)."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        for i in range(0, len(keys), 500):
+            client.delete(*keys[i:i + 500])
+    finally:
+        client.close()
+
+
 def shown_url(url: str) -> str:
     """The URL with its password (if any) replaced by ***, for messages."""
     parts = urlsplit(url)

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from core import metrics
 from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Records
-from core.specs import ENCODE_GROUP, InterpolateSpec, RecombineSpec, parse_job_spec, sampler_group
+from core.specs import ENCODE_GROUP, ENCODE_LANE, InterpolateSpec, RecombineSpec, parse_job_spec, sampler_group
 from core.store import Store
 from diffusegae.editing import Editor, Latents
 from worker.progress import Cancelled, StepReporter
@@ -125,7 +125,7 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
                 why[iid] = f"image {iid} could not be encoded: {rec.get('error') or 'unknown error'}"
             else:  # not encoded with this model, or running on a worker that may be dead: claim it
                 if state not in (QUEUED, RUNNING):
-                    proc.records.set_fields(key, state=QUEUED, group=ENCODE_GROUP, done=0, total=0)
+                    proc.records.set_fields(key, state=QUEUED, group=ENCODE_GROUP, lane=ENCODE_LANE, done=0, total=0)
                 claimed = proc.claim(key)
                 try:
                     encode_images(proc, claimed)

@@ -173,11 +173,11 @@ class WorkerProcess:
         if self.records.is_image_key(key):
             self.dispatcher.encode(unit)
         else:
-            self.dispatcher.decode(unit, self.records.fields(key, "lane")["lane"] or "bulk")
+            self.dispatcher.decode(unit, self.records.lane_of(key))
 
     def _check_consuming(self) -> None:
         """A worker idle for STALLED_AFTER_S while its queue holds messages is not consuming: restart it."""
-        if self._busy or waiting_messages(self.records.r, self.settings) == 0:
+        if self._busy or waiting_messages(self.records, self.settings) == 0:
             self._waiting_since = None
             return
         now = time.monotonic()
@@ -246,7 +246,6 @@ class WorkerProcess:
 
     def claim(self, key: str) -> list[str]:
         """`key` and queued units of its group, up to the batch size of its lane."""
-        group = self.records.r.hget(key, "group") or ""
-        interactive = group.startswith("decode:interactive:")
+        interactive = self.records.lane_of(key) == "interactive"
         limit = self.settings.max_sampler_batch if interactive else self.settings.max_bulk_batch
         return self.records.claim(key, self.worker_id, limit)

@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Services, UrlSigner, unsigned
 from backend.api.domain import job_warnings
-from backend.api.events import Changes
 from backend.api.schemas import (
     BatchItemOut,
     BatchOut,
@@ -183,18 +182,23 @@ def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "", callback
     try:
         s.dispatcher.decode(job_id, spec.lane)
     except Exception:
-        s.records.r.hdel(s.records.job_key(job_id), "callback")  # the caller never learns its id: no webhook either
+        s.records.drop_fields(s.records.job_key(job_id), "callback")  # the caller never learns its id: no webhook either
         s.records.cancel(s.records.job_key(job_id))  # no task will ever run it
         raise
     return job_id
 
 
-def owned_job(s: Services, owner: str, job_id: str) -> dict[str, str]:
-    rec = s.records.get(s.records.job_key(job_id)) if valid_id(job_id) else None
+def _owned(s: Services, owner: str, what: str, key: Callable[[str], str], unit_id: str) -> dict[str, str]:
+    """The record of the caller's job or batch; 404 (the same for another owner's) when there is none."""
+    rec = s.records.get(key(unit_id)) if valid_id(unit_id) else None
     if not rec or rec.get("owner") != owner:
-        raise HTTPException(404, f"job {job_id!r} not found: it never existed here, it expired, or the service lost its "
-                                 "records (Redis restarted without its data); submit it again")
+        raise HTTPException(404, f"{what} {unit_id!r} not found: it never existed here, it expired, or the service lost "
+                                 "its records (Redis restarted without its data); submit it again")
     return rec
+
+
+def owned_job(s: Services, owner: str, job_id: str) -> dict[str, str]:
+    return _owned(s, owner, "job", s.records.job_key, job_id)
 
 
 def webhook_out(rec: dict[str, str]) -> WebhookOut | None:
@@ -264,9 +268,9 @@ async def idempotent(s: Services, owner: str, token: str | None, body_hash: str,
 
 async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str, str] | None:
     """Wait until a record is finished or `seconds` pass; -> the last record. Woken by the record's announcements
-    (core.records.events_channel), read at least every 0.5 s."""
+    (core.records.events), read at least every 0.5 s."""
     deadline = time.monotonic() + min(max(seconds, 0.0), s.settings.max_wait)
-    async with Changes(s.settings, s.records.events_channel(key)) as changes:
+    async with s.records.changes(key) as changes:
         while True:
             rec = await run_in_threadpool(s.records.get, key)
             now = time.monotonic()
@@ -278,11 +282,7 @@ async def wait_until_finished(s: Services, key: str, seconds: float) -> dict[str
 # --- batches ---
 
 def owned_batch(s: Services, owner: str, batch_id: str) -> dict[str, str]:
-    rec = s.records.get(s.records.batch_key(batch_id)) if valid_id(batch_id) else None
-    if not rec or rec.get("owner") != owner:
-        raise HTTPException(404, f"batch {batch_id!r} not found: it never existed here, it expired, or the service lost "
-                                 "its records (Redis restarted without its data); submit it again")
-    return rec
+    return _owned(s, owner, "batch", s.records.batch_key, batch_id)
 
 
 def batch_state(states: list[str], *, cancelled: bool) -> str:

@@ -3,7 +3,7 @@
 It runs in every API process (a task of the app's lifespan, so `diffusegae serve` and `diffusegae api` both
 have it) while webhooks are on (DGAE_WEBHOOK_HOSTS), never in a worker: a worker only closes records, and
 the closing Lua script queues the record's key in the `webhooks` sorted set, scored by when it is due
-(core.records, `_ENDED`; once per job or batch). The sender leases the earliest due key (`claim_webhook`;
+(core/records/lua/ended.lua; once per job or batch). The sender leases the earliest due key (`claim_webhook`;
 another API process cannot take it during the lease, and a sender that dies mid-delivery leaves it due
 again after the lease), POSTs, and records the outcome on the record's `webhook` field: delivered on a
 2xx answer; otherwise due again after DGAE_WEBHOOK_BACKOFF x 2^(attempt - 1) seconds (at most

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import redis
 
 from core.records import Records
-from tests.stack import TEST_REDIS_URL
+from tests.stack import TEST_REDIS_URL, drop_prefix
 
 
 @pytest.fixture
@@ -16,7 +17,13 @@ def records():
     if not rec.ping():
         pytest.fail(f"Redis does not answer at {TEST_REDIS_URL} (DGAE_TEST_REDIS_URL)")
     yield rec
-    keys = list(rec.r.scan_iter(f"{rec.p}*"))
-    if keys:
-        rec.r.delete(*keys)
-    rec.r.close()
+    drop_prefix(rec.keys.prefix)
+    rec.close()
+
+
+@pytest.fixture
+def rdb():
+    """A plain client on the test Redis, for what a test checks of the storage itself (Records hides its client)."""
+    client = redis.Redis.from_url(TEST_REDIS_URL, decode_responses=True)
+    yield client
+    client.close()

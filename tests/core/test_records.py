@@ -90,7 +90,7 @@ def test_queue_encode_requeues_a_failed_image_or_one_made_by_another_model(recor
     assert records.queue_encode(image, "m2") == "new" and "error" not in records.get(key)
 
 
-def test_orphans_are_running_units_of_dead_workers_only(records):
+def test_orphans_are_running_units_of_dead_workers_only(records, rdb):
     a, b, c = _jobs(records, 3)
     records.heartbeat("dies", {"id": "dies"}, ttl=0.3)
     _alive(records, "lives")
@@ -103,15 +103,15 @@ def test_orphans_are_running_units_of_dead_workers_only(records):
     assert records.orphans() == [a]
     assert records.claim(a, "lives", 1) == [a]  # what the task sent again does
     assert records.orphans() == []
-    assert set(records.r.zrange(f"{records.p}running", 0, -1)) == {a, b}
+    assert set(rdb.zrange(records.keys.running, 0, -1)) == {a, b}
 
 
-def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_with_them(records):
+def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_with_them(records, rdb):
     """The queue's Redis lists as Celery's transport fills them: a consumer takes the interactive lane first."""
     from core.queue import Dispatcher, make_celery, queue_lists
     from core.settings import Settings
 
-    settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=records.p, queue="lanes")
+    settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=records.keys.prefix, queue="lanes")
     app = make_celery(settings)
     dispatcher = Dispatcher(app, settings.queue)
     bulk = [records.create_job(uuid.uuid4().hex, _spec().model_copy(update={"lane": "bulk"}), owner="o") for _ in range(3)]
@@ -121,7 +121,7 @@ def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_wi
     urgent = records.create_job(uuid.uuid4().hex, _spec(), owner="o")
     dispatcher.decode(records.id_of(urgent), "interactive")
     lists = queue_lists(settings)
-    assert records.r.llen(lists["interactive"]) == 1 and records.r.llen(lists["bulk"]) == 4
+    assert rdb.llen(lists["interactive"]) == 1 and rdb.llen(lists["bulk"]) == 4
     with app.connection_for_read() as conn:
         first = conn.SimpleQueue(settings.queue).get(timeout=5)  # kombu's consumer, as the worker's
         assert first.headers["task"] == "diffusegae.decode" and first.payload[0] == [records.id_of(urgent)]
@@ -131,7 +131,7 @@ def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_wi
     app.close()
 
 
-def test_supersede_cancels_the_previous_job_of_the_key_only_while_it_is_queued(records):
+def test_supersede_cancels_the_previous_job_of_the_key_only_while_it_is_queued(records, rdb):
     first, second, third, other = _jobs(records, 4)
     ids = [records.id_of(k) for k in (first, second, third, other)]
     assert records.supersede("o", "editor-1", ids[0]) is None  # nothing before it
@@ -139,7 +139,7 @@ def test_supersede_cancels_the_previous_job_of_the_key_only_while_it_is_queued(r
     assert records.supersede("o", "editor-1", ids[1]) == ids[0]
     rec = records.get(first)
     assert rec["state"] == CANCELLED and rec["error"] == f"superseded by job {ids[1]}"
-    assert first not in records.r.zrange(f"{records.p}pending:{sampler_group(_spec())}", 0, -1)
+    assert first not in rdb.zrange(records.keys.pending(sampler_group(_spec())), 0, -1)
     # a job that started is not stopped: its worker is at it
     _alive(records, "w1")
     assert records.claim(second, "w1", 1) == [second]
@@ -151,9 +151,9 @@ def test_supersede_cancels_the_previous_job_of_the_key_only_while_it_is_queued(r
     assert records.get(third)["state"] == QUEUED
 
 
-def test_every_state_and_progress_change_is_announced_on_the_units_channel(records):
+def test_every_state_and_progress_change_is_announced_on_the_units_channel(records, rdb):
     (key,) = _jobs(records, 1)
-    sub = records.r.pubsub(ignore_subscribe_messages=True)
+    sub = rdb.pubsub(ignore_subscribe_messages=True)
     sub.subscribe(records.events_channel(key))
     sub.get_message(timeout=1)  # the subscription's confirmation
 
@@ -176,3 +176,14 @@ def test_every_state_and_progress_change_is_announced_on_the_units_channel(recor
     records.cancel(queued)
     assert messages() == ["cancelled"]
     sub.close()
+
+
+def test_the_lane_is_read_from_the_units_field_never_out_of_its_group(records, rdb):
+    image = "c" * 64
+    records.queue_encode(image, "m")
+    (urgent,) = _jobs(records, 1)
+    assert records.get(records.image_key(image))["lane"] == "bulk" and records.lane_of(urgent) == "interactive"
+    assert records.waiting() == {"interactive": 1, "bulk": 1}
+    assert records.queue_position(records.get(urgent)) == 0
+    rdb.hdel(urgent, "lane")  # as written before units stored their lane: bulk, whatever its group says
+    assert records.lane_of(urgent) == "bulk" and records.waiting() == {"interactive": 0, "bulk": 2}

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import redis
 from pydantic import ValidationError
 
 from core.records import FAILED, SUCCEEDED, Records
@@ -134,44 +135,44 @@ def _job(records: Records, **fields) -> str:
     return records.create_job(uuid.uuid4().hex, spec, owner="o", **fields)
 
 
-def _queued(records: Records) -> list[str]:
-    return records.r.zrange(f"{records.p}webhooks", 0, -1)
+def _queued(records: Records, rdb: redis.Redis) -> list[str]:
+    return rdb.zrange(records.keys.webhooks, 0, -1)
 
 
-def test_a_job_with_a_callback_queues_one_delivery_when_it_ends_however_often_it_is_closed(records):
+def test_a_job_with_a_callback_queues_one_delivery_when_it_ends_however_often_it_is_closed(records, rdb):
     plain, hooked, cancelled = _job(records), _job(records, callback="http://h/1"), _job(records, callback="http://h/2")
-    assert _queued(records) == []
+    assert _queued(records, rdb) == []
     for key in (plain, hooked):
         assert records.finish(key, SUCCEEDED)
         assert not records.finish(key, FAILED, "a redelivered task")  # a closed record stays closed
     assert records.cancel(cancelled) == "cancelled" and records.cancel(cancelled) == "cancelled"
-    assert sorted(_queued(records)) == sorted([hooked, cancelled])
+    assert sorted(_queued(records, rdb)) == sorted([hooked, cancelled])
     assert json.loads(records.get(hooked)["webhook"]) == {"state": "pending", "attempts": 0}
     assert "webhook" not in records.get(plain)
 
 
-def test_a_batch_queues_one_delivery_when_its_last_item_ends_also_if_items_ended_before_it_was_armed(records):
+def test_a_batch_queues_one_delivery_when_its_last_item_ends_also_if_items_ended_before_it_was_armed(records, rdb):
     bid = uuid.uuid4().hex
     items = [_job(records, batch=bid) for _ in range(3)]
     assert records.finish(items[0], SUCCEEDED)  # ended before the batch record and its callback exist
     records.create_batch(bid, [records.id_of(k) for k in items], owner="o")
     records.arm_batch_webhook(bid, "http://h/b")
     assert records.finish(items[1], FAILED, "x")
-    assert _queued(records) == []
+    assert _queued(records, rdb) == []
     assert records.cancel(items[2]) == "cancelled"
-    assert _queued(records) == [records.batch_key(bid)]
+    assert _queued(records, rdb) == [records.batch_key(bid)]
     assert not records.finish(items[2], SUCCEEDED)
-    assert _queued(records) == [records.batch_key(bid)] and records.get(records.batch_key(bid))["ended"] == "3"
+    assert _queued(records, rdb) == [records.batch_key(bid)] and records.get(records.batch_key(bid))["ended"] == "3"
 
     done = uuid.uuid4().hex  # every item ended before arming: queued by the arming itself
     [item] = [_job(records, batch=done)]
     records.finish(item, SUCCEEDED)
     records.create_batch(done, [records.id_of(item)], owner="o")
     records.arm_batch_webhook(done, "http://h/c")
-    assert records.batch_key(done) in _queued(records)
+    assert records.batch_key(done) in _queued(records, rdb)
 
 
-def test_a_claimed_delivery_is_leased_retried_when_due_and_dropped_when_done(records):
+def test_a_claimed_delivery_is_leased_retried_when_due_and_dropped_when_done(records, rdb):
     key = _job(records, callback="http://h/1")
     records.finish(key, SUCCEEDED)
     assert records.claim_webhook(lease_s=0.3) == key
@@ -183,8 +184,8 @@ def test_a_claimed_delivery_is_leased_retried_when_due_and_dropped_when_done(rec
     time.sleep(0.25)
     assert records.claim_webhook(lease_s=30) == key
     records.webhook_result(key, {"state": "delivered", "attempts": 2, "last_error": None}, None)
-    assert _queued(records) == [] and json.loads(records.get(key)["webhook"])["state"] == "delivered"
-    records.r.delete(key)  # a record deleted (retention) while its delivery waits: not recreated
-    records.r.zadd(f"{records.p}webhooks", {key: 0})
+    assert _queued(records, rdb) == [] and json.loads(records.get(key)["webhook"])["state"] == "delivered"
+    rdb.delete(key)  # a record deleted (retention) while its delivery waits: not recreated
+    rdb.zadd(records.keys.webhooks, {key: 0})
     records.webhook_result(key, {"state": "failed", "attempts": 3}, time.time())
-    assert _queued(records) == [] and not records.r.exists(key)
+    assert _queued(records, rdb) == [] and not rdb.exists(key)

@@ -77,7 +77,7 @@ def test_unknown_ids(client):
     ({"attributes": {"background": {"donor": None, "weight": -3.5}}}, "weight"),
     ({"attributes": {"background": {"donor": None, "weight": "lots"}}}, "weight"),
     ({"attributes": {"colour": {"donor": None, "weight": 1}}}, "unknown attribute"),
-    ({"steps": 1}, "steps"),
+    ({"steps": 0}, "steps"),  # 1 step is allowed: the schedule runs 1 .. T with its default spacing
     ({"steps": 1001}, "steps"),
     ({"sampler": "euler"}, "sampler"),
     ({"x_T": "mine"}, "x_T"),

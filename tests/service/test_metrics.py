@@ -21,7 +21,7 @@ from core import metrics
 from core.records import CANCELLED, SUCCEEDED, Records
 from core.specs import RecombineSpec
 from tests.service.helpers import toy_png, upload, wait_image
-from tests.stack import TEST_REDIS_URL, Stack, free_port, stop_process, wait_for
+from tests.stack import TEST_REDIS_URL, Stack, drop_prefix, free_port, stop_process, wait_for
 
 Samples = list[tuple[str, dict[str, str], float]]
 
@@ -202,7 +202,5 @@ def test_jobs_are_counted_once_by_final_state_with_wait_and_run_times():
         assert count("diffusegae_job_run_seconds_count", kind="recombine") - runs == 1
         metrics.units_closed(Records.connect(f"redis://127.0.0.1:{free_port()}/0", "x:", 0.5), [done])  # never raises
     finally:
-        keys = list(records.r.scan_iter(f"{records.p}*"))
-        if keys:
-            records.r.delete(*keys)
-        records.r.close()
+        drop_prefix(records.keys.prefix)
+        records.close()

@@ -18,7 +18,7 @@ import pytest
 from core.webhooks import EVENT_HEADER, EVENT_ID_HEADER, verify
 from tests.fake_model import fake_model
 from tests.service.helpers import toy_png, upload, wait_image, wait_job
-from tests.stack import Stack, free_port, stop_process, wait_for
+from tests.stack import Stack, drop_prefix, free_port, stop_process, wait_for
 
 SECRET = "whsec-service-test-5b1f"
 ATTEMPTS = 3
@@ -170,8 +170,8 @@ def test_with_no_allowed_hosts_a_callback_url_is_refused(tmp_path):
                 r = client.post(path, json=body)
                 assert r.status_code == 422 and "webhooks are off" in r.json()["detail"], (path, r.text)
     finally:
-        records.r.delete(*records.r.scan_iter(f"{prefix}*"))
-        records.r.close()
+        drop_prefix(prefix)
+        records.close()
 
 
 def test_a_batch_is_posted_once_when_its_last_item_ends_and_a_cancelled_job_is_posted_too(hooked, receiver):

@@ -14,7 +14,6 @@ from fastapi.responses import FileResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
-from backend.api.events import Changes
 from backend.api.schemas import JobOut
 from backend.api.services import job_out_now, owned_job, wait_until_finished
 from core.records import SUCCEEDED, TERMINAL
@@ -46,14 +45,14 @@ async def job_events(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: s
     decode's clean-image estimates are not in the stream: each event names the latest by its URL
     (`x0_preview_url`, GET /api/jobs/{id}/x0.png), so the stream stays small.
 
-    Pushed, not polled: the stream subscribes to the job's Redis channel (core.records.events_channel), on which
+    Pushed, not polled: the stream subscribes to the job's Redis channel (core.records.events), on which
     the worker announces every step and state change, and reads the record when a message comes (and at least
     every PUSH_FALLBACK_S). It subscribes before the first read, so no change falls between the two."""
     await run_in_threadpool(owned_job, s, owner, job_id)
     key = s.records.job_key(job_id)
 
     async def stream() -> AsyncIterator[str]:
-        async with Changes(s.settings, s.records.events_channel(key)) as changes:
+        async with s.records.changes(key) as changes:
             last, last_sent = "", time.monotonic()
             while not await request.is_disconnected():
                 try:

@@ -1,6 +1,6 @@
-"""Waiting for a job to change without polling: its announcements on Redis pub/sub (core.records.events_channel).
+"""Waiting for a unit to change without polling: its announcements on Redis pub/sub (`Keys.events`).
 
-    async with Changes(settings, records.events_channel(key)) as changes:
+    async with records.changes(key) as changes:
         while True:
             rec = read the record ...          # subscribed first, then read: no change falls in between
             await changes.wait(1.0)            # the next announcement, or 1 s (then read anyway)
@@ -14,21 +14,18 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from core.settings import Settings
-
 POLL_S = 0.05  # without a subscription: how often the record is read
 
 
 class Changes:
-    def __init__(self, settings: Settings, channel: str) -> None:
-        self.settings, self.channel = settings, channel
+    def __init__(self, url: str, timeout: float, channel: str) -> None:
+        self.url, self.timeout, self.channel = url, timeout, channel
         self._client: aioredis.Redis | None = None
         self._pubsub = None
 
     async def __aenter__(self) -> Changes:
         try:
-            self._client = aioredis.Redis.from_url(self.settings.redis_url, decode_responses=True,
-                                                   socket_connect_timeout=self.settings.redis_timeout)
+            self._client = aioredis.Redis.from_url(self.url, decode_responses=True, socket_connect_timeout=self.timeout)
             self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             await self._pubsub.subscribe(self.channel)
         except Exception:  # Redis unreachable: the caller's record read reports it; poll meanwhile
