@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from diffusegae.checkpoint import load_json
-from diffusegae.cli import _parse_overrides
+from diffusegae.commands.common import parse_overrides
 from diffusegae.config import GAEConfig, from_json_dict
 from diffusegae.data.dataset import load_rendered, toys_split
 from diffusegae.data.groups import GroupSampler
@@ -49,7 +49,7 @@ def parse_recipe(text: str, base: GAEConfig) -> tuple[GAEConfig, dict[str, str]]
     pairs = [kv for kv in re.split(r",(?![^\[]*\])", text) if kv]  # commas inside [...] belong to a value
     loop = dict(kv.split("=", 1) for kv in pairs if kv.split("=", 1)[0] in LOOP_KEYS)
     fields = [kv for kv in pairs if kv.split("=", 1)[0] not in LOOP_KEYS]
-    return dataclasses.replace(base, **_parse_overrides(GAEConfig, fields)), loop
+    return dataclasses.replace(base, **parse_overrides(GAEConfig, fields)), loop
 
 
 @torch.no_grad()

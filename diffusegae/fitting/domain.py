@@ -147,3 +147,35 @@ def write_examples(folder: ModelFolder, data: LabeledImages, count: int = 8) -> 
         names.append(name)
         labels.append({a: data.values[j][v] for j, (a, v) in enumerate(zip(data.attributes, row))})
     return {"examples": tuple(names), "example_labels": tuple(labels)}
+
+
+def stand_in_split(data: LabeledImages, seed: int = 0) -> tuple[LabeledImages, LabeledImages]:
+    """A folder dataset has no held-out split (the model saw all of it): a seeded fifth stands in for one."""
+    from diffusegae.evaluation.metrics import spread_rows
+
+    perm = spread_rows(len(data), len(data), seed)
+    n = max(2, len(data) // 5)
+    return data.subset(perm[n:]), data.subset(perm[:n])
+
+
+def fit_model_domain(folder: ModelFolder, editor: Editor, train: LabeledImages, test: LabeledImages,
+                     heldout: Mapping[str, torch.Tensor], *, dataset: str, seed: int = 0, log: Log | None = None,
+                     **options: Any) -> tuple[DomainConfig, list[str]]:
+    """The domain check of a trained model: calibrate (options: calibrate_domain's), write MODEL/domain, and fill
+    model.json's description and examples when they are empty -> (the config, the manifest fields changed)."""
+    import dataclasses
+
+    from diffusegae.domain import save_domain
+    from diffusegae.evaluation.metrics import spread_rows
+
+    manifest = folder.read_manifest()
+    stats, config = calibrate_domain(editor, train, heldout, dataset=dataset, seed=seed, log=log, **options)
+    save_domain(folder.domain_dir, stats, config, editor.info.attributes)
+    changes: dict[str, Any] = {}
+    if not manifest.description and dataset in DESCRIPTIONS:
+        changes["description"] = DESCRIPTIONS[dataset]
+    if not folder.example_files():
+        changes.update(write_examples(folder, test.subset(spread_rows(len(test), 8, seed))))
+    if changes:
+        folder.write_manifest(dataclasses.replace(manifest, **changes))
+    return config, list(changes)

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from diffusegae.checkpoint import save_module
+from diffusegae.checkpoint import load_tensors, save_module
 from diffusegae.config import to_json_dict
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.data.groups import GroupSampler
@@ -38,10 +38,19 @@ class JointModel(nn.Module):
         return losses
 
 
+def joint_steps_of(folder: ModelFolder) -> int:
+    """The stage-3 steps the autoencoder weights in `folder` have had (0 when they are not from stage 3)."""
+    _, meta = load_tensors(folder.autoencoder_weights)
+    return int(meta.get("step", 0)) if meta.get("stage") == "joint" else 0
+
+
 def train_joint(ae: DiffusionAutoencoder, gae: GroupAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig,
                 rt: Runtime, *, groups_per_batch: int = 8, gamma: float = 1.0, seed: int = 0,
-                resume: bool = False) -> tuple[DiffusionAutoencoder, GroupAutoencoder]:
-    """Fine-tune both stages on `data`; overwrites both stages in the model folder `out` with the EMA weights."""
+                resume: bool = False, init_step: int = 0) -> tuple[DiffusionAutoencoder, GroupAutoencoder]:
+    """Fine-tune both stages on `data`; overwrites both stages in the model folder `out` with the EMA weights.
+
+    `init_step`: stage-3 steps the given weights had already (a run continued with new run state); the saved
+    weights count from there."""
     sampler = GroupSampler(data.labels, data.attributes)
     k = data.labels.shape[1]
     gen = generator_for(seed, rt)
@@ -59,8 +68,9 @@ def train_joint(ae: DiffusionAutoencoder, gae: GroupAutoencoder, data: LabeledIm
     folder = ModelFolder(out)
 
     def on_save(step: int, ema: nn.Module) -> None:
-        save_module(folder.autoencoder_weights, ema.ae, to_json_dict(ema.ae.cfg), step=step, stage="joint")
-        save_module(folder.gae_weights, ema.gae, to_json_dict(ema.gae.cfg), step=step, stage="joint")
+        total = init_step + step
+        save_module(folder.autoencoder_weights, ema.ae, to_json_dict(ema.ae.cfg), step=total, stage="joint")
+        save_module(folder.gae_weights, ema.gae, to_json_dict(ema.gae.cfg), step=total, stage="joint")
 
     ema = run_loop(model, loss_fn, loop, rt, folder.runs / "joint_state.pt", on_save=on_save, resume=resume,
                    desc="joint")

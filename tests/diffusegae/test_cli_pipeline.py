@@ -45,6 +45,12 @@ def test_train_all_stages_then_edit(tmp_path):
         assert json.loads(log[-1])["step"] > 0
     joint_log = json.loads((out / "runs" / "joint_state_log.jsonl").read_text().splitlines()[-1])
     assert {"l_dae", "l_gae", "l_r", "l_sup", "l_unsup"} <= set(joint_log)
+    # Stage 3 continued from those weights in a new folder (its run state lost) counts on from their step.
+    joint2 = tmp_path / "joint2"
+    _cli("train", "joint", *ds, "--out", joint2, "--init-from", out, "--steps", "3", "--groups", "2")
+    for stage in ("autoencoder", "gae"):
+        _, meta = load_tensors(joint2 / stage / "model.safetensors")
+        assert (meta["step"], meta["stage"]) == (5, "joint")
 
     ed = Editor.load(out, "cpu")
     assert ed.info.attributes == ("identity", "background", "pose")

@@ -180,7 +180,7 @@ def test_evaluate_measures_at_the_models_default_steps_unless_told(data, trained
 
 
 def test_evaluate_picks_its_folder_without_replacing_anything(tmp_path):
-    from diffusegae.cli import _eval_out
+    from diffusegae.commands.evaluate import _eval_out
     from diffusegae.model_folder import ModelFolder
 
     folder = ModelFolder(tmp_path / "m")
@@ -213,7 +213,7 @@ def test_readme_shows_the_real_defaults_and_the_missing_steps():
 
 
 def test_a_model_is_measured_on_its_own_dataset_unless_told(tmp_path):
-    from diffusegae.cli import _data_of_model
+    from diffusegae.commands.common import data_of_model
     from diffusegae.model_folder import ModelFolder, manifest_for
 
     folder = ModelFolder(tmp_path / "m")
@@ -223,7 +223,7 @@ def test_a_model_is_measured_on_its_own_dataset_unless_told(tmp_path):
         folder.root.mkdir(exist_ok=True)
         folder.write_manifest(manifest_for("m", ["a"], [["0", "1"]], dataset=trained_on))
         args = argparse.Namespace(**{"dataset": None, "resolution": None, **given})
-        _data_of_model(args, folder, ed)
+        data_of_model(args, folder, ed)
         return args
 
     assert vars(resolved("vehicles")) == {"dataset": "vehicles", "resolution": 64}
@@ -236,7 +236,7 @@ def test_a_model_is_measured_on_its_own_dataset_unless_told(tmp_path):
 def test_the_default_model_is_found_from_any_folder(tmp_path):
     """Without --model the library's commands use DGAE_MODEL_DIR, else the checkout's models/vehicles-64, as serve does."""
     env = {k: v for k, v in os.environ.items() if k != "DGAE_MODEL_DIR"}
-    code = "from diffusegae.cli import default_model; print(default_model())"
+    code = "from diffusegae.commands.common import default_model; print(default_model())"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)
     assert Path(shown.stdout.strip()) == Path(__file__).resolve().parents[2] / "models" / "vehicles-64"
     assert (Path(shown.stdout.strip()) / "model.json").is_file()

@@ -133,7 +133,7 @@ def test_domain_config_round_trip_and_refusals(tmp_path):
 
 
 def test_the_cli_offers_every_score_the_check_knows():
-    from diffusegae.cli import DOMAIN_SCORES
+    from diffusegae.commands.calibrate import DOMAIN_SCORES
     from diffusegae.domain import SCORES
 
     assert DOMAIN_SCORES == SCORES

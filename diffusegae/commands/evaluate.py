@@ -1,0 +1,156 @@
+"""`diffusegae evaluate | curve`: what a model measures on held-out data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from diffusegae.commands.common import add_data_args, add_editor_args, classifier_of, data_of_model, editor_of, load_data
+from diffusegae.config import AutoencoderConfig
+
+EVAL_RESULTS = ("metrics.json", "perplexity.png", "interpolation.png", "random_xT.png", "swap_*.png")  # what `evaluate` writes
+
+
+def _eval_results_in(folder: Path) -> list[Path]:
+    return sorted(p for pattern in EVAL_RESULTS for p in folder.glob(pattern)) if folder.is_dir() else []
+
+
+def _eval_out(args: argparse.Namespace, folder) -> Path:
+    """Where `evaluate` writes: --out; else MODEL/eval while it holds no results (or with --overwrite), else
+    MODEL/eval-new. Existing results there are never replaced without --overwrite."""
+    if args.out is not None:
+        out = args.out
+    elif args.overwrite or not _eval_results_in(folder.eval_dir):
+        out = folder.eval_dir
+    else:
+        out = folder.root / "eval-new"
+        print(f"{folder.eval_dir} holds the model's results; they stay as they are (--overwrite replaces them)",
+              file=sys.stderr)
+    existing = _eval_results_in(out)
+    if existing and not args.overwrite:
+        names = ", ".join(p.name for p in existing)
+        raise SystemExit(f"{out} already holds results ({names}): name a new folder with --out DIR, "
+                         "or pass --overwrite to replace them")
+    return out
+
+
+def _keep_classifier(args: argparse.Namespace, folder, out: Path) -> dict:
+    """The instrument beside the numbers it gave: a --classifier from elsewhere is copied to OUT/classifier.safetensors
+    (a different one there only with --overwrite). -> its name and sha256 for metrics.json."""
+    import hashlib
+    import shutil
+
+    src = args.classifier or (folder.eval_dir / "classifier.safetensors")
+    dest = out / "classifier.safetensors"
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    if args.classifier is None:
+        return {"path": str(src), "sha256": digest}
+    if src.resolve() != dest.resolve():
+        if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() != digest and not args.overwrite:
+            print(f"{dest} is another classifier: kept as it is (--overwrite replaces it with {src})", file=sys.stderr)
+            return {"path": str(src), "sha256": digest}
+        shutil.copyfile(src, dest)
+        print(f"copied the classifier {src} to {dest}", file=sys.stderr)
+    return {"path": dest.name, "sha256": digest}
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from diffusegae.evaluation.report import evaluate
+    from diffusegae.model_folder import ModelFolder
+
+    folder = ModelFolder(args.model)
+    out = _eval_out(args, folder)  # before the slow part: a refusal comes at once
+    ed = editor_of(args)
+    data_of_model(args, folder, ed)
+    data = load_data(args, split="test")
+    if args.draw is not None and (args.dataset != "vehicles" or args.draw < 1):
+        raise SystemExit("--draw is a nuisance draw of the vehicles renders, 1 or more (0 is the held-out set itself)")
+    clf = classifier_of(args, folder, "swap accuracy is skipped")
+    default_steps = ed.info.default_steps  # what the service decodes with, measured by default
+    steps_list = args.steps_list or sorted({10, 20, 50, 100, default_steps})
+    unseen = None
+    if args.draw is not None and clf is not None:
+        from diffusegae.evaluation.strict import held_out_draw
+
+        print(f"the held-out rows under nuisance draw {args.draw} (rendered once, then cached) ...", file=sys.stderr,
+              flush=True)
+        unseen = (args.draw, held_out_draw(args.resolution, args.draw, workers=args.threads or None))
+    print(f"writing metrics.json and figures to {out}", file=sys.stderr, flush=True)
+    before = set(_eval_results_in(out))
+    result = evaluate(ed, data, out, clf=clf, steps_list=steps_list, recon_images=args.recon_images,
+                      swap_pairs_n=args.pairs, edit_steps=args.edit_steps or default_steps,
+                      probe_data=load_data(args, split="all"), log=lambda m: print(m, file=sys.stderr, flush=True),
+                      triples_n=args.triples, threshold=args.strict_threshold, unseen=unseen)
+    if clf is not None:
+        result["classifier"]["file"] = _keep_classifier(args, folder, out)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    written = _eval_results_in(out)
+    replaced = sum(p in before for p in written)
+    print(f"wrote {len(written)} files to {out}: {', '.join(p.name for p in written)}"
+          + (f" ({replaced} replaced)" if replaced else ""), file=sys.stderr)
+
+
+
+def cmd_curve(args: argparse.Namespace) -> None:
+    """Random-x_T attribute accuracy of each stage-1 EMA snapshot: the learning curve of the model card."""
+    import torch
+
+    from diffusegae.checkpoint import load_module
+    from diffusegae.evaluation.classifier import load_classifier
+    from diffusegae.evaluation.metrics import random_xT_retention, spread_rows
+    from diffusegae.models.autoencoder import DiffusionAutoencoder
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_data(args, split="test")
+    data = data.subset(spread_rows(len(data), args.num_images))
+    clf = load_classifier(args.classifier)
+    rows = []
+    for snap in sorted(args.snapshots.glob("ema_*.safetensors")):
+        ae = load_module(snap, AutoencoderConfig, DiffusionAutoencoder)
+        step = int(snap.stem.split("_")[1])
+        acc = random_xT_retention(ae, clf, data, steps=args.steps)
+        rows.append({"step": step, **acc})
+        print(json.dumps(rows[-1]), flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="metrics JSON + PNG figures on held-out data")
+    add_editor_args(p)
+    add_data_args(p)
+    p.add_argument("--classifier", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for metrics.json and the figures (default: MODEL/eval while it holds no results, "
+                        "else MODEL/eval-new)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing results (without --out: the model's own MODEL/eval)")
+    p.add_argument("--steps-list", type=int, nargs="+", default=None,
+                   help="step counts of the reconstruction table (default: 10 20 50 100 and the model's default_steps)")
+    p.add_argument("--recon-images", type=int, default=128)
+    p.add_argument("--pairs", type=int, default=100)
+    p.add_argument("--edit-steps", type=int, default=None,
+                   help="steps of the swaps, random-x_T decodes and figures (default: the model's default_steps)")
+    p.add_argument("--triples", type=int, default=None,
+                   help="base/donor/donor triples of the multi-attribute swaps (paper Fig. 6; default: --pairs)")
+    p.add_argument("--draw", type=int, default=None, metavar="D",
+                   help="vehicles: also measure the swaps on the held-out rows photographed under nuisance draw D "
+                        "(light, exposure, jitter, texture offset, grain); D >= 4 is one no stage of the shipped model saw")
+    p.add_argument("--strict-threshold", type=float, default=0.9,
+                   help="the strict reading: a value (and each facet of it, e.g. surface kind and colour) counts as "
+                        "read at this classifier probability or more")
+    p.set_defaults(func=cmd_evaluate, resolution=None)  # the model's data at the model's resolution
+
+    p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")
+    add_data_args(p)
+    p.add_argument("--snapshots", type=Path, required=True, help="e.g. models/toys-32/runs/autoencoder")
+    p.add_argument("--classifier", type=Path, required=True)
+    p.add_argument("--num-images", type=int, default=128)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--out", type=Path, default=None)
+    p.set_defaults(func=cmd_curve)
