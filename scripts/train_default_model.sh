@@ -45,8 +45,10 @@ case "${1:-}" in
     diffusegae train autoencoder "${VCONTINUE[@]}" --device "${DEVICE:-cuda}" --batch-size 128 --threads 0 \
       --steps "${STEPS:-20000}" ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
+    # 6,000 steps with half of each batch two renders put together (evaluation/classifier.py): it must not read a
+    # mixed surface as one kind (MODEL_CARD.md, "The strict reading")
     diffusegae train classifier --dataset vehicles --resolution 64 --out $VM/eval/classifier.safetensors \
-      --steps 2000 --batch-size 64 --threads "$T" ;;
+      --steps 6000 --batch-size 64 --threads "$T" ;;
   vehicles-gae)  # on the encoder in $VM/autoencoder (copy the chosen EMA weights there first); 40 dims for the
     # 111 surfaces: with 20, a linear probe read the background chunk 0.87 of the time, with 40 0.93 (gae_recipes.py).
     # lambda_swap: chunks swapped between latents that share no value decode to the recombined render's latent.
@@ -61,10 +63,11 @@ case "${1:-}" in
   vehicles-calibrate)  # writes default_steps and default_sampler to $VM/model.json
     diffusegae calibrate --model $VM --threads "$T" --steps-list 2 3 4 5 6 8 10 12 15 20 --num-images 32 --pairs 32 \
       --out $VM/eval/calibration.json ;;
-  vehicles-evaluate)  # at the calibrated steps; 256 pairs: on 64 one pair moves a swap rate by 0.016
+  vehicles-evaluate)  # at the calibrated steps; 256 pairs: on 64 one pair moves a swap rate by 0.016; --draw 5: the
+    # held-out rows photographed under a nuisance draw no stage saw
     S=$(python -c "import json; print(json.load(open('$VM/model.json'))['default_steps'])")
     diffusegae evaluate --model $VM --threads "$T" --steps-list "$S" --recon-images 64 --pairs 256 --edit-steps "$S" \
-      --overwrite ;;
+      --draw 5 --overwrite ;;
   autoencoder)
     diffusegae train autoencoder --out "$RUN" "${STAGE1[@]}" ${RESUME:+--resume} ;;
   continue)  # FROM: stage-1 weights to start from (default: the shipped ones); NPROC: data-parallel processes

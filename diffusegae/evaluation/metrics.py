@@ -112,7 +112,9 @@ def swap_accuracy(editor: Editor, clf: AttributeClassifier, data: LabeledImages,
     (faithful replacement) or, given a seed, with a random x_T (recombination).
 
     Success = the classifier reads the donor's value for that attribute and the base's for all the
-    others. `lat` holds the latents of every row of `data`.
+    others. `lat` holds the latents of every row of `data`. This is the loose reading (the most likely value, on
+    pairs that may share a surface kind or colour); `evaluate` now measures with `evaluation.strict`, which reports
+    this reading of the same decodes beside the strict one.
     """
     bases, donors = swap_pairs(data.labels, pairs)
     x_T = lat.x_T if seed is None else torch.randn(lat.x_T.shape, generator=torch.Generator().manual_seed(seed))

@@ -3,7 +3,11 @@
 - reconstruction MSE (images in [0, 1]) with the inferred x_T, per sampler and step count;
 - the perplexity matrix of linear probes on z_dis chunks (PAPER.md section 6);
 - attribute-swap accuracy judged by the attribute classifier, decoding with the base's inferred
-  x_T (faithful replacement) and with a random x_T (recombination);
+  x_T (faithful replacement) and with a random x_T (recombination): one attribute from a donor, and two from two
+  donors (paper Fig. 6), read strictly (`evaluation.strict`: the donor's surface kind *and* colour, each rate with
+  its pair count and a 95% interval) and the card's old, loose way; on the held-out photographs and, given
+  `unseen`, on new photographs of the same combinations under a nuisance draw no stage saw;
+- the classifier's own accuracy on those photographs (per attribute and facet), so that its reading can be trusted;
 - how well a random-x_T decode keeps the input's attributes (is z_sem what decides the picture?).
 
 Each stage shows a tqdm bar (on stderr) with its own estimate of the time left. The sampler stages count
@@ -34,9 +38,17 @@ from diffusegae.evaluation.metrics import (
     random_xT_retention,
     reconstruction,
     spread_rows,
-    swap_accuracy,
 )
 from diffusegae.evaluation.probes import perplexity_matrix
+from diffusegae.evaluation.strict import (
+    DEFAULT_THRESHOLD,
+    clean_accuracy,
+    draw_rows,
+    facets_of,
+    mixture_check,
+    multi_swaps,
+    swaps,
+)
 
 Log = Callable[[str], None]
 
@@ -96,12 +108,16 @@ def _bar(enabled: bool, desc: str, total: int, unit: str = "img-step") -> tqdm:
 def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeClassifier | None,
              steps_list: list[int], samplers: list[str] | None = None, recon_images: int = 128,
              swap_pairs_n: int = 100, edit_steps: int = 20, probe_data: LabeledImages | None = None,
-             log: Log = print, progress: bool = True) -> dict:
+             log: Log = print, progress: bool = True, triples_n: int | None = None,
+             threshold: float = DEFAULT_THRESHOLD, unseen: tuple[int, LabeledImages] | None = None) -> dict:
     """Run every measurement and write the figures into `out`.
 
     Reconstruction, swaps and figures use `data` (held-out images); the perplexity matrix uses
     `probe_data` (default: `data`) with the paper's 80/20 split, since a linear probe over 111
     backgrounds needs more than a few examples of each. `progress`: a tqdm bar per stage on stderr.
+    `triples_n`: base/donor/donor triples of the multi-attribute swaps (default: `swap_pairs_n`); `threshold`:
+    the strict reading's probability; `unseen`: (draw, the held-out rows photographed under that nuisance draw),
+    whose swaps are measured too.
     """
     out.mkdir(parents=True, exist_ok=True)
     samplers = samplers or list(SAMPLERS)
@@ -135,12 +151,51 @@ def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeCl
                             "chance": [round(1 / n, 4) for n in data.num_values]}
     heatmap(pm, attrs, attrs).save(out / "perplexity.png")
     if clf is not None:
-        log("attribute swaps ...")
-        with _bar(progress, "attribute swaps", 2 * swap_pairs_n * len(attrs) * edit_steps) as bar:
-            ticking = _TickingEditor(editor, bar)
-            result["swap_accuracy"] = swap_accuracy(ticking, clf, data, lat, pairs=swap_pairs_n, steps=edit_steps)
-            result["swap_accuracy_random_xT"] = swap_accuracy(ticking, clf, data, lat, pairs=swap_pairs_n,
-                                                              steps=edit_steps, seed=0)
+        facets = facets_of(data.attributes, data.values)
+        result["pair_rule"] = ("base and donors differ pairwise in every attribute"
+                               + "".join(f" and in the {a}'s {' and '.join(fs)}" for a, fs in facets.items()))
+        result["strict_rule"] = (f"a value is read when the classifier gives it probability >= {threshold}"
+                                 + "".join(f"; the {a} when its {' and '.join(fs)} each are (summed over the values "
+                                           "that share it)" for a, fs in facets.items())
+                                 + "; swap_accuracy (loose: the most likely value) reads the same decodes")
+        result["classifier"] = {"threshold": threshold, "facets": {a: list(fs) for a, fs in facets.items()},
+                                "clean": {"held_out": clean_accuracy(clf, data, facets, threshold)},
+                                "mixtures_read_as_one": mixture_check(clf, data, facets, threshold)}
+        sets = [("held_out", data, lat)]
+        if unseen is not None:
+            draw, photos = unseen
+            result["classifier"]["clean"][f"draw_{draw}"] = clean_accuracy(clf, photos, facets, threshold)
+            log(f"encoding the held-out rows under nuisance draw {draw} ...")
+            with _bar(progress, f"encoding (draw {draw})", len(photos) * edit_steps) as bar:
+                sets.append((f"draw_{draw}", photos, encode_latents(_TickingEditor(editor, bar), photos.images,
+                                                                    steps=edit_steps)))
+        strict: dict = {}
+        for tag, images, latents in sets:
+            where = "" if tag == "held_out" else f" ({tag.replace('_', ' ')})"
+            pairs = draw_rows(images, swap_pairs_n, 2, facets, seed=0)
+            triples = draw_rows(images, swap_pairs_n if triples_n is None else triples_n, 3, facets, seed=1)
+            n_combos = len(attrs) * (len(attrs) - 1) // 2
+            entry: dict = {"images": len(images), **({"draw": unseen[0]} if where else {})}
+            log(f"attribute swaps{where} ...")
+            with _bar(progress, f"attribute swaps{where}", 2 * len(pairs) * len(attrs) * edit_steps) as bar:
+                ticking = _TickingEditor(editor, bar)
+                entry["swaps"] = {kind: swaps(ticking, clf, images, latents, pairs, steps=edit_steps, facets=facets,
+                                              threshold=threshold, seed=seed)
+                                  for kind, seed in (("inferred_xT", None), ("random_xT", 0))}
+            log(f"multi-attribute swaps{where} ...")
+            with _bar(progress, f"multi-attribute swaps{where}", 2 * len(triples) * n_combos * edit_steps) as bar:
+                ticking = _TickingEditor(editor, bar)
+                entry["multi_swaps"] = {kind: multi_swaps(ticking, clf, images, latents, triples, steps=edit_steps,
+                                                          facets=facets, threshold=threshold, seed=seed)
+                                        for kind, seed in (("inferred_xT", None), ("random_xT", 0))}
+            strict[tag] = entry
+        held = strict["held_out"]["swaps"]  # the card's fields: the loose reading of the same decodes
+        for key, kind in (("swap_accuracy", "inferred_xT"), ("swap_accuracy_random_xT", "random_xT")):
+            result[key] = {a: {"swapped": held[kind][a]["loose"]["moved"]["rate"],
+                               "kept": held[kind][a]["loose"]["kept"]["rate"],
+                               "all": held[kind][a]["loose"]["all"]["rate"], "pairs": held[kind]["pairs"]}
+                           for a in attrs}
+        result["strict"] = strict
         log("random x_T decodes ...")
         subset = data.subset(spread_rows(len(data), swap_pairs_n))
         with _bar(progress, "random x_T decodes", len(subset) * edit_steps) as bar:
