@@ -6,7 +6,8 @@ drawing a batch of groups is a handful of tensor operations.
 
 For the cross-swap loss (not in the paper) the sampler also draws donors that differ from the
 anchor in every attribute, and finds the recombinations: the rows that carry the anchor's values
-with attribute j's value taken from the donor, where the data holds such a row.
+with attribute j's value taken from the donor, where the data holds such a row. The evaluations draw their base
+and donor rows with `distinct_rows` (k-tuples differing pairwise in every attribute), also here.
 """
 
 from __future__ import annotations
@@ -129,3 +130,21 @@ class GroupSampler:
         """-> anchors (B,), partners (B, k): row indices into the labels."""
         anchors = self.anchors[torch.randint(0, self.anchors.shape[0], (batch_size,), generator=gen)]
         return anchors, self.partners(anchors, gen)
+
+
+def distinct_rows(labels: torch.Tensor, n: int, k: int = 2, seed: int = 0, tries: int = 200) -> torch.Tensor:
+    """Up to n seeded k-tuples of rows (n, k) that differ pairwise in every column of `labels`; fewer where the
+    data hold fewer (`tries` rounds of 4n random draws)."""
+    gen = torch.Generator().manual_seed(seed)
+    found: list[torch.Tensor] = []
+    count = 0
+    for _ in range(tries):
+        if count >= n or labels.shape[0] == 0:
+            break
+        rows = torch.randint(0, labels.shape[0], (4 * n, k), generator=gen)
+        ok = torch.ones(rows.shape[0], dtype=torch.bool)
+        for a, b in itertools.combinations(range(k), 2):
+            ok &= (labels[rows[:, a]] != labels[rows[:, b]]).all(1)
+        found.append(rows[ok])
+        count += int(ok.sum())
+    return torch.cat(found)[:n] if found else torch.zeros(0, k, dtype=torch.long)

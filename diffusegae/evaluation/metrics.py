@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 
 from diffusegae.data.dataset import LabeledImages
+from diffusegae.data.groups import distinct_rows
 from diffusegae.diffusion.samplers import ddim_sample
 from diffusegae.editing import Editor, Latents, recombine
 from diffusegae.evaluation.classifier import AttributeClassifier
@@ -94,15 +95,12 @@ def spread_rows(n_rows: int, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def swap_pairs(labels: torch.Tensor, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """n (base, donor) row pairs that differ in every attribute."""
-    gen = torch.Generator().manual_seed(seed)
-    bases, donors = [], []
-    while len(bases) < n:
-        a, b = torch.randint(0, labels.shape[0], (2, 4 * n), generator=gen)
-        ok = (labels[a] != labels[b]).all(1)
-        bases += a[ok].tolist()
-        donors += b[ok].tolist()
-    return torch.tensor(bases[:n]), torch.tensor(donors[:n])
+    """n (base, donor) row pairs that differ in every attribute (data.groups.distinct_rows); fewer where the data hold
+    fewer, and a ValueError where they hold none (e.g. an attribute with one value)."""
+    rows = distinct_rows(labels, n, 2, seed)
+    if rows.shape[0] == 0:
+        raise ValueError("no two rows differ in every attribute: swaps cannot be measured on this data")
+    return rows[:, 0], rows[:, 1]
 
 
 @torch.no_grad()

@@ -30,6 +30,7 @@ import torch
 
 from diffusegae.data import vehicles
 from diffusegae.data.dataset import LabeledImages, default_cache_dir, images_from_uint8, load_vehicles, render_vehicles
+from diffusegae.data.groups import distinct_rows
 from diffusegae.editing import Editor, Latents, recombine
 from diffusegae.evaluation.classifier import AttributeClassifier
 
@@ -76,24 +77,6 @@ def facet_labels(labels: torch.Tensor, attributes: tuple[str, ...], facets: Face
         j = attributes.index(attr)
         cols += [fmap[labels[:, j]][:, None] for fmap in fs.values()]
     return torch.cat(cols, 1)
-
-
-def distinct_rows(labels: torch.Tensor, n: int, k: int = 2, seed: int = 0, tries: int = 200) -> torch.Tensor:
-    """Up to n seeded k-tuples of rows (n, k) that differ pairwise in every column of `labels`; fewer where the
-    data hold fewer (`tries` rounds of 4n random draws)."""
-    gen = torch.Generator().manual_seed(seed)
-    found: list[torch.Tensor] = []
-    count = 0
-    for _ in range(tries):
-        if count >= n or labels.shape[0] == 0:
-            break
-        rows = torch.randint(0, labels.shape[0], (4 * n, k), generator=gen)
-        ok = torch.ones(rows.shape[0], dtype=torch.bool)
-        for a, b in itertools.combinations(range(k), 2):
-            ok &= (labels[rows[:, a]] != labels[rows[:, b]]).all(1)
-        found.append(rows[ok])
-        count += int(ok.sum())
-    return torch.cat(found)[:n] if found else torch.zeros(0, k, dtype=torch.long)
 
 
 @dataclass

@@ -64,3 +64,13 @@ def test_donors_differ_in_every_attribute_and_recombinations_carry_one_donor_val
         found = rows[:, j] >= 0
         assert torch.equal(labels[rows[found, j]], want[found])
         assert not any(tuple(w) in present for w in want[~found].tolist())
+
+
+def test_swap_pairs_of_data_where_no_pair_differs_in_everything_is_an_error_not_a_hang():
+    from diffusegae.evaluation.metrics import swap_pairs
+
+    one_pose = torch.tensor([[i, j, 0] for i in range(3) for j in range(3)])  # every row shares the pose
+    with pytest.raises(ValueError, match="no two rows differ in every attribute"):
+        swap_pairs(one_pose, 10)
+    bases, donors = swap_pairs(torch.tensor([[i, j, k] for i in range(3) for j in range(3) for k in range(3)]), 10)
+    assert bases.shape == donors.shape == (10,)

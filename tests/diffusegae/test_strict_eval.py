@@ -17,9 +17,10 @@ import torch
 
 from diffusegae.data import vehicles
 from diffusegae.data.dataset import LabeledImages, vehicle_value_names
+from diffusegae.data.groups import distinct_rows
 from diffusegae.evaluation.classifier import _mix, train_classifier
 from diffusegae.evaluation.report import evaluate
-from diffusegae.evaluation.strict import Reading, distinct_rows, facet_labels, facets_of, rate, wilson
+from diffusegae.evaluation.strict import Reading, facet_labels, facets_of, rate, wilson
 from tests.tiny_model import tiny_toys
 
 VEHICLE_ATTRS = vehicles.ATTRIBUTES
