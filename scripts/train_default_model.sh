@@ -2,7 +2,8 @@
 # How the shipped models are made (see each MODEL_CARD.md for what each run measured).
 # Usage: bash scripts/train_default_model.sh [autoencoder|continue|classifier|gae|evaluate]   (models/toys-32)
 #        bash scripts/train_default_model.sh vehicles-autoencoder|vehicles-continue|vehicles-anneal|vehicles-device|
-#                                            vehicles-classifier|vehicles-gae|vehicles-calibrate|vehicles-evaluate
+#                                            vehicles-joint|vehicles-classifier|vehicles-gae|vehicles-calibrate|
+#                                            vehicles-evaluate
 #                                                                                                     (models/vehicles-64)
 #
 # Stage 1 is long on a CPU. It runs in a work folder ($RUN, outside the model folder) so that the
@@ -44,6 +45,12 @@ case "${1:-}" in
   vehicles-device)  # the same run on one lent GPU (DEVICE, default cuda): one process, batch 128, STEPS steps
     diffusegae train autoencoder "${VCONTINUE[@]}" --device "${DEVICE:-cuda}" --batch-size 128 --threads 0 \
       --steps "${STEPS:-20000}" ;;
+  vehicles-joint)  # stage 3 (PAPER.md section 4: UNet conditioned on D(E(z_sem)), L_DAE + gamma L_GAE) on 4 nuisance
+    # draws, into JRUN; FROM: the weights to start from (default the shipped folder; a stage-3 checkpoint such as
+    # $VM/stage3-next continues its step count). STEPS: steps of this run. Checkpoints every 250 steps.
+    OMP_NUM_THREADS=1 nice -n 10 diffusegae train joint --out "${JRUN:-runs/vehicles-64-joint}" --init-from "${FROM:-$VM}" \
+      --dataset vehicles --resolution 64 --nuisance-draws 4 --steps "${STEPS:-20000}" --lr 1e-5 --groups 8 \
+      --threads "$T" --save-every 250 --seed "${SEED:-0}" ;;
   vehicles-classifier)  # the evaluation instrument: reads vehicle, surface and angle from a 64 px picture
     # 6,000 steps with half of each batch two renders put together (evaluation/classifier.py): it must not read a
     # mixed surface as one kind (MODEL_CARD.md, "The strict reading")
@@ -83,6 +90,6 @@ case "${1:-}" in
     diffusegae curve --snapshots "$RUN/runs/autoencoder" --classifier $M/eval/classifier.safetensors \
       --num-images 128 --steps 20 --threads "$T" --out $M/eval/random_xT_curve.json
     diffusegae evaluate --model $M --threads "$T" --recon-images 64 --pairs 100 --edit-steps 20 --overwrite ;;  # -> $M/eval/
-  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-{autoencoder,continue,anneal,classifier,gae,calibrate,evaluate}" >&2
+  *) echo "usage: $0 autoencoder|continue|classifier|gae|evaluate|vehicles-{autoencoder,continue,anneal,joint,classifier,gae,calibrate,evaluate}" >&2
      exit 2 ;;
 esac
