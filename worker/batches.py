@@ -8,6 +8,7 @@ is redone after a crash finds its work done or does it again, never half of it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import time
@@ -112,6 +113,7 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
     deadline = time.monotonic() + ENCODE_WAIT_S
     waiting = set(image_ids)
     while waiting:
+        encoded = False  # by this pass: look again at once, no wait
         for iid in sorted(waiting):
             if _usable(proc, latents_meta(proc.store.latents(iid))):
                 waiting.discard(iid)
@@ -127,6 +129,7 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
                 if state not in (QUEUED, RUNNING):
                     proc.records.set_fields(key, state=QUEUED, group=ENCODE_GROUP, lane=ENCODE_LANE, done=0, total=0)
                 claimed = proc.claim(key)
+                encoded = encoded or bool(claimed)
                 try:
                     encode_images(proc, claimed)
                 except Exception as e:
@@ -135,7 +138,7 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
                         proc.records.finish(k, FAILED, f"{type(e).__name__}: {e}")
                 metrics.units_closed(proc.records, claimed, waited=False)  # encoded here, not taken from the queue
         waiting -= set(why)
-        if waiting and not all(_usable(proc, latents_meta(proc.store.latents(i))) for i in waiting):
+        if waiting and not encoded:
             if time.monotonic() > deadline:
                 why.update({iid: f"timed out waiting for image {iid} to be encoded" for iid in waiting})
                 break
@@ -193,15 +196,15 @@ def _sample(proc: Worker, live: list[tuple[str, RecombineSpec | InterpolateSpec]
     x = torch.cat([r[1] for r in rows])  # (N, 3, R, R)
     steps, sampler = live[0][1].steps, live[0][1].sampler
     long_render = steps >= proc.x0_preview_min_steps
-    first_rows = [sum(r[0].shape[0] for r in rows[:i]) for i in range(len(rows))]  # each job's first row
+    ends = list(itertools.accumulate(r[0].shape[0] for r in rows))  # each job's rows: starts[i] .. ends[i]
+    starts = [0, *ends[:-1]]
     with StepReporter(proc.records, [k for k, _ in live], cancellable=True,
-                      x0_rows=first_rows if long_render else None) as report:
+                      x0_rows=starts if long_render else None) as report:
         out = proc.editor.decode(z, x, steps=steps, sampler=sampler, progress=report,
                                  x0=report.x0 if long_render else None)
     metrics.sampler_batch("decode", z.shape[0], steps)
     images = Editor.to_images(out)
-    ends = [sum(r[0].shape[0] for r in rows[:i + 1]) for i in range(len(rows))]
-    return [images[a:b] for a, b in zip([0, *ends[:-1]], ends)]
+    return [images[a:b] for a, b in zip(starts, ends)]
 
 
 def _write_results(proc: Worker, live: list[tuple[str, RecombineSpec | InterpolateSpec]],

@@ -53,6 +53,7 @@ class WorkerProcess:
         self.editor = None  # diffusegae.editing.Editor once loaded
         self.fingerprint = ""  # of the loaded model folder: latents made by another model are redone
         self.examples: list[bytes] = []  # PNGs of images the model knows (model.json "examples")
+        self.served: ServedModel | None = None  # the loaded model's contract, built once at load, published every beat
         self.model_status, self.model_error = "loading", None
         self.dispatcher = dispatcher
         self._stop = threading.Event()
@@ -96,6 +97,7 @@ class WorkerProcess:
             log.error(self.model_error)
             self._safe_beat()
             return
+        self.served = self._contract()
         self.model_status = "ready"
         if self.editor.domain is None:
             log.warning("model %s has no domain statistics (%s/domain): encoded images get no domain score and "
@@ -106,10 +108,8 @@ class WorkerProcess:
         log.info("worker %s: model %s loaded on %s, runtime %s (%s)", self.worker_id, self.editor.info.name,
                  self.editor.device, self.editor.runtime.name, self.editor.runtime.detail)
 
-    def served_model(self) -> ServedModel | None:
-        """The loaded model's contract (core.models), as this worker publishes it; None until loaded."""
-        if self.editor is None:
-            return None
+    def _contract(self) -> ServedModel:
+        """The loaded model's contract (core.models), as this worker publishes it."""
         info, domain = self.editor.info, self.editor.domain
         return ServedModel(
             name=info.name, fingerprint=self.fingerprint, resolution=info.resolution, attributes=info.attributes,
@@ -123,8 +123,7 @@ class WorkerProcess:
 
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:
-        served = self.served_model()
-        model = served.model_dump(mode="json") if served else None
+        model = self.served.model_dump(mode="json") if self.served else None
         info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(), "store": self.deployment,
                 "model_status": self.model_status, "model_error": self.model_error, "model": model}
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)

@@ -14,15 +14,16 @@ can say which one separates; `score` decides the verdict.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 
 from diffusegae.data.dataset import LabeledImages
-from diffusegae.domain import SCORES, DomainConfig, DomainStats, verdict_score, within
+from diffusegae.domain import SCORES, DomainConfig, DomainStats, save_domain, verdict_score, within
 from diffusegae.editing import Editor
-from diffusegae.evaluation.metrics import batches
+from diffusegae.evaluation.metrics import batches, spread_rows
 from diffusegae.evaluation.ood import ood_sets
 from diffusegae.model_folder import ModelFolder
 
@@ -151,8 +152,6 @@ def write_examples(folder: ModelFolder, data: LabeledImages, count: int = 8) -> 
 
 def stand_in_split(data: LabeledImages, seed: int = 0) -> tuple[LabeledImages, LabeledImages]:
     """A folder dataset has no held-out split (the model saw all of it): a seeded fifth stands in for one."""
-    from diffusegae.evaluation.metrics import spread_rows
-
     perm = spread_rows(len(data), len(data), seed)
     n = max(2, len(data) // 5)
     return data.subset(perm[n:]), data.subset(perm[:n])
@@ -163,11 +162,6 @@ def fit_model_domain(folder: ModelFolder, editor: Editor, train: LabeledImages, 
                      **options: Any) -> tuple[DomainConfig, list[str]]:
     """The domain check of a trained model: calibrate (options: calibrate_domain's), write MODEL/domain, and fill
     model.json's description and examples when they are empty -> (the config, the manifest fields changed)."""
-    import dataclasses
-
-    from diffusegae.domain import save_domain
-    from diffusegae.evaluation.metrics import spread_rows
-
     manifest = folder.read_manifest()
     stats, config = calibrate_domain(editor, train, heldout, dataset=dataset, seed=seed, log=log, **options)
     save_domain(folder.domain_dir, stats, config, editor.info.attributes)
