@@ -164,20 +164,21 @@ class DeploymentCollector:
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("diffusegae_redis_up", "1 when Redis answered this scrape, else 0 (and the gauges below are absent)")
-        depth = GaugeMetricFamily("diffusegae_queue_depth", "Task messages waiting in the queue (not yet taken by a worker), "
-                                  "by lane", labels=["lane"])
+        depth = GaugeMetricFamily("diffusegae_queue_depth", "Task messages waiting in a model's queue (not yet taken by "
+                                  "a worker), by model and lane", labels=["model", "lane"])
         workers = GaugeMetricFamily("diffusegae_workers", "Worker processes with a live heartbeat")
-        lanes = queue_lists(self.settings)
         try:
-            lengths = self.records.lengths(lanes.values())
+            lanes = [(m, lane, name) for m in sorted(self.records.models())
+                     for lane, name in queue_lists(self.settings, m).items()]
+            lengths = self.records.lengths(name for _, _, name in lanes)
             live = len(self.records.workers())
         except redis.RedisError:
             up.add_metric([], 0)
             yield up
             return
         up.add_metric([], 1)
-        for lane, n in zip(lanes, lengths):
-            depth.add_metric([lane], int(n))
+        for (model, lane, _), n in zip(lanes, lengths):
+            depth.add_metric([model, lane], int(n))
         workers.add_metric([], live)
         yield from (up, depth, workers)
 

@@ -1,17 +1,18 @@
-"""The typed contract of a served model: what a worker publishes of the model it loaded, what the API reads.
+"""The typed contracts of models: what workers publish of the models a deployment knows, what the API reads.
 
-A worker builds one `ServedModel` from its loaded model folder (worker.process) and publishes it as JSON
-in Redis; the API parses it back (`parse_served_model`) and hands it to routes typed: request limits
-(steps, attributes, values), the defaults a request falls back to, and `GET /api/model` all read it.
-It names everything a registry of several models needs (name, fingerprint, dataset, status); a
-deployment that serves several models publishes a list of these.
+- `ModelEntry`: one registered model (diffusegae.registry) with its `ModelContract` (what its folder defines:
+  request limits, attributes, values, defaults), published by every worker from the registry it reads;
+  the API lists them (`GET /api/models`) and checks each request against its image's model.
+- `LoadedModel`: a model as one worker holds it (loading, ready, failed), in that worker's heartbeat.
+- `ServedModel`: the contract as a route gets it, with where it runs when a worker has it loaded.
 
-No torch here: the worker fills it from `diffusegae.editing.ModelInfo` and the model's schedule.
+No torch here: the worker fills them from `diffusegae.editing.ModelInfo` and the model's files.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Collection
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -79,15 +80,50 @@ class ModelContract(_Contract):
             raise ValueError(f"unknown sampler {sampler!r}; model {self.name} has {', '.join(self.samplers)}")
 
 
+class ModelEntry(_Contract):
+    """A model of the deployment's registry, as workers publish it (Redis `models`, core.records.presence)."""
+
+    name: str
+    shipped: bool = Field(description="comes with the deployment (cannot be deleted)")
+    created: float = Field(description="when its folder was made (unix seconds)")
+    error: str = Field("", description="its folder does not read as a model: why (then contract is null)")
+    contract: ModelContract | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict, description="key figures of its eval/metrics.json")
+    figures: tuple[str, ...] = Field((), description="its evaluation figures (eval/*.png)")
+    card: bool = Field(False, description="it has a model card (MODEL_CARD.md)")
+
+
+class LoadedModel(_Contract):
+    """A model in one worker's memory (its heartbeat lists them)."""
+
+    status: Literal["loading", "ready", "failed"]
+    error: str = ""
+    fingerprint: str = ""
+    device: str = ""
+    runtime: str = ""
+    runtime_note: str = ""
+    load_s: float | None = Field(None, description="how long loading took")
+    used: float = Field(0.0, description="last used (unix seconds): the least recently used one is unloaded first")
+
+
 class ServedModel(ModelContract):
-    """A model as one worker serves it: the contract plus where and how it runs."""
+    """A model as a route gets it: the contract plus where it runs (empty while no live worker has it loaded)."""
 
     status: Literal["ready"] = "ready"
-    device: str
-    runtime: str = Field(description="what runs the networks: onnx (ONNX Runtime) or torch")
+    device: str = ""
+    runtime: str = Field("", description="what runs the networks: onnx (ONNX Runtime) or torch")
     runtime_note: str = Field("", description="why the runtime set is not the one in use (empty when it is)")
 
 
-def parse_served_model(raw: str | bytes) -> ServedModel:
-    """A published model's JSON -> the contract (pydantic.ValidationError when it is not one)."""
-    return ServedModel.model_validate_json(raw)
+ALL_MODELS = "all"  # a worker that serves every registered model (DGAE_WORKER_MODELS=all)
+
+
+def serves(worker: dict[str, Any], model: str, registered: Collection[str]) -> bool:
+    """Whether a live worker (its heartbeat info) serves `model`; one that serves all serves the registered ones."""
+    names = worker.get("serves") or ()
+    return model in names or (ALL_MODELS in names and model in registered)
+
+
+def model_queue(queue: str, model: str) -> str:
+    """The Celery queue of one model's units: only workers that serve the model consume it."""
+    return f"{queue}.{model}"

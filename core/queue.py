@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from celery import Celery
 
+from core.models import model_queue
 from core.records.keys import Keys
 from core.settings import Settings
 from core.specs import ENCODE_LANE, Lane
@@ -52,24 +53,30 @@ def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
 
 
 class Dispatcher:
-    """Sends the task that processes one unit (see core.records)."""
+    """Sends the task that processes one unit (see core.records), on the queue of the unit's model."""
 
     def __init__(self, app: Celery, queue: str) -> None:
         self.app, self.queue = app, queue
 
-    def encode(self, image_id: str) -> None:
-        self.app.send_task(ENCODE_TASK, args=[image_id], queue=self.queue, priority=PRIORITY[ENCODE_LANE])
+    def encode(self, image_id: str, model: str) -> None:
+        self.app.send_task(ENCODE_TASK, args=[image_id], queue=model_queue(self.queue, model),
+                           priority=PRIORITY[ENCODE_LANE])
 
-    def decode(self, job_id: str, lane: Lane) -> None:
-        self.app.send_task(DECODE_TASK, args=[job_id], queue=self.queue, priority=PRIORITY[lane])
+    def decode(self, job_id: str, lane: Lane, model: str) -> None:
+        self.app.send_task(DECODE_TASK, args=[job_id], queue=model_queue(self.queue, model), priority=PRIORITY[lane])
 
 
-def queue_lists(settings: Settings) -> dict[str, str]:
-    """The Redis list Celery's transport keeps for each lane of the queue (its key naming: queue, queue + sep + priority)."""
-    base = f"{Keys(settings.key_prefix).celery}{settings.queue}"
+def queue_lists(settings: Settings, model: str) -> dict[str, str]:
+    """The Redis list Celery's transport keeps for each lane of a model's queue (its key naming: queue, queue + sep +
+    priority)."""
+    base = f"{Keys(settings.key_prefix).celery}{model_queue(settings.queue, model)}"
     return {lane: base if p == 0 else f"{base}\x06\x16{p}" for lane, p in PRIORITY.items()}
 
 
-def waiting_messages(records: Records, settings: Settings) -> int:
-    """Task messages waiting in the queue, all lanes."""
-    return sum(records.lengths(queue_lists(settings).values()))
+def waiting_messages(records: Records, settings: Settings, models: list[str]) -> dict[str, int]:
+    """Task messages waiting in each model's queue, all lanes."""
+    lists = [(m, name) for m in models for name in queue_lists(settings, m).values()]
+    out = dict.fromkeys(models, 0)
+    for (m, _), n in zip(lists, records.lengths(name for _, name in lists)):
+        out[m] += n
+    return out

@@ -27,11 +27,17 @@ class Settings(BaseSettings):
     key_prefix: str = "dgae:"  # prefix of every Redis key we and Celery's transport write
     queue: str = "diffusegae"  # Celery queue the API sends to and the workers consume
     store_dir: Path = ROOT / "var" / "store"  # uploads, latents, results (a shared volume when scaled)
-    model_dir: Path = ROOT / "models" / "vehicles-64"  # model folder the workers load
+    model_dir: Path = ROOT / "models" / "vehicles-64"  # the default model's folder (uploads that name no model)
+    models_dir: Path | None = ROOT / "models"  # more shipped models: each folder in it with a model.json
     frontend_dir: Path = ROOT / "frontend"  # static UI served at / when the folder exists
 
     # --- the worker ---
     device: str | None = None  # None: cuda if available, else cpu
+    # The models a worker serves (consumes the queues of), comma-separated names or "all" (every registered model).
+    worker_models: Annotated[list[str], NoDecode] = ["all"]
+    max_models: int = Field(2, ge=1)  # models a worker keeps loaded; the least recently used is unloaded first
+    # A queued unit of a model that no live worker serves fails after this long (workers check; README, "Models").
+    unserved_timeout: float = Field(120.0, gt=0)
     torch_threads: int = 0  # CPU threads per worker process; 0: half the cores (at least 1)
     # What runs the UNet and the encoder (diffusegae/runtime.py): "onnx" (ONNX Runtime on the CPU, DGAE_TORCH_THREADS
     # intra-op threads; exported on first load and checked against torch, which it falls back to) or "torch".
@@ -83,6 +89,18 @@ class Settings(BaseSettings):
     def _split_keys(cls, v: object) -> object:
         if isinstance(v, str):
             return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator("models_dir", mode="before")
+    @classmethod
+    def _no_models_dir(cls, v: object) -> object:
+        return None if v == "" else v  # DGAE_MODELS_DIR= : no more shipped models than the default
+
+    @field_validator("worker_models", mode="before")
+    @classmethod
+    def _split_models(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [m.strip() for m in v.split(",") if m.strip()] or ["all"]
         return v
 
     @field_validator("webhook_hosts", mode="before")

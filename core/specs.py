@@ -4,10 +4,11 @@ A job record's `spec` field holds one of these as JSON (`spec.model_dump_json()`
 it with `parse_job_spec`. By then every id has been checked to belong to the caller and the steps
 and sampler are resolved (the model's defaults filled in), so the worker only computes.
 
-Units that can share one sampler batch have the same group (`sampler_group`): all encodes share
-`ENCODE_GROUP`; decode jobs share a group when they run the same sampler for the same steps in the
-same lane. The lane says how urgent a job is: "interactive" edits (recombine, interpolate) go before
-"bulk" work (encodes, batch items) in the queue, and never share a sampler batch with it.
+Units that can share one sampler batch have the same group, and a group never spans two models: the
+encodes of one model share `encode_group(model)`; decode jobs share a group (`sampler_group`) when
+they run the same model with the same sampler for the same steps in the same lane. The lane says
+how urgent a job is: "interactive" edits (recombine, interpolate) go before "bulk" work (encodes,
+batch items) in the queue, and never share a sampler batch with it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-ENCODE_GROUP = "encode"  # an image's encoding: z_sem, z_dis and the inferred x_T, at the model's defaults
 Lane = Literal["interactive", "bulk"]
 ENCODE_LANE: Lane = "bulk"
 
@@ -33,6 +33,7 @@ class Blend(_Spec):
 
 
 class Sampling(_Spec):
+    model: str  # the registered model the job runs in (every image it names is encoded in that model)
     x_T: Literal["inferred", "random"]  # the base's inferred stochastic code, or a seeded N(0, I) one
     seed: int
     steps: int
@@ -69,6 +70,16 @@ def parse_job_spec(raw: str) -> RecombineSpec | InterpolateSpec:
     return _JOB_SPEC.validate_json(raw)
 
 
+def encode_group(model: str) -> str:
+    """The batching group of an image's encoding in `model`: z_sem, z_dis and the inferred x_T, at its defaults."""
+    return f"encode:{model}"
+
+
+def model_of_group(group: str) -> str:
+    """The model whose units a group holds (encode_group, sampler_group)."""
+    return group.split(":")[1] if group.count(":") >= 1 else ""
+
+
 def sampler_group(spec: RecombineSpec | InterpolateSpec) -> str:
     """The batching group of a decode job: jobs of one group can run as one sampler batch."""
-    return f"decode:{spec.lane}:{spec.steps}:{spec.sampler}"
+    return f"decode:{spec.model}:{spec.lane}:{spec.steps}:{spec.sampler}"

@@ -5,6 +5,7 @@
     <root>/images/<sha256>/latents.safetensors  z_sem, z_dis, x_T (worker)
     <root>/results/<job_id>.png                 a job's result (interpolation: the strip of frames)
     <root>/results/<job_id>/<i>.png             an interpolation's frames
+    <root>/models/<name>/                       registered models (diffusegae.registry)
 
 Every write goes to a temporary name first and is renamed into place, so a reader never sees
 half a file and two workers redoing the same job cannot corrupt each other's output.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -46,6 +48,22 @@ def _checked(value: str) -> str:
 class Store:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+
+    @property
+    def models_dir(self) -> Path:
+        """Where registered models live (diffusegae.registry), beside the uploads every worker reads."""
+        return self.root / "models"
+
+    def remove_model(self, name: str) -> None:
+        """Delete a registered model's folder: renamed away first (its name is free at once), then removed."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"not a model name: {name!r}")
+        gone = self.models_dir / f".removing-{name}-{uuid.uuid4().hex[:8]}"
+        try:
+            os.rename(self.models_dir / name, gone)
+        except FileNotFoundError:
+            return
+        shutil.rmtree(gone, ignore_errors=True)
 
     def image_dir(self, image_id: str) -> Path:
         return self.root / "images" / _checked(image_id)

@@ -93,21 +93,38 @@ def load_state_into(module: nn.Module, tensors: dict[str, torch.Tensor], source:
     module.load_state_dict(tensors)
 
 
-def load_module(weights: Path, cfg_cls: type, build: Callable[[Any], M]) -> M:
-    """Build a module from a weight file and its config: `weights` with .json beside it, else its metadata."""
+def load_config(weights: Path, cfg_cls: type) -> Any:
+    """The config of a weight file without its tensors: the .json beside it, else the file's metadata."""
     weights = Path(weights)
     cfg_path = weights.with_suffix(".json")
-    tensors, meta = load_tensors(weights)
     if cfg_path.is_file():
         raw, source = load_json(cfg_path), cfg_path
-    elif "config" in meta:
-        raw, source = meta["config"], weights
     else:
-        raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
+        raw, source = _metadata(weights).get("config"), weights
+        if raw is None:
+            raise CheckpointError(f"{weights}: no config beside it and none in its metadata")
     try:
-        cfg = from_json_dict(cfg_cls, raw)
+        return from_json_dict(cfg_cls, raw)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{source}: invalid config: {e}") from None
+
+
+def _metadata(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: weight file not found")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path}: not a valid safetensors file (truncated or corrupt?): {e}") from None
+
+
+def load_module(weights: Path, cfg_cls: type, build: Callable[[Any], M]) -> M:
+    """Build a module from a weight file and its config: `weights` with .json beside it, else its metadata."""
+    cfg = load_config(weights, cfg_cls)
+    tensors, _ = load_tensors(weights)
     module = build(cfg)
-    load_state_into(module, tensors, weights)
+    load_state_into(module, tensors, Path(weights))
     return module.eval()

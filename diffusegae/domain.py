@@ -224,12 +224,18 @@ def save_domain(folder: Path, stats: DomainStats, config: DomainConfig, attribut
     (folder / CONFIG).write_text(json.dumps(config.to_json(), indent=2) + "\n")
 
 
-def load_domain(folder: Path) -> DomainCheck | None:
-    """The domain check in `folder` (MODEL/domain); None when the model has none (it was never calibrated)."""
+def read_domain_config(folder: Path) -> DomainConfig | None:
+    """The domain check's config in `folder` (MODEL/domain), without its statistics; None when the model has none."""
     if not (folder / STATS).is_file() or not (folder / CONFIG).is_file():
         return None
     config = DomainConfig.from_json(load_json(folder / CONFIG), folder / CONFIG)
     if config.version != DOMAIN_VERSION:
         raise CheckpointError(f"{folder}: domain statistics version {config.version}, this code reads "
                               f"{DOMAIN_VERSION}: run diffusegae calibrate-domain again")
-    return DomainCheck(DomainStats.load(folder / STATS), config)
+    return config
+
+
+def load_domain(folder: Path) -> DomainCheck | None:
+    """The domain check in `folder` (MODEL/domain); None when the model has none (it was never calibrated)."""
+    config = read_domain_config(folder)
+    return None if config is None else DomainCheck(DomainStats.load(folder / STATS), config)

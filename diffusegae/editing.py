@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from diffusegae.checkpoint import CheckpointError
+from diffusegae.config import AutoencoderConfig, GAEConfig
 from diffusegae.data.images import square_resize, to_image, to_tensor
 from diffusegae.diffusion.samplers import SAMPLERS, Sampler, model_calls
 from diffusegae.diffusion.schedule import DEFAULT_SPACING
@@ -112,20 +113,32 @@ class ModelInfo:
         return tuple(SAMPLERS)
 
 
+def model_info(folder: ModelFolder, ae_cfg: AutoencoderConfig, gae_cfg: GAEConfig) -> ModelInfo:
+    """What a model folder says of itself, from its manifest and its stages' configs."""
+    manifest = folder.read_manifest()
+    missing = [a for a in gae_cfg.attributes if a not in manifest.values]
+    if missing:
+        raise CheckpointError(f"{folder.manifest_path}: no value names for attribute(s) {missing}")
+    if ae_cfg.z_sem_dim != gae_cfg.z_sem_dim:
+        raise CheckpointError(f"{folder.root}: autoencoder z_sem {ae_cfg.z_sem_dim} != GAE z_sem {gae_cfg.z_sem_dim}")
+    return ModelInfo(name=manifest.name, attributes=gae_cfg.attributes, chunk_sizes=gae_cfg.chunk_sizes,
+                     values=tuple(manifest.values[a] for a in gae_cfg.attributes), resolution=ae_cfg.resolution,
+                     default_steps=manifest.default_steps, default_sampler=manifest.default_sampler,
+                     num_timesteps=ae_cfg.num_timesteps, spacing=manifest.spacing,
+                     description=manifest.description, dataset=manifest.dataset,
+                     example_labels=tuple(labels for _, labels in folder.examples()))
+
+
+def read_info(model_dir: Path) -> ModelInfo:
+    """A model folder's `ModelInfo` without loading its weights (CheckpointError when the folder is not a model)."""
+    folder = ModelFolder(model_dir)
+    return model_info(folder, *folder.read_configs())
+
+
 def load_model(model_dir: Path, device: str | torch.device = "cpu") -> tuple[DiffusionAutoencoder, GroupAutoencoder, ModelInfo]:
     folder = ModelFolder(model_dir)
     ae, gae = load_parts(folder, device)
-    manifest = folder.read_manifest()
-    missing = [a for a in gae.cfg.attributes if a not in manifest.values]
-    if missing:
-        raise CheckpointError(f"{folder.manifest_path}: no value names for attribute(s) {missing}")
-    info = ModelInfo(name=manifest.name, attributes=gae.cfg.attributes, chunk_sizes=gae.cfg.chunk_sizes,
-                     values=tuple(manifest.values[a] for a in gae.cfg.attributes), resolution=ae.cfg.resolution,
-                     default_steps=manifest.default_steps, default_sampler=manifest.default_sampler,
-                     num_timesteps=ae.cfg.num_timesteps, spacing=manifest.spacing,
-                     description=manifest.description, dataset=manifest.dataset,
-                     example_labels=tuple(labels for _, labels in folder.examples()))
-    return ae, gae, info
+    return ae, gae, model_info(folder, ae.cfg, gae.cfg)
 
 
 class Editor:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from diffusegae.checkpoint import CheckpointError, check_known_fields, load_json, load_module
+from diffusegae.checkpoint import CheckpointError, check_known_fields, load_config, load_json, load_module
 from diffusegae.config import AutoencoderConfig, GAEConfig
 from diffusegae.diffusion.samplers import SAMPLING_VERSION
 from diffusegae.diffusion.schedule import DEFAULT_SPACING, SPACINGS
@@ -126,6 +126,18 @@ class ModelFolder:
                 labels = manifest.example_labels[i] if i < len(manifest.example_labels) else {}
                 out.append((p, dict(labels)))
         return out
+
+    def parts(self) -> list[Path]:
+        """What the model is made of, relative to the folder (no training state): a copy of these is the model."""
+        root = self.root.resolve()
+        named = [Path("model.json"), Path("autoencoder"), Path("gae"), Path("domain"), Path("eval"), Path("MODEL_CARD.md")]
+        out = [p for p in named if (self.root / p).exists()]
+        return out + [p.relative_to(root) for p in self.example_files() if not p.is_relative_to(root / "eval")]
+
+    def read_configs(self) -> tuple[AutoencoderConfig, GAEConfig]:
+        """Both stages' configs, without their weights (what a model is, not whether its weights load)."""
+        self.check_exists()
+        return load_config(self.autoencoder_weights, AutoencoderConfig), load_config(self.gae_weights, GAEConfig)
 
     def load_autoencoder(self) -> DiffusionAutoencoder:
         return load_module(self.autoencoder_weights, AutoencoderConfig, DiffusionAutoencoder)

@@ -88,14 +88,21 @@ const json = async (method, path, opts) => (await request(method, path, opts)).j
 
 export const api = {
   health: () => json("GET", "/api/health"),
-  model: () => json("GET", "/api/model"),
+  /** Every model: {models: [summary], default: name}. */
+  models: () => json("GET", "/api/models"),
+  /** The description of the model `name` (the controls' attributes, limits, examples); without a name, the default's. */
+  model: (name) => json("GET", name ? `/api/model?name=${encodeURIComponent(name)}` : "/api/model"),
   listImages: () => json("GET", "/api/images").then((b) => b.images || []),
   getImage: (id) => json("GET", `/api/images/${id}`),
-  uploadImage(file) {
+  /** Upload into `model` (a name; without one, the default model). */
+  uploadImage(file, model = null) {
     const form = new FormData();
     form.append("file", file, file.name || "image.png");
+    if (model) form.append("model", model);
     return json("POST", "/api/images", { form });
   },
+  /** The same picture encoded in `model`: a new image (its own id) of that model. */
+  encodeImage: (id, model) => json("POST", `/api/images/${id}/encode`, { json: { model } }),
   recombine: (body) => json("POST", "/api/recombine", { json: body }),
   /** A live-preview frame: {blob, jobId}, or null when it was not done within `wait` seconds. */
   async recombinePreview(body, wait = 30) {
@@ -110,11 +117,14 @@ export const api = {
     const res = await request("GET", `/api/jobs/${id}/result.png`);
     return res.blob();
   },
-  createBatch: (items) => json("POST", "/api/batches", { json: { items } }),
-  createBatchFromSpec(zipFile, spec) {
+  /** A batch whose items run in `model` (without one, the default model). */
+  createBatch: (items, model = null) => json("POST", "/api/batches", { json: model ? { items, model } : { items } }),
+  /** A zip of images and a spec; the images are uploaded into `model` and every item runs in it. */
+  createBatchFromSpec(zipFile, spec, model = null) {
     const form = new FormData();
     form.append("file", zipFile, zipFile.name || "images.zip");
     form.append("spec", spec);
+    if (model) form.append("model", model);
     return json("POST", "/api/batches", { form });
   },
   getBatch: (id) => json("GET", `/api/batches/${id}`),
@@ -131,4 +141,5 @@ export const urls = {
   x0: (job) => job.x0_preview_url || null, // a long render's latest estimate while it runs
   batchZip: (batch) => batch.results_url,
   example: (url) => url, // the model's example images: the API signs them when keys are set
+  modelThumb: (summary) => summary.thumbnail_url || null, // GET /api/models: a model's first example image
 };

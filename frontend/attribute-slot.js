@@ -7,13 +7,14 @@ import { imageLabel, imageOptions } from "./labels.js";
 import { mount as mountWeightSlider } from "./weight-slider.js";
 
 /**
- * mount(slot, {attr, meta, limits, store, urls, onChange, onHover, uploadFile}) -> {setDonor(id), update(), destroy()}.
+ * mount(slot, {attr, meta, limits, store, urls, onChange, onHover, uploadFile, accept}) -> {setDonor(id), update(), destroy()}.
  * Builds the slot inside `slot`; `onChange({donor, weight}, mode)` on every edit, mode "preview" while the
  * weight is dragged, "final" when it is let go or a card is dropped, else undefined; `onHover({donor, weight})`
  * while a card is dragged over the slot, `onHover(null)` when it leaves; `update()` repaints after the image
- * list changed; `uploadFile(files)` resolves to the id of a dropped file.
+ * list changed; `uploadFile(files)` resolves to the id of a dropped file; `accept(id)` says whether an image
+ * dropped or picked may be the donor (one of another model may not: it explains why and says no).
  */
-export function mount(root, { attr, meta, limits, store, urls, onChange, onHover = () => {}, uploadFile }) {
+export function mount(root, { attr, meta, limits, store, urls, onChange, onHover = () => {}, uploadFile, accept = () => true }) {
   const state = { donor: null, weight: 1 };
   const pickerId = uid(`picker-${attr}`);
 
@@ -21,7 +22,7 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
   const picker = el("select", {
     id: pickerId,
     dataset: { testid: `picker-${attr}` },
-    onchange: (ev) => setDonor(ev.target.value || null),
+    onchange: (ev) => offer(ev.target.value || null),
   });
   const weightRow = el("div", { class: "weight-row" });
   root.replaceChildren(
@@ -61,7 +62,7 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
     onRelease: () => changed("final"),
   });
   const undrop = dropTarget(root, {
-    onImage: (id) => setDonor(id, "final"),
+    onImage: (id) => offer(id, "final"),
     onHover: (id) => onHover(id && id !== state.donor ? { donor: id, weight: state.donor ? state.weight : 1 } : null),
     onFiles: async (files) => {
       const id = await uploadFile(files);
@@ -93,8 +94,14 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
     changed(mode);
   }
 
+  // An image that may not be the donor leaves the slot as it was.
+  function offer(id, mode) {
+    if (!id || accept(id)) setDonor(id, mode);
+    else paint();
+  }
+
   function update() {
-    picker.replaceChildren(...imageOptions(store.list, "— base (no donor) —"));
+    picker.replaceChildren(...imageOptions(store.list, "— base (no donor) —", (img) => store.foreignModel(img)));
     paint();
   }
 

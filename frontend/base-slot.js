@@ -6,10 +6,11 @@ import { cropText } from "./gallery.js";
 import { imageLabel, imageOptions } from "./labels.js";
 
 /**
- * mount(slot, {store, urls, onChange, uploadFile}) -> {set(id), update(), destroy()}.
- * The slot holds .slot-thumb, select[name=base] and .slot-note; `onChange(id)` on every change.
+ * mount(slot, {store, urls, onChange, uploadFile, accept}) -> {set(id), update(), destroy()}.
+ * The slot holds .slot-thumb, select[name=base] and .slot-note; `onChange(id)` on every change. `accept(id)` says
+ * whether an image dropped or picked may be the base (one of another model may not: it explains why and says no).
  */
-export function mount(root, { store, urls, onChange, uploadFile }) {
+export function mount(root, { store, urls, onChange, uploadFile, accept = () => true }) {
   const state = { base: null };
   const thumb = part(root, ".slot-thumb");
   const picker = part(root, "select[name=base]");
@@ -66,14 +67,16 @@ export function mount(root, { store, urls, onChange, uploadFile }) {
   }
 
   function update() {
-    picker.replaceChildren(...imageOptions(store.list, "— choose a base —"));
+    picker.replaceChildren(...imageOptions(store.list, "— choose a base —", (img) => store.foreignModel(img)));
     paint();
   }
 
-  const onPick = (ev) => set(ev.target.value || null);
+  // An image that may not be the base leaves the slot as it was.
+  const offer = (id) => (!id || accept(id) ? set(id) : paint());
+  const onPick = (ev) => offer(ev.target.value || null);
   picker.addEventListener("change", onPick);
   const undrop = dropTarget(root, {
-    onImage: set,
+    onImage: offer,
     onFiles: async (files) => {
       const id = await uploadFile(files);
       if (id) set(id);

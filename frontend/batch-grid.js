@@ -1,5 +1,6 @@
-// The batch grid form: every picked base × every picked donor, in one attribute. Images are picked on their
-// gallery cards (`pickers(img)`: a base and a donor tick), so each image is shown once on the page.
+// The batch grid form: every picked base × every picked donor, in one attribute, in the page's model. Images are
+// picked on their gallery cards (`pickers(img)`: a base and a donor tick), so each image is shown once on the page;
+// those of other models cannot be picked.
 
 import { el, part } from "./dom.js";
 import { guarded } from "./error-banner.js";
@@ -14,7 +15,8 @@ const KIND_LABEL = { bases: "base", donors: "donor" };
  * The form holds select[name=attr], input[name=weight], select[name=xT], input[name=seed],
  * input[name=steps], output.picked[data-kind=bases|donors], [data-pick=bases|donors] (all / none),
  * [data-action=submit] and .batch-count. `pickers(img)` builds the ticks of a ready image's gallery card
- * (gallery.setCardControls). `onBatch(batch)` gets the created batch.
+ * (gallery.setCardControls; none for an image of another model). `onBatch(batch)` gets the created batch, whose
+ * items run in `model`.
  */
 export function mount(root, { api, model, limits, store, showError, onBatch }) {
   const state = {
@@ -41,6 +43,7 @@ export function mount(root, { api, model, limits, store, showError, onBatch }) {
   }
 
   function pickers(img) {
+    if (store.foreignModel(img)) return [];
     return KINDS.map((kind) => {
       const box = el("input", {
         type: "checkbox",
@@ -59,9 +62,9 @@ export function mount(root, { api, model, limits, store, showError, onBatch }) {
     });
   }
 
-  // An image that is gone or no longer ready cannot be picked.
+  // An image that is gone, no longer ready or of another model cannot be picked.
   function prune() {
-    const readyIds = new Set(store.ready().map((img) => img.id));
+    const readyIds = new Set(store.usable().map((img) => img.id));
     for (const kind of KINDS) {
       for (const id of [...state.picked[kind]]) if (!readyIds.has(id)) state.picked[kind].delete(id);
       for (const id of [...ticks[kind].keys()]) if (!readyIds.has(id)) ticks[kind].delete(id);
@@ -104,14 +107,14 @@ export function mount(root, { api, model, limits, store, showError, onBatch }) {
   for (const button of root.querySelectorAll("[data-pick]")) {
     const kind = button.dataset.pick;
     button.addEventListener("click", () => {
-      const all = store.ready().map((img) => img.id);
+      const all = store.usable().map((img) => img.id);
       const everything = all.length > 0 && all.every((id) => state.picked[kind].has(id));
       state.picked[kind] = new Set(everything ? [] : all);
       for (const [id, box] of ticks[kind]) box.checked = state.picked[kind].has(id);
       paintCount();
     });
   }
-  submit.addEventListener("click", () => guarded(async () => onBatch(await api.createBatch(items())), showError));
+  submit.addEventListener("click", () => guarded(async () => onBatch(await api.createBatch(items(), model.name)), showError));
 
   const unsubscribe = store.on(prune);
   prune();

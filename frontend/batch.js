@@ -1,4 +1,5 @@
-// Entry point of the batch page (batch.html): mounts the components and wires them together.
+// Entry point of the batch page (batch.html): mounts the components and wires them together. The page is on the
+// model its URL names (?model=<name>; without it, the default model): its uploads and batches go there.
 
 import { api, getApiKey, setApiKey, urls } from "./api.js";
 import { mount as mountBatchGrid } from "./batch-grid.js";
@@ -7,7 +8,7 @@ import { mount as mountBatchSpec } from "./batch-spec.js";
 import { mount as mountErrorBanner } from "./error-banner.js";
 import { mount as mountGallery } from "./gallery.js";
 import { ImageStore } from "./image-store.js";
-import { exampleFiles, limitsOf, loadModel } from "./model.js";
+import { exampleFiles, limitsOf, loadModel, modelParam } from "./model.js";
 import { mount as mountRecentBatches } from "./recent-batches.js";
 import { mount as mountTopbar } from "./topbar.js";
 
@@ -17,7 +18,8 @@ const BATCH_ID = /^[0-9a-zA-Z_-]+$/;
 async function main() {
   const banner = mountErrorBanner(page("#error-banner"));
   const showError = banner.show;
-  const store = new ImageStore({ api, onError: showError });
+  const chosen = modelParam();
+  const store = new ImageStore({ api, onError: showError, model: chosen }); // uploads go into the page's model
   let modelLoaded;
   const modelReady = new Promise((resolve) => (modelLoaded = resolve));
   const gallery = mountGallery(page("#gallery-panel"), {
@@ -28,9 +30,13 @@ async function main() {
   });
   const topbar = mountTopbar(page(".topbar"), {
     api,
+    urls,
     apiKey: { get: getApiKey, set: setApiKey },
+    model: chosen,
     onKeyChange: () => location.reload(),
     onHealth: (health) => gallery.setShared(health.api_keys === false),
+    onModels: (models) => store.setModels({ defaultModel: models.default ?? null }),
+    showError,
   });
   const progress = mountBatchProgress(page(".batch-progress"), { api, urls, showError });
   const recent = mountRecentBatches(page("ul.recent"), { storage: localStorage, onPick: (id) => progress.watch(id) });
@@ -39,12 +45,17 @@ async function main() {
     history.replaceState(null, "", `#${batch.id}`);
     progress.watch(batch.id, batch);
   };
-  mountBatchSpec(page("details.spec"), { api, showError, onBatch });
+  mountBatchSpec(page("details.spec"), { api, model: () => store.model, showError, onBatch });
 
   const storeReady = store.refresh();
   try {
-    const model = await loadModel(api, { onWait: (err, attempt) => attempt === 0 && showError(err), onReady: banner.clear });
+    const model = await loadModel(api, {
+      name: chosen,
+      onWait: (err, attempt) => attempt === 0 && showError(err),
+      onReady: banner.clear,
+    });
     topbar.setModel(model);
+    store.setModels(chosen ? { model: model.name } : { model: model.name, defaultModel: model.name });
     modelLoaded(model);
     const grid = mountBatchGrid(page(".grid-form"), { api, model, limits: limitsOf(model), store, showError, onBatch });
     gallery.setCardControls(grid.pickers); // bases and donors are ticked on the gallery's cards

@@ -6,6 +6,7 @@ import { guarded } from "./error-banner.js";
 import { mount as mountAttributeSlot } from "./attribute-slot.js";
 import { mount as mountBaseSlot } from "./base-slot.js";
 import { mount as mountDecodingOptions } from "./decoding-options.js";
+import { mount as mountModelNotice } from "./model-notice.js";
 
 function slotMeta(model, attr, i) {
   const n = (model.values?.[attr] || []).length;
@@ -15,9 +16,10 @@ function slotMeta(model, attr, i) {
 
 /**
  * mount(section, {model, limits, store, urls, showError, onChange, onPreview}) -> {setBase(id), edit(), destroy()}.
- * The section holds .base-slot, .slots and fieldset.options; `onChange(edit, mode)` after every change (mode
- * "preview" while a weight is dragged, "final" when it is let go or a donor dropped); `onPreview(edit)` while a
- * donor card hovers over an attribute slot (that swap), `onPreview(null)` when it leaves.
+ * The section holds .model-notice, .base-slot, .slots and fieldset.options; `onChange(edit, mode)` after every change
+ * (mode "preview" while a weight is dragged, "final" when it is let go or a donor dropped); `onPreview(edit)` while a
+ * donor card hovers over an attribute slot (that swap), `onPreview(null)` when it leaves. An image of another model
+ * than the page's never enters a slot: the notice says why and offers to encode it in this model.
  */
 export function mount(root, { model, limits, store, urls, showError, onChange, onPreview = () => {} }) {
   // Attribute names come from the model, never hard-coded.
@@ -35,10 +37,26 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
   const changed = (mode) => onChange(edit(), mode);
   const uploadFile = (files) => guarded(async () => (await store.upload(files.slice(0, 1)))[0]?.id, showError);
 
+  // Whether image `id` may go into a slot as `role`; one of another model may not (the notice offers `use` for its
+  // encoding in this model).
+  const notice = mountModelNotice(part(root, ".model-notice"), { store, showError });
+  const acceptAs = (role, use) => (id) => {
+    const img = store.get(id);
+    if (!store.foreignModel(img)) {
+      notice.clear();
+      return true;
+    }
+    notice.explain(img, role, use);
+    return false;
+  };
+  const foreign = (id) => Boolean(store.foreignModel(store.get(id)));
+
+  const acceptBase = acceptAs("base", (id) => base.set(id));
   const base = mountBaseSlot(part(root, ".base-slot"), {
     store,
     urls,
     uploadFile,
+    accept: acceptBase,
     onChange(id) {
       state.base = id;
       changed();
@@ -49,18 +67,20 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
   const slots = model.attributes.map((attr, i) => {
     const node = el("div", { class: "slot", dataset: { attr, testid: `slot-${attr}` } });
     slotsRoot.append(node);
-    return mountAttributeSlot(node, {
+    const mounted = mountAttributeSlot(node, {
       attr,
       meta: slotMeta(model, attr, i),
       limits: limits.weight,
       store,
       urls,
       uploadFile,
+      accept: acceptAs(`${attr} donor`, (id) => mounted.setDonor(id, "final")),
       onChange(slot, mode) {
         state.attributes[attr] = slot;
         changed(mode);
       },
       onHover(slot) {
+        if (slot && foreign(slot.donor)) return; // it cannot go there: nothing to preview
         // Moving from one slot to the next, the next is entered before the last is left: only the slot
         // hovered now may revert.
         if (!slot) {
@@ -76,6 +96,7 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
         onPreview(hovered);
       },
     });
+    return mounted;
   });
   const options = mountDecodingOptions(part(root, "fieldset.options"), {
     model,
@@ -93,7 +114,7 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
   });
 
   return {
-    setBase: base.set,
+    setBase: (id) => (!id || acceptBase(id) ? base.set(id) : undefined),
     edit,
     destroy() {
       unsubscribe();

@@ -1,4 +1,4 @@
-// The gallery: upload (drop, file picker, samples), each image's encoding state, draggable cards.
+// The gallery: upload (drop, file picker, samples), each image's encoding state and model, draggable cards.
 
 import { DRAG_TYPE } from "./drop-target.js";
 import { el, part } from "./dom.js";
@@ -61,6 +61,20 @@ function marks(img) {
     out.push(el("span", { class: "badge cropped", title: cropText(img), dataset: { testid: "crop-mark" } }, "cropped"));
   }
   return out;
+}
+
+// The model an image is encoded in: on every card; a card of another model than the page's says so.
+function modelMark(name, foreign, here) {
+  if (!name) return null;
+  return el(
+    "span",
+    {
+      class: `badge model${foreign ? " other" : ""}`,
+      title: foreign ? `Encoded in model ${name}, not in ${here} (the model this page is on)` : `Encoded in model ${name}`,
+      dataset: { testid: "model-mark", model: name },
+    },
+    name,
+  );
 }
 
 /**
@@ -127,15 +141,22 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
 
   function card(img) {
     const progress = typeof img.progress === "number" && img.status !== "ready" ? ` ${Math.round(img.progress * 100)}%` : "";
+    const model = store.modelOf(img);
+    const foreign = store.foreignModel(img);
+    const title = img.error
+      ? `${imageLabel(img)}: ${img.error}`
+      : foreign
+        ? `${imageLabel(img)} — encoded in model ${foreign}, not in ${store.model}: dropped on a slot, it can be encoded in ${store.model}`
+        : `${imageLabel(img)} — drag onto a slot`;
     const node = el(
       "li",
       {
-        class: `card status-${img.status}${outOfDomain(img) ? " out-of-domain" : ""}`,
+        class: `card status-${img.status}${outOfDomain(img) ? " out-of-domain" : ""}${foreign ? " other-model" : ""}`,
         draggable: "true",
         tabindex: "0",
-        title: img.error ? `${imageLabel(img)}: ${img.error}` : `${imageLabel(img)} — drag onto a slot`,
-        "aria-label": `Image ${imageLabel(img)}, ${img.status}${outOfDomain(img) ? ", unlike the model's training images" : ""}${img.crop?.cropped ? ", cropped" : ""}`,
-        dataset: { testid: "gallery-item", imageId: img.id, status: img.status },
+        title,
+        "aria-label": `Image ${imageLabel(img)}, ${img.status}${outOfDomain(img) ? ", unlike the model's training images" : ""}${img.crop?.cropped ? ", cropped" : ""}${foreign ? `, of model ${foreign}, not of this page's model` : ""}`,
+        dataset: { testid: "gallery-item", imageId: img.id, status: img.status, model: model || "" },
         ondragstart(ev) {
           ev.dataTransfer.setData(DRAG_TYPE, img.id);
           ev.dataTransfer.setData("text/plain", img.id);
@@ -154,6 +175,7 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
         : el("img", { src: PENDING_THUMB, alt: "", draggable: "false", dataset: { pending: img.status } }),
       el("span", { class: "card-name" }, imageLabel(img)),
       el("span", { class: `badge ${img.status}`, dataset: { testid: "image-status" } }, img.status + progress),
+      modelMark(model, foreign, store.model),
       ...marks(img),
       state.controls && img.status === "ready" ? el("div", { class: "card-controls" }, ...state.controls(img)) : null,
     );
@@ -177,7 +199,8 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
   }
 
   const signature = (img) =>
-    `${img.status}|${img.progress}|${img.error}|${imageLabel(img)}|${outOfDomain(img)}|${Boolean(img.crop?.cropped)}`;
+    `${img.status}|${img.progress}|${img.error}|${imageLabel(img)}|${outOfDomain(img)}|${Boolean(img.crop?.cropped)}|` +
+    `${store.modelOf(img)}|${store.foreignModel(img)}`;
 
   function flash(node) {
     node.classList.remove("flash");

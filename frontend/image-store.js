@@ -1,5 +1,6 @@
 // The images the server knows about (newest first), shared by the gallery, the editor and the batch
 // page. Listeners get (store, {flash}) on every change; `flash` names an image uploaded again.
+// Every image is encoded in one model; the page is on one of them (uploads go there, edits use only its images).
 
 import { expiresAt } from "./api.js";
 
@@ -8,10 +9,15 @@ const RESIGN_MARGIN_MS = 30_000; // signed image URLs are fetched again this lon
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class ImageStore {
-  /** @param api the API client; @param onError where failed uploads and refreshes are reported */
-  constructor({ api, onError }) {
+  /**
+   * @param api the API client; @param onError where failed uploads and refreshes are reported;
+   * @param model the name of the model the page is on (null: the default model, until its name is known)
+   */
+  constructor({ api, onError, model = null }) {
     this.api = api;
     this.onError = onError;
+    this.model = model;
+    this.defaultModel = null; // the deployment's default model: that of the images that name none
     this.list = [];
     this.byId = new Map();
     this.listeners = new Set();
@@ -30,6 +36,29 @@ export class ImageStore {
 
   ready() {
     return this.list.filter((img) => img.status === "ready");
+  }
+
+  /** The ready images of the page's model: what an edit or a batch can use. */
+  usable() {
+    return this.ready().filter((img) => !this.foreignModel(img));
+  }
+
+  /** Set the page's model and/or the default model's name ({model, defaultModel}); the listeners repaint. */
+  setModels({ model = this.model, defaultModel = this.defaultModel } = {}) {
+    this.model = model;
+    this.defaultModel = defaultModel;
+    for (const fn of this.listeners) fn(this, { flash: null });
+  }
+
+  /** The name of the model `img` is encoded in (null while that is not known). */
+  modelOf(img) {
+    return (img && img.model) || this.defaultModel;
+  }
+
+  /** The model `img` is encoded in when it is not the page's model, else null (also while either is not known). */
+  foreignModel(img) {
+    const name = this.modelOf(img);
+    return name && this.model && name !== this.model ? name : null;
   }
 
   set(list, { flash = null } = {}) {
@@ -80,7 +109,7 @@ export class ImageStore {
     const out = [];
     for (const file of files) {
       try {
-        const img = await this.api.uploadImage(file);
+        const img = await this.api.uploadImage(file, this.model);
         if (!img.filename && file.name) img.filename = file.name;
         this.upsert(img);
         out.push(img);
@@ -90,5 +119,15 @@ export class ImageStore {
     }
     this.refresh();
     return out;
+  }
+
+  /** Encode the picture of image `id` in the model `model` (default: the page's); resolves to the new image. */
+  async encode(id, model = this.model) {
+    const img = await this.api.encodeImage(id, model);
+    const old = this.byId.get(id);
+    if (!img.filename && old?.filename) img.filename = old.filename;
+    this.upsert(img);
+    this.refresh();
+    return img;
   }
 }

@@ -29,11 +29,11 @@ export function mount(root, { api, urls, model, limits, store, showError }) {
   });
 
   function paintDonors() {
-    if (state.donor && !store.get(state.donor)) state.donor = "";
+    if (state.donor && !store.usable().some((img) => img.id === state.donor)) state.donor = "";
     const slotDonor = state.edit && donorsOf(state.edit).length > 0;
     donorPicker.replaceChildren(
       new Option(slotDonor ? "first slot donor" : "— choose a donor —", ""),
-      ...store.ready().map((img) => new Option(imageLabel(img), img.id)),
+      ...store.usable().map((img) => new Option(imageLabel(img), img.id)), // an edit uses images of the page's model
     );
     donorPicker.value = state.donor;
   }

@@ -10,13 +10,19 @@ export function imageLabel(img) {
   return img.filename || img.name || shortId(img.id);
 }
 
-/** <option>s for an image picker: `emptyLabel` first, then every image not failed. */
-export function imageOptions(images, emptyLabel) {
+/**
+ * <option>s for an image picker: `emptyLabel` first, then every image not failed. `foreign(img)` names the model of
+ * an image of another model than the page's (null for the page's own), which its option says.
+ */
+export function imageOptions(images, emptyLabel, foreign = () => null) {
+  const note = (img) => {
+    const other = foreign(img);
+    const notes = [img.status === "ready" ? null : img.status, other ? `model ${other}` : null].filter(Boolean);
+    return notes.length ? ` (${notes.join(", ")})` : "";
+  };
   return [
     el("option", { value: "" }, emptyLabel),
-    ...images
-      .filter((img) => img.status !== "failed")
-      .map((img) => el("option", { value: img.id }, `${imageLabel(img)}${img.status === "ready" ? "" : ` (${img.status})`}`)),
+    ...images.filter((img) => img.status !== "failed").map((img) => el("option", { value: img.id }, `${imageLabel(img)}${note(img)}`)),
   ];
 }
 

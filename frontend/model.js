@@ -1,15 +1,29 @@
-// GET /api/model: the attributes, samplers and the limits every control is bounded by.
+// GET /api/model: the attributes, samplers and the limits every control is bounded by, of the model the page is
+// on (the URL's ?model=<name>; without it, the default model).
 
 import { exampleLabel } from "./labels.js";
 
+/** The model the URL names (`?model=toys-32`), or null: the default model. */
+export function modelParam(search = location.search) {
+  return new URLSearchParams(search).get("model") || null;
+}
+
+/** `href` (a page of this site) with `?model=<name>`, the rest of its query kept (not its #fragment). */
+export function withModel(href, name) {
+  const url = new URL(href, location.href);
+  if (name) url.searchParams.set("model", name);
+  else url.searchParams.delete("model");
+  return `${url.pathname}${url.search}`;
+}
+
 /**
- * The model description, retried while the service answers 503 (no worker has loaded the model
- * yet). `onWait(err)` is told why it is waiting; `onReady()` runs once it has the model after waiting.
+ * The description of the model `name` (null: the default model), retried while the service answers 503 (no live
+ * worker serves it yet). `onWait(err)` is told why it is waiting; `onReady()` runs once it has the model after waiting.
  */
-export async function loadModel(api, { onWait = () => {}, onReady = () => {} } = {}) {
+export async function loadModel(api, { name = null, onWait = () => {}, onReady = () => {} } = {}) {
   for (let attempt = 0; ; attempt++) {
     try {
-      const model = await api.model();
+      const model = await api.model(name);
       if (!model.limits) throw new Error("the API's /api/model sent no limits (an older server?)");
       if (attempt > 0) onReady();
       return model;

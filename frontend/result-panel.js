@@ -25,6 +25,7 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
     jobId: null,
     resultKey: null, // the body whose result is shown (or was, before a preview replaced it)
     previewUrl: null, // the preview frame on screen, if one is
+    blocked: false, // the edit waits for an image (e.g. a donor still encoding): rendered once the store says it may
     copyLabel: "Copy curl",
   };
   const download = part(root, "a[data-action=download]");
@@ -125,6 +126,7 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
     if (!state.edit) return;
     const { started } = job.status();
     const why = blocker(state.edit, store);
+    state.blocked = Boolean(why);
     if (why) {
       if (!started) job.say("waiting", why);
       return;
@@ -172,7 +174,7 @@ export function mount(root, { api, urls, store, apiKey, showError }) {
   // An image the edit was waiting for may be ready now (and the store's URLs may be fresh ones).
   const unsubscribe = store.on(() => {
     paintBase();
-    if (state.edit?.base && job.status().phase === "waiting") scheduleRender();
+    if (state.edit?.base && (state.blocked || job.status().phase === "waiting")) scheduleRender();
   });
   paint();
 

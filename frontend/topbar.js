@@ -1,19 +1,25 @@
-// The top bar: model name, health badge (polled) and the API key field.
+// The top bar: the model picker, health badge (polled) and the API key field.
 
 import { part } from "./dom.js";
+import { withModel } from "./model.js";
+import { mount as mountModelPicker } from "./model-picker.js";
 
 const HEALTH_EVERY_MS = 15000;
 
 /**
- * mount(header, {api, apiKey: {get, set}, onKeyChange, onHealth}) -> {setModel(model), destroy()}.
- * Images and jobs belong to a key, so `onKeyChange` usually starts the page over. `onHealth(health)` gets every
- * answer of GET /api/health (its `api_keys` says whether the service has keys at all).
+ * mount(header, {api, urls, apiKey: {get, set}, model, onKeyChange, onHealth, onModels, showError}) -> {setModel(model), destroy()}.
+ * The header holds details.model-picker, nav links, .health and input[name=api-key]. `model` is the model the URL
+ * names (null: the default); the nav links keep it. Images and jobs belong to a key, so `onKeyChange` usually starts
+ * the page over. `onHealth(health)` gets every answer of GET /api/health (its `api_keys` says whether the service has
+ * keys at all); `onModels({models, default})` every answer of GET /api/models.
  */
-export function mount(root, { api, apiKey, onKeyChange, onHealth = () => {} }) {
+export function mount(root, { api, urls, apiKey, model = null, onKeyChange, onHealth = () => {}, onModels, showError }) {
   const state = { model: null, health: null, healthError: null, timer: null };
-  const name = part(root, ".model-name");
+  const picker = mountModelPicker(part(root, "details.model-picker"), { api, urls, current: model, onModels, showError });
   const badge = part(root, ".health");
   const key = part(root, "input[name=api-key]");
+  // The other page opens on the same model.
+  if (model) for (const a of root.querySelectorAll("nav a")) a.setAttribute("href", withModel(a.getAttribute("href"), model));
 
   function paintHealth() {
     if (state.healthError) {
@@ -40,6 +46,7 @@ export function mount(root, { api, apiKey, onKeyChange, onHealth = () => {} }) {
     try {
       state.health = await api.health();
       state.healthError = null;
+      picker.setStatuses(state.health.models);
       onHealth(state.health);
     } catch (err) {
       state.healthError = err.message;
@@ -58,7 +65,7 @@ export function mount(root, { api, apiKey, onKeyChange, onHealth = () => {} }) {
   return {
     setModel(model) {
       state.model = model;
-      name.textContent = model?.name ? `model: ${model.name}` : "";
+      if (model?.name) picker.setCurrent(model.name);
     },
     destroy() {
       clearInterval(state.timer);

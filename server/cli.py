@@ -24,17 +24,20 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
         return go
 
     port_help = "TCP port (default: DGAE_PORT, else 8000)"
-    p = sub.add_parser("serve", help="API + an embedded worker on one machine, default model (local mode)")
+    p = sub.add_parser("serve", help="API + an embedded worker serving every registered model (local mode)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=env_port(), help=port_help)
-    p.add_argument("--model", type=Path, default=None, help="model folder (default: DGAE_MODEL_DIR, else models/vehicles-64)")
+    p.add_argument("--model", type=Path, default=None, help="the default model's folder (default: DGAE_MODEL_DIR, else "
+                   "models/vehicles-64); the models in models/ and the registered ones are served too")
     p.set_defaults(func=run("serve"))
     p = sub.add_parser("api", help="the FastAPI app alone (scaled mode)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=env_port(), help=port_help)
     p.set_defaults(func=run("api"))
     p = sub.add_parser("worker", help="one Celery worker process (scaled mode; one per GPU)")
-    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--model", type=Path, default=None, help="the default model's folder (default: DGAE_MODEL_DIR)")
+    p.add_argument("--models", default=None, help="the models it serves: comma-separated names, or all (default: "
+                   "DGAE_WORKER_MODELS, else all)")
     p.set_defaults(func=run("worker"))
 
 

@@ -46,6 +46,9 @@ def _apply_args(args: argparse.Namespace) -> Settings:
     model = getattr(args, "model", None)
     if model is not None:
         os.environ["DGAE_MODEL_DIR"] = str(Path(model).resolve())
+    served = getattr(args, "models", None)
+    if served is not None:
+        os.environ["DGAE_WORKER_MODELS"] = served
     get_settings.cache_clear()
     settings = get_settings()
     if "DGAE_KEY_PREFIX" not in os.environ:
@@ -221,7 +224,8 @@ def serve(args: argparse.Namespace) -> None:
     _check_namespace(settings)
     worker = SupervisedWorker(settings)
     worker.start()
-    print(f"DiffuseGAE Editor: http://{args.host}:{args.port}  (model {settings.model_dir}, API docs at /docs)", flush=True)
+    print(f"DiffuseGAE Editor: http://{args.host}:{args.port}  (default model {settings.model_dir}, every model: "
+          "/api/models, API docs at /docs)", flush=True)
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     finally:

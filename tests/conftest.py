@@ -115,3 +115,14 @@ def tiny_model_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model() -> Path:
     return tiny_model_dir()
+
+
+@pytest.fixture(scope="session")
+def second_model(tiny_model: Path) -> Path:
+    """A second model on the tiny model's autoencoder with a GAE of its own (tests.tiny_model.build_second_model)."""
+    import inspect
+
+    from tests.tiny_model import build_second_model
+
+    return cached_dir("tiny-b", sources=_MODEL_SOURCES, key=inspect.getsource(build_second_model) + str(tiny_model),
+                      build=lambda out: build_second_model(tiny_model, out))

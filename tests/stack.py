@@ -105,6 +105,7 @@ class Stack:
             "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "DGAE_TORCH_THREADS": "1",
             "DGAE_REDIS_URL": redis_url, "DGAE_KEY_PREFIX": f"{self.name}:", "DGAE_QUEUE": self.name,
             "DGAE_STORE_DIR": str(self.dir / "store"), "DGAE_MODEL_DIR": str(model_dir),
+            "DGAE_MODELS_DIR": "",  # the test model alone, unless a test registers or ships more
             # ONNX exports of the test models live beside the test cache, not in ~/.cache
             "DGAE_ONNX_CACHE_DIR": os.environ.get("DIFFUSEGAE_TEST_CACHE", "/tmp/diffusegae-test-cache"),
             # fast failure detection, so a killed worker's job is redone within seconds

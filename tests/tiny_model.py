@@ -66,3 +66,27 @@ def calibrate_tiny_domain(out: Path, data: LabeledImages, *, ood_images: int = 2
     examples = write_examples(folder, data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))))
     folder.write_manifest(dataclasses.replace(folder.read_manifest(), description=DESCRIPTIONS["toys"], **examples))
     return dict(config.measured)
+
+
+SECOND_GAE = GAEConfig(z_sem_dim=32, chunk_sizes=(4, 6, 4), hidden=64, bottleneck=32, dropout=0.0)
+
+
+def build_second_model(base: Path, out: Path, *, gae_steps: int = 300, seed: int = 1) -> Path:
+    """Another model on the tiny model's autoencoder: a GAE of its own (seed, chunk sizes), the paper's quick
+    path; named tiny-toys-16-b, default 6 steps, no domain statistics (they belong to the other GAE)."""
+    import dataclasses
+    import shutil
+
+    out = Path(out)
+    for part in ("model.json", "autoencoder", "examples"):
+        (shutil.copytree if (base / part).is_dir() else shutil.copy2)(base / part, out / part)
+    torch.manual_seed(seed)
+    rt = Runtime(torch.device("cpu"), 0, 1)
+    data = tiny_toys(TINY_AE.resolution)
+    train_gae(SECOND_GAE, ModelFolder(out).load_autoencoder(), data, out,
+              LoopConfig(steps=gae_steps, lr=2e-3, ema_decay=0.9, save_every=10**9, log_every=10**9), rt,
+              batch_size=64, seed=seed)
+    shutil.rmtree(out / "runs", ignore_errors=True)
+    folder = ModelFolder(out)
+    folder.write_manifest(dataclasses.replace(folder.read_manifest(), name="tiny-toys-16-b", default_steps=6))
+    return out

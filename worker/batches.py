@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from core import metrics
 from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Records
-from core.specs import ENCODE_GROUP, ENCODE_LANE, InterpolateSpec, RecombineSpec, parse_job_spec, sampler_group
+from core.specs import ENCODE_LANE, InterpolateSpec, RecombineSpec, encode_group, parse_job_spec, sampler_group
 from core.store import Store
 from diffusegae.editing import Editor, Latents
 from worker.progress import Cancelled, StepReporter
@@ -38,6 +38,7 @@ class Worker:
 
     records: Records
     store: Store
+    model: str  # the registered model's name: every unit of the batch runs in it
     editor: Editor
     fingerprint: str  # of the loaded model: latents made by another model are redone
     claim: Callable[[str], list[str]]  # claims a unit and its batch mates -> their keys
@@ -127,7 +128,7 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
                 why[iid] = f"image {iid} could not be encoded: {rec.get('error') or 'unknown error'}"
             else:  # not encoded with this model, or running on a worker that may be dead: claim it
                 if state not in (QUEUED, RUNNING):
-                    proc.records.set_fields(key, state=QUEUED, group=ENCODE_GROUP, lane=ENCODE_LANE, done=0, total=0)
+                    proc.records.set_fields(key, state=QUEUED, group=encode_group(proc.model), lane=ENCODE_LANE, done=0, total=0)
                 claimed = proc.claim(key)
                 encoded = encoded or bool(claimed)
                 try:

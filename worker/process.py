@@ -1,18 +1,22 @@
-"""One worker process: its loaded model, its heartbeat, and the claiming of units for its tasks.
+"""One worker process: its models, its heartbeat, and the claiming of units for its tasks.
 
-One `WorkerProcess` per Celery worker process (the model is loaded once). A task hands it one
-unit (`run_encode(image_id)` / `run_decode(job_id)`): it claims the unit plus other queued units of
-the same group (one sampler batch, see core.records for the claim protocol) and gives the claimed
-keys to `worker.batches`, which does the work and closes the records.
+One `WorkerProcess` per Celery worker process. It serves some of the registered models (worker.models:
+it consumes their queues and loads each on first use, a few at a time). A task hands it one unit
+(`run_encode(image_id)` / `run_decode(job_id)`): it claims the unit plus other queued units of the
+same group (one sampler batch of one model, see core.records for the claim protocol), loads the
+unit's model and gives the claimed keys to `worker.batches`, which does the work and closes the records.
 
 Its watchdog thread beats the heartbeat, sends again the tasks of units whose worker died, and ends
 this process (exit code 75) when its Celery consumer can no longer be trusted: after Redis was
 unreachable (Celery's consumer may never consume again after a failed acknowledgement), or when it
-sits idle while its queue has messages. The supervisor (`server.supervisor`) starts a new one.
+sits idle while its queues have messages. The supervisor (`server.supervisor`) starts a new one. It also
+publishes the registry (every model's entry and files, for the API) and fails units queued for a model
+that no live worker serves, once they waited DGAE_UNSERVED_TIMEOUT.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -25,22 +29,20 @@ import redis
 from PIL import Image
 
 from core import metrics, retention
-from core.models import DomainCheck, ServedModel, StepRange
+from core.models import ALL_MODELS, serves
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
+from core.specs import model_of_group
 from core.store import Store
 from worker.batches import Worker, decode_jobs, encode_images
+from worker.models import ModelSet, ModelUnavailable, model_files
 
 log = logging.getLogger("diffusegae.worker")
 
 STALLED_AFTER_S = 30.0  # idle this long while the queue has messages: the consumer is stuck
 ORPHAN_SWEEP_S = 10.0  # how often running units of dead workers are looked for
 GIVE_BACK_PAUSE_S = 1.0  # before a unit of another deployment goes back to the queue
-
-
-class ModelNotLoaded(RuntimeError):
-    """This worker could not load its model; the units it claims fail with the reason."""
 
 
 class WorkerProcess:
@@ -50,11 +52,7 @@ class WorkerProcess:
         self.store = Store(settings.store_dir)
         self.deployment = self.store.identity()  # units another deployment wrote are given back (core.deployment)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.editor = None  # diffusegae.editing.Editor once loaded
-        self.fingerprint = ""  # of the loaded model folder: latents made by another model are redone
-        self.examples: list[bytes] = []  # PNGs of images the model knows (model.json "examples")
-        self.served: ServedModel | None = None  # the loaded model's contract, built once at load, published every beat
-        self.model_status, self.model_error = "loading", None
+        self.models = ModelSet(settings, self.store.models_dir)
         self.dispatcher = dispatcher
         self._stop = threading.Event()
         self._busy = False
@@ -65,9 +63,18 @@ class WorkerProcess:
 
     # --- lifecycle ---
     def start(self) -> None:
-        """Start the heartbeat, then load the model (errors are reported, the worker stays up)."""
+        """Start the heartbeat, then load the default model when this worker serves it (so that the first request
+        does not wait for it; a failure is reported, the worker stays up)."""
+        import torch
+
+        torch.set_num_threads(self.settings.torch_thread_count())
         threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True).start()
-        self.load_model()
+        if self.models.serves_model(self.models.default):
+            try:
+                self.models.get(self.models.default)
+            except ModelUnavailable:
+                pass  # in the heartbeat: the API says why
+        self._safe_beat()
 
     def stop(self) -> None:
         self._stop.set()
@@ -76,60 +83,21 @@ class WorkerProcess:
         except Exception:  # Redis gone at shutdown: the key expires by itself
             pass
 
-    def load_model(self) -> None:
-        import torch
-
-        from diffusegae.checkpoint import CheckpointError
-        from diffusegae.editing import Editor
-        from diffusegae.model_folder import ModelFolder
-
-        torch.set_num_threads(self.settings.torch_thread_count())
-        model_dir = self.settings.model_dir
-        try:
-            load_started = time.monotonic()
-            self.editor = Editor.load(model_dir, self.settings.device, runtime=self.settings.runtime,
-                                      threads=self.settings.torch_thread_count(), cache_dir=self.settings.onnx_cache_dir,
-                                      bf16_min_batch=self.settings.bf16_min_batch)
-            self.fingerprint = ModelFolder(model_dir).fingerprint()
-            self.examples = [p.read_bytes() for p in ModelFolder(model_dir).example_files()]
-        except (CheckpointError, OSError, RuntimeError, ValueError) as e:
-            self.model_status, self.model_error = "error", f"cannot load the model in {model_dir}: {e}"
-            log.error(self.model_error)
-            self._safe_beat()
-            return
-        self.served = self._contract()
-        self.model_status = "ready"
-        if self.editor.domain is None:
-            log.warning("model %s has no domain statistics (%s/domain): encoded images get no domain score and "
-                        "out-of-domain images are not flagged; run diffusegae calibrate-domain --model %s",
-                        self.editor.info.name, model_dir, model_dir)
-        metrics.model_loaded(time.monotonic() - load_started, str(self.editor.device))
-        self._safe_beat()
-        log.info("worker %s: model %s loaded on %s, runtime %s (%s)", self.worker_id, self.editor.info.name,
-                 self.editor.device, self.editor.runtime.name, self.editor.runtime.detail)
-
-    def _contract(self) -> ServedModel:
-        """The loaded model's contract (core.models), as this worker publishes it."""
-        info, domain = self.editor.info, self.editor.domain
-        return ServedModel(
-            name=info.name, fingerprint=self.fingerprint, resolution=info.resolution, attributes=info.attributes,
-            chunk_sizes=info.chunk_sizes, values=dict(zip(info.attributes, info.values)),
-            num_timesteps=info.num_timesteps, steps=StepRange(min=info.min_steps, max=info.num_timesteps),
-            default_steps=info.default_steps, default_sampler=info.default_sampler, samplers=info.samplers,
-            spacing=info.spacing, description=info.description, dataset=info.dataset, examples=len(self.examples),
-            example_labels=info.example_labels,
-            domain=DomainCheck(score=domain.config.score) if domain is not None else None,
-            device=str(self.editor.device), runtime=self.editor.runtime.name, runtime_note=self.editor.runtime.note)
-
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:
-        model = self.served.model_dump(mode="json") if self.served else None
+        entries, known = self.models.entries()
+        serves = [ALL_MODELS] if self.models.serves_all() else self.models.served_names()
         info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(), "store": self.deployment,
-                "model_status": self.model_status, "model_error": self.model_error, "model": model}
+                "serves": serves, "default": self.models.default, "loaded": self.models.loaded(),
+                "max_models": self.settings.max_models}
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)
-        if self.model_status == "ready":  # again on every beat: survives Redis losing its data
-            self.records.publish_model(model)
-            self.records.publish_examples(self.examples)
+        # the registry, again on every beat: it survives Redis losing its data and shows models registered since
+        published = self.records.models()
+        self.records.publish_models({n: e.model_dump_json() for n, e in entries.items()}, set(published) - set(entries))
+        for name, entry in entries.items():
+            fingerprint = entry.contract.fingerprint if entry.contract else ""
+            if fingerprint and self.records.model_files_fingerprint(name) != fingerprint:
+                self.records.publish_model_files(name, fingerprint, model_files(known[name].folder))
 
     def _safe_beat(self) -> bool:
         try:
@@ -151,9 +119,10 @@ class WorkerProcess:
             if self._redis_lost:
                 self.restart("Redis is reachable again after an outage")
             try:
-                if time.monotonic() - last_sweep >= ORPHAN_SWEEP_S and self.model_status == "ready":
+                if time.monotonic() - last_sweep >= ORPHAN_SWEEP_S:
                     last_sweep = time.monotonic()
                     self.send_orphans_again()
+                    self.fail_unserved()
                 if time.monotonic() - last_retention >= retention_every:
                     last_retention = time.monotonic()
                     retention.sweep(self.records, self.store, self.settings.retention_s)
@@ -168,22 +137,46 @@ class WorkerProcess:
             self._send_again(key)
 
     def _send_again(self, key: str) -> None:
-        unit = self.records.id_of(key)
+        unit, model = self.records.id_of(key), self.model_of(key)
         if self.records.is_image_key(key):
-            self.dispatcher.encode(unit)
+            self.dispatcher.encode(unit, model)
         else:
-            self.dispatcher.decode(unit, self.records.lane_of(key))
+            self.dispatcher.decode(unit, self.records.lane_of(key), model)
+
+    def model_of(self, key: str) -> str:
+        """The model a unit runs in: an image's `model_name`, a job's spec's `model` (records from before models
+        were named: the default model)."""
+        if self.records.is_image_key(key):
+            return self.records.fields(key, "model_name")["model_name"] or self.models.default
+        try:
+            return json.loads(self.records.fields(key, "spec")["spec"] or "{}").get("model") or self.models.default
+        except ValueError:
+            return self.models.default
+
+    def fail_unserved(self) -> None:
+        """Fail the units that waited DGAE_UNSERVED_TIMEOUT for a model no live worker serves."""
+        workers = self.records.workers()
+        registered = set(self.records.models())
+        cutoff = time.time() - self.settings.unserved_timeout
+        for group, oldest in self.records.pending_groups().items():
+            model = model_of_group(group)
+            if oldest >= cutoff or any(serves(w, model, registered) for w in workers):
+                continue
+            why = (f"no live worker serves model {model!r}: this waited {self.settings.unserved_timeout:.0f} s "
+                   "(DGAE_UNSERVED_TIMEOUT) for one; start a worker with --models " + model)
+            for key in self.records.fail_queued(group, cutoff, why):
+                log.warning("%s: %s", key, why)
 
     def _check_consuming(self) -> None:
-        """A worker idle for STALLED_AFTER_S while its queue holds messages is not consuming: restart it."""
-        if self._busy or waiting_messages(self.records, self.settings) == 0:
+        """A worker idle for STALLED_AFTER_S while its queues hold messages is not consuming: restart it."""
+        if self._busy or not any(waiting_messages(self.records, self.settings, self.models.served_names()).values()):
             self._waiting_since = None
             return
         now = time.monotonic()
         self._waiting_since = self._waiting_since or now
         idle_for = min(now - self._waiting_since, now - self._idle_since)
         if idle_for >= STALLED_AFTER_S:
-            self.restart(f"idle for {idle_for:.0f} s while the queue has messages")
+            self.restart(f"idle for {idle_for:.0f} s while its queues have messages")
 
     def restart(self, why: str) -> None:
         """End this process at once; its supervisor starts a fresh one (whose Celery consumer works)."""
@@ -203,22 +196,27 @@ class WorkerProcess:
         self._run(self.records.job_key(job_id), decode_jobs)
 
     def _run(self, key: str, work: Callable[[Worker, list[str]], None]) -> None:
-        """Claim `key` and its batch mates, run `work` on them; any error fails exactly the claimed units."""
+        """Claim `key` and its batch mates, run `work` on them in their model; any error fails exactly the claimed
+        units."""
         owner = self.records.fields(key, "deployment")["deployment"]
         if owner and owner != self.deployment:
             self.give_back(key, owner)
+            return
+        model = self.model_of(key)
+        if not self.models.serves_model(model):  # a task sent to a queue this worker reads before models had queues
+            log.info("%s: model %s is not served here; sending its task to that model's queue", key, model)
+            self._send_again(key)
             return
         keys = self.claim(key)
         if not keys:
             log.info("%s: done, cancelled or taken by a live worker; nothing to do", key)
             metrics.unclaimed(self.records, key)
             return
-        log.info("%s: claimed %d unit(s) for one sampler batch", key, len(keys))
+        log.info("%s: claimed %d unit(s) of model %s for one sampler batch", key, len(keys), model)
         self._busy = True
         try:
-            if self.editor is None:
-                raise ModelNotLoaded(self.model_error or "the model is not loaded")
-            work(Worker(self.records, self.store, self.editor, self.fingerprint, self.claim,
+            held = self.models.get(model)
+            work(Worker(self.records, self.store, model, held.editor, held.fingerprint, self.claim,
                         self.settings.x0_preview_min_steps), keys)
         except redis.ConnectionError:
             # Redis went away mid-batch: the units stay claimed by this worker, whose restart frees them.
@@ -227,7 +225,7 @@ class WorkerProcess:
         except Exception as e:
             log.exception("batch of %s failed", key)
             for k in keys:
-                self.records.finish(k, FAILED, str(e) if isinstance(e, ModelNotLoaded) else f"{type(e).__name__}: {e}")
+                self.records.finish(k, FAILED, str(e) if isinstance(e, ModelUnavailable) else f"{type(e).__name__}: {e}")
         finally:
             self._busy = False
             self._idle_since = time.monotonic()
@@ -248,3 +246,4 @@ class WorkerProcess:
         interactive = self.records.lane_of(key) == "interactive"
         limit = self.settings.max_sampler_batch if interactive else self.settings.max_bulk_batch
         return self.records.claim(key, self.worker_id, limit)
+

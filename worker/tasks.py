@@ -1,4 +1,4 @@
-"""Thin tasks: take an id, hand it to the process's WorkerProcess (which holds the loaded model)."""
+"""Thin tasks: take an id, hand it to the process's WorkerProcess (which holds the loaded models)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,21 @@ from worker.process import WorkerProcess
 
 
 class ModelTask(Task):
-    """Base class holding the per-process WorkerProcess: the model is loaded once per worker process."""
+    """Base class holding the per-process WorkerProcess: each model is loaded once per worker process."""
 
     _process: WorkerProcess | None = None
 
-    @property
-    def process(self) -> WorkerProcess:
+    @staticmethod
+    def current() -> WorkerProcess:
         if ModelTask._process is None:
             settings = get_settings()
             ModelTask._process = WorkerProcess(settings, Dispatcher(app, settings.queue))
             ModelTask._process.start()
         return ModelTask._process
+
+    @property
+    def process(self) -> WorkerProcess:
+        return ModelTask.current()
 
 
 @app.task(name=ENCODE_TASK, base=ModelTask, bind=True, acks_late=True, ignore_result=True)
@@ -41,7 +45,7 @@ def decode(self: ModelTask, job_id: str) -> None:
 
 @worker_init.connect
 def _load_model(**_: Any) -> None:
-    """Load the model before consuming, so the first request does not pay for it."""
+    """Load the default model before consuming, so the first request does not pay for it."""
     encode.process  # noqa: B018 (creates and starts the WorkerProcess)
 
 

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
-from pydantic import ValidationError
 
 from core import signing
-from core.models import ServedModel
 from core.queue import Dispatcher
 from core.records import Records
 from core.settings import Settings
@@ -100,22 +98,3 @@ def get_signer(services: ServicesDep, owner: OwnerDep) -> UrlSigner:
 
 
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
-
-
-def get_model(services: ServicesDep) -> ServedModel:
-    """The model the workers loaded (they publish its contract to Redis, core.models); 503 until one has."""
-    info = services.records.model()
-    if info:
-        try:
-            return ServedModel.model_validate(info)
-        except ValidationError as e:  # a worker of another release: its model is not this API's contract
-            raise HTTPException(503, f"the workers' published model does not read as this API's contract "
-                                     f"({e.error_count()} problem(s), e.g. {e.errors()[0]['loc']}): run workers of "
-                                     "the same release as the API") from None
-    errors = [w.get("model_error") for w in services.records.workers() if w.get("model_error")]
-    if errors:
-        raise HTTPException(503, f"the worker could not load the model: {errors[0]}")
-    raise HTTPException(503, "no worker has loaded the model yet; start one (diffusegae worker) or wait for it")
-
-
-ModelDep = Annotated[ServedModel, Depends(get_model)]

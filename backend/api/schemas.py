@@ -73,15 +73,26 @@ class InterpolateRequest(Sampling):
     callback_url: CallbackUrl = None
 
 
+ModelName = Annotated[str | None, Field(None, min_length=1, max_length=64,
+                                        description="a registered model (GET /api/models); null: the default model")]
+
+
 class BatchRequest(RequestModel):
     items: list[RecombineRequest] = Field(min_length=1, description="recombine bodies, without callback_url, preview or supersede")
     callback_url: CallbackUrl = None
+    model: ModelName = Field(None, description="the model every item runs in (its images must be encoded in it; the "
+                                               "zip's images are uploaded into it); null: the default model")
 
 
 class ImageUpload(RequestModel):
     """The multipart form of an image upload."""
 
     file: UploadFile = Field(description="PNG, JPEG or WebP")
+    model: ModelName = None
+
+
+class EncodeRequest(RequestModel):
+    model: str = Field(min_length=1, max_length=64, description="a registered model (GET /api/models)")
 
 
 # --- responses ---
@@ -131,6 +142,8 @@ class CropOut(BaseModel):
 
 class ImageOut(BaseModel):
     id: str
+    model: str | None = Field(None, description="the model it is encoded in (null: uploaded before models were named, "
+                                                "the default model)")
     status: Literal["queued", "encoding", "ready", "failed"]
     progress: float
     error: str | None = None
@@ -181,6 +194,46 @@ class ModelOut(BaseModel):
                                           "it shows, e.g. {\"identity\": \"bus\", ...}; null where not known")
     preview_steps: int | None = Field(None, description="sampler steps of a `preview` request (live preview while dragging)")
     limits: Limits = Field(description="ranges of weight, steps and frames a request may use")
+
+
+class ModelSummary(BaseModel):
+    """A registered model in the list of models."""
+
+    name: str
+    status: str = Field(description="ready (a live worker serves it), loading, unserved, or failed: why")
+    default: bool = Field(description="uploads that name no model go to it")
+    shipped: bool = Field(description="comes with the deployment (cannot be deleted)")
+    created: float = Field(description="when its folder was made (unix seconds)")
+    resolution: int | None = None
+    attributes: list[str] = Field(default_factory=list)
+    values: dict[str, list[str]] = Field(default_factory=dict)
+    chunk_sizes: list[int] = Field(default_factory=list)
+    default_steps: int | None = None
+    limits: Limits | None = None
+    dataset: str = ""
+    description: str = ""
+    thumbnail_url: str | None = Field(None, description="its first example image")
+    metrics: dict = Field(default_factory=dict, description="key figures of its evaluation (eval/metrics.json)")
+    url: str = Field(description="all about it: its card, examples and figures")
+
+
+class ModelList(BaseModel):
+    models: list[ModelSummary]
+    default: str | None = Field(description="the default model's name")
+
+
+class ModelDetail(ModelSummary):
+    samplers: list[str] = Field(default_factory=list)
+    default_sampler: str | None = None
+    spacing: str | None = None
+    num_timesteps: int | None = None
+    examples: list[str] = Field(default_factory=list, description="URLs of a few images it knows (PNG)")
+    example_labels: list[dict[str, str] | None] = Field(default_factory=list)
+    figures: list[str] = Field(default_factory=list, description="URLs of its evaluation figures (PNG)")
+    card_html: str | None = Field(None, description="its model card (MODEL_CARD.md) rendered to HTML")
+    card_markdown: str | None = None
+    workers: list[str] = Field(default_factory=list, description="live workers that serve it")
+    loaded_on: list[str] = Field(default_factory=list)
 
 
 class Progress(BaseModel):
@@ -252,6 +305,7 @@ class QueueJob(BaseModel):
 class QueueOut(BaseModel):
     waiting: dict[str, int] = Field(description="queued units per lane: interactive (edits), bulk (encodes, batch items)")
     workers: int
+    models: list[ModelServing] = Field(default_factory=list, description="per model: its workers and queue depth")
     jobs: list[QueueJob] = Field(description="the caller's queued and running jobs, newest first")
 
 
@@ -286,11 +340,24 @@ class ModelHealth(BaseModel):
     runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
 
 
+class ModelServing(BaseModel):
+    """Who serves one model, what they hold, and how much of its work waits."""
+
+    name: str
+    status: str = Field(description="ready, loading, unserved (no live worker serves it) or failed: why")
+    workers: list[str] = Field(description="live workers that serve it (consume its queue)")
+    loaded_on: list[str] = Field(description="of those, the ones that hold it loaded")
+    load_s: float | None = Field(None, description="how long its last load took")
+    queued: int = Field(description="task messages waiting in its queue")
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     redis: bool
     workers: int
-    model: ModelHealth | None = Field(None, description="the model a live worker has loaded; all about it: GET /api/model")
+    model: ModelHealth | None = Field(None, description="the default model when a live worker has it loaded; all about "
+                                                        "it: GET /api/model")
+    models: list[ModelServing] = Field(default_factory=list, description="every registered model: who serves it")
     model_error: str | None = None
     detail: str | None = None
     api_keys: bool = Field(description="requests need an API key (DGAE_API_KEYS); false: every visitor shares one "

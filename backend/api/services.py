@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import Services, UrlSigner, unsigned
 from backend.api.domain import job_warnings
+from backend.api.registry import ModelView, model_of_image, served_model
 from backend.api.schemas import (
     BatchItemOut,
     BatchOut,
@@ -59,7 +60,8 @@ def image_out(image_id: str, rec: dict[str, str] | None, filename: str = "", *, 
     width = rec.get("width")
     height = rec.get("height")
     ready = status == "ready"
-    return ImageOut(id=image_id, status=status, progress=progress, error=rec.get("error") or None,
+    return ImageOut(id=image_id, model=rec.get("model_name") or None, status=status, progress=progress,
+                    error=rec.get("error") or None,
                     chunks=json.loads(rec["chunks"]) if ready and rec.get("chunks") else None,
                     filename=filename or None, format=rec.get("format") or None,
                     width=int(width) if width else None, height=int(height) if height else None,
@@ -75,15 +77,17 @@ def _json_field(rec: dict[str, str], name: str) -> Any:
         return None
 
 
-def image_id_for(s: Services, owner: str, data: bytes) -> str:
-    """Shared encodings: the content hash. Not shared: a hash of the owner and the content, so nothing of one
-    key's upload (not even that it happened) shows to another."""
-    return content_id(data) if s.settings.shares_encodings() else content_id(owner.encode() + b"\0" + data)
+def image_id_for(s: Services, owner: str, data: bytes, model: str, default: str | None) -> str:
+    """An image is its bytes in one model. Shared encodings: the content hash (in the default model; of the model's
+    name and the content in another). Not shared: the same with the owner in front, so nothing of one key's upload
+    (not even that it happened) shows to another."""
+    content = data if model == default else model.encode() + b"\0" + data
+    return content_id(content) if s.settings.shares_encodings() else content_id(owner.encode() + b"\0" + content)
 
 
-def add_image(s: Services, owner: str, data: bytes, filename: str | None,
+def add_image(s: Services, owner: str, data: bytes, filename: str | None, model: ServedModel, default: str | None,
               facts: ImageFacts | None = None) -> tuple[str, ImageFacts]:
-    """Check, store and queue the encoding of one upload; the same bytes are encoded once.
+    """Check, store and queue the encoding of one upload in `model`; the same bytes in one model are encoded once.
 
     `facts`: what `check_image` said about these bytes, when the caller checked them already (a batch
     checks all its images before it stores any); else they are checked here."""
@@ -94,15 +98,13 @@ def add_image(s: Services, owner: str, data: bytes, filename: str | None,
         # "the file", not its name: one upload per request, so the caller knows which (the UI puts the name first)
         facts = check_image(data, max_pixels=s.settings.max_image_pixels, name="the file",
                             max_decodes=s.settings.max_concurrent_decodes)
-    image_id = image_id_for(s, owner, data)
+    image_id = image_id_for(s, owner, data, model.name, default)
     s.store.put_original(image_id, data)
-    model = s.records.model()
-    fingerprint = model.get("fingerprint", "") if model else ""  # "" = unknown: no worker has published its model yet
-    state = s.records.queue_encode(image_id, fingerprint, format=facts.format, width=facts.width, height=facts.height,
-                                   bytes=len(data), deployment=s.deployment)
+    state = s.records.queue_encode(image_id, model.name, model.fingerprint, format=facts.format, width=facts.width,
+                                   height=facts.height, bytes=len(data), deployment=s.deployment)
     s.records.add_image_owner(owner, image_id, (filename or "")[:200])
     if state in ("new", QUEUED):  # a second task for a queued image finds it taken and returns
-        s.dispatcher.encode(image_id)
+        s.dispatcher.encode(image_id, model.name)
     return image_id, facts
 
 
@@ -138,29 +140,48 @@ def check_attributes(model: ServedModel, names: list[str], where: str) -> None:
         raise HTTPException(422, f"{where}unknown attribute(s) {unknown}; the model has {list(model.attributes)}")
 
 
-def recombine_spec(s: Services, owner: str, model: ServedModel, body: RecombineRequest,
-                   where: str = "", lane: Lane = "interactive") -> RecombineSpec:
-    """A recombine body -> the spec the worker runs; 404/422 when it cannot run."""
+def image_model(s: Services, owner: str, image_id: str, what: str, view: ModelView | None = None) -> ServedModel:
+    """The model the caller's image `image_id` is encoded in, as a request uses it (404, 422, 503 as served_model)."""
+    owned_image(s, owner, image_id, what)
+    return served_model(s, model_of_image(s, image_id, view), view)
+
+
+def same_model(s: Services, owner: str, model: ServedModel, image_id: str, what: str) -> str:
+    """`image_id` (404 unless the caller's), which must be encoded in `model`: 422 naming both models and the fix."""
+    owned_image(s, owner, image_id, what)
+    other = model_of_image(s, image_id)
+    if other != model.name:
+        raise HTTPException(422, f"{what} {image_id} is encoded in model {other}, the base image in model {model.name}: "
+                                 f"upload it with model={model.name}, or POST /api/images/{image_id}/encode "
+                                 f'{{"model": "{model.name}"}} and use the id that returns')
+    return image_id
+
+
+def recombine_spec(s: Services, owner: str, body: RecombineRequest, where: str = "", lane: Lane = "interactive",
+                   model: ServedModel | None = None) -> RecombineSpec:
+    """A recombine body -> the spec the worker runs, in its base image's model (`model`: the one the caller
+    requires it in, e.g. a batch's); 404/422/503 when it cannot run."""
+    model = model or image_model(s, owner, body.base, f"{where}base image")
+    base = same_model(s, owner, model, body.base, f"{where}base image")
     check_attributes(model, list(body.attributes), where)
-    sampled = sampling(model, body, where)  # what the request asks for is checked before the images it names
-    base = owned_image(s, owner, body.base, f"{where}base image")
+    sampled = sampling(model, body, where)
     attrs = {}
     for name, edit in body.attributes.items():
-        donor = owned_image(s, owner, edit.donor, f"{where}donor image of {name}") if edit.donor else None
+        donor = same_model(s, owner, model, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         attrs[name] = Blend(donor=donor, weight=edit.weight)
     if body.preview and body.steps is None:
         sampled["steps"] = preview_steps(s, model)
-    return RecombineSpec(base=base, attributes=attrs, lane=lane, **sampled)
+    return RecombineSpec(model=model.name, base=base, attributes=attrs, lane=lane, **sampled)
 
 
-def interpolate_spec(s: Services, owner: str, model: ServedModel, body: InterpolateRequest) -> InterpolateSpec:
+def interpolate_spec(s: Services, owner: str, body: InterpolateRequest) -> InterpolateSpec:
+    model = image_model(s, owner, body.base, "base image")
     if body.attributes is not None:
         if not body.attributes:
             raise HTTPException(422, "attributes: name at least one attribute, or null for all")
         check_attributes(model, body.attributes, "")
     sampled = sampling(model, body)
-    return InterpolateSpec(base=owned_image(s, owner, body.base, "base image"),
-                           donor=owned_image(s, owner, body.donor, "donor image"),
+    return InterpolateSpec(model=model.name, base=body.base, donor=same_model(s, owner, model, body.donor, "donor image"),
                            attributes=tuple(body.attributes) if body.attributes is not None else None,
                            frames=body.frames, **sampled)
 
@@ -180,7 +201,7 @@ def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "", callback
     s.records.create_job(job_id, spec, owner=owner, batch=batch, deployment=s.deployment,
                          **({"callback": callback} if callback else {}))
     try:
-        s.dispatcher.decode(job_id, spec.lane)
+        s.dispatcher.decode(job_id, spec.lane, spec.model)
     except Exception:
         s.records.drop_fields(s.records.job_key(job_id), "callback")  # the caller never learns its id: no webhook either
         s.records.cancel(s.records.job_key(job_id))  # no task will ever run it

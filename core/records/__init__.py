@@ -4,12 +4,16 @@ One unit of work is a Redis hash: an image's encoding (`image:<sha256>`) or a de
 (`job:<id>`, a recombination or an interpolation). Fields every one has:
 
     state     queued | running | succeeded | failed | cancelled
-    group     what can share a sampler batch (core.specs.sampler_group): "encode" or "decode:<lane>:<steps>:<sampler>"
+    group     what can share a sampler batch, never two models: "encode:<model>" or
+              "decode:<model>:<lane>:<steps>:<sampler>" (core.specs)
     lane      interactive | bulk (core.specs.Lane; every encode is bulk): the batch size a worker claims with,
               read from this field, never out of the group (units written before it was stored were all bulk)
     done, total  sampler steps
     claimant  id of the worker process running it; leader: key of the unit whose task ran it
     error     a message for people when failed
+
+An image's record also names the registered model it is encoded in (`model_name`; one model per image,
+core.specs) and, once encoded, that model's fingerprint (`model`): latents of another fingerprint are redone.
 
 A job or batch whose request named a callback_url has `callback` (the URL) and, once it ended, `webhook` (its
 delivery's status as JSON; see lua/ended.lua and core.webhooks).
@@ -40,7 +44,7 @@ The package, by concern:
     claims.py     the claim protocol: claim, progress, finish, cancel, orphans; the states
     owners.py     ownership, Idempotency-Key, superseded jobs
     outbox.py     the webhook outbox
-    presence.py   heartbeats, the published model, shared secrets
+    presence.py   heartbeats, the published registry of models, shared secrets
     retention.py  last use of each record, forgetting one
     events.py     waiting on a unit's announcements (async)
 

@@ -58,6 +58,13 @@ class Claims(Part):
         """Cancel a queued or running unit -> its state after (a closed one is left as it is)."""
         return self._cancel(keys=[key, self.keys.running, self.keys.webhooks], args=[self.keys.layout, time.time()])
 
+    def fail_queued(self, group: str, before: float, error: str) -> list[str]:
+        """Fail the units of `group` queued before `before` (unix seconds) -> their keys (those still queued)."""
+        pending = self.keys.pending(group)
+        failed = [k for k in self._r.zrangebyscore(pending, "-inf", f"({before}") if self.finish(k, "failed", error)]
+        self._r.zremrangebyscore(pending, "-inf", f"({before}")
+        return failed
+
     def orphans(self) -> list[str]:
         """Running units whose worker died (its heartbeat expired): their tasks may never come back on their own
         (a task whose acknowledgement failed sits unacknowledged until the visibility timeout)."""

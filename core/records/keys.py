@@ -91,12 +91,14 @@ class Keys:
         return f"{self.prefix}webhooks"
 
     @property
-    def model(self) -> str:
-        return f"{self.prefix}model"
+    def models(self) -> str:
+        """The registry as workers publish it: model name -> its entry (core.models.ModelEntry) as JSON."""
+        return f"{self.prefix}models"
 
-    @property
-    def examples(self) -> str:
-        return f"{self.prefix}model:examples"
+    def model_files(self, name: str) -> str:
+        """A model's files for the API to serve (hash: examples/<i>.png, eval/<figure>.png, MODEL_CARD.md, and
+        `fingerprint`, of the folder they were read from)."""
+        return f"{self.prefix}model:{name}:files"
 
     def secret(self, name: str) -> str:
         return f"{self.prefix}secret:{name}"

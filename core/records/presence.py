@@ -1,4 +1,4 @@
-"""What the processes of a deployment publish for each other: worker heartbeats, the loaded model, shared secrets."""
+"""What the processes of a deployment publish for each other: worker heartbeats, the registry of models, shared secrets."""
 
 from __future__ import annotations
 
@@ -32,21 +32,40 @@ class Presence(Part):
         values = self._r.mget([self.keys.hb(i) for i in ids]) if ids else []
         return [json.loads(v) for v in values if v]
 
-    def publish_model(self, info: dict[str, Any]) -> None:
-        self._r.set(self.keys.model, json.dumps(info))
+    def publish_models(self, entries: dict[str, str], gone: set[str] = frozenset()) -> None:
+        """Registry entries (name -> core.models.ModelEntry JSON) as a worker read them; `gone`: names it no
+        longer finds (removed models)."""
+        pipe = self._r.pipeline(transaction=True)
+        if entries:
+            pipe.hset(self.keys.models, mapping=entries)
+        for name in gone:
+            pipe.hdel(self.keys.models, name)
+            pipe.delete(self.keys.model_files(name))
+        pipe.execute()
 
-    def model(self) -> dict[str, Any] | None:
-        raw = self._r.get(self.keys.model)
-        return json.loads(raw) if raw else None
+    def models(self) -> dict[str, str]:
+        """Every published registry entry: name -> JSON."""
+        return self._r.hgetall(self.keys.models)
 
-    def publish_examples(self, pngs: list[bytes]) -> None:
-        """A few images the loaded model knows (PNG bytes), for `GET /api/model/examples/{i}.png`."""
-        self._r.set(self.keys.examples, json.dumps([base64.b64encode(p).decode() for p in pngs]))
+    def drop_model(self, name: str) -> None:
+        self.publish_models({}, {name})
 
-    def model_example(self, index: int) -> bytes | None:
-        raw = self._r.get(self.keys.examples)
-        pngs = json.loads(raw) if raw else []
-        return base64.b64decode(pngs[index]) if 0 <= index < len(pngs) else None
+    def model_files_fingerprint(self, name: str) -> str:
+        """The fingerprint of the folder a model's published files were read from ("" when none are)."""
+        return self._r.hget(self.keys.model_files(name), "fingerprint") or ""
+
+    def publish_model_files(self, name: str, fingerprint: str, files: dict[str, bytes]) -> None:
+        """A model's examples, figures and card (relative path -> bytes), replacing what was there."""
+        key = self.keys.model_files(name)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.delete(key)
+        pipe.hset(key, mapping={"fingerprint": fingerprint,
+                                **{f"file:{p}": base64.b64encode(b).decode() for p, b in files.items()}})
+        pipe.execute()
+
+    def model_file(self, name: str, path: str) -> bytes | None:
+        raw = self._r.hget(self.keys.model_files(name), f"file:{path}")
+        return base64.b64decode(raw) if raw else None
 
     def shared_secret(self, name: str) -> str:
         """A random secret every process of this deployment agrees on: made by the first to ask, kept in Redis."""

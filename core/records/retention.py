@@ -9,7 +9,7 @@ import redis
 from core.records.keys import Keys
 from core.records.part import Part
 from core.records.scripts import register
-from core.specs import ENCODE_GROUP
+from core.specs import encode_group
 
 
 class Retention(Part):
@@ -33,8 +33,8 @@ class Retention(Part):
     def open_jobs(self) -> list[str]:
         """Keys of every queued or running job."""
         keys = set(self._r.zrange(self.keys.running, 0, -1))
-        encodes = self.keys.pending(ENCODE_GROUP)
+        encodes = self.keys.pending(encode_group(""))
         for pending in self._r.scan_iter(match=self.keys.pending("*"), count=1000):
-            if pending != encodes:
+            if not pending.startswith(encodes):
                 keys.update(self._r.zrange(pending, 0, -1))
         return sorted(k for k in keys if self.keys.kind_of(k) == "job")

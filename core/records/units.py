@@ -12,7 +12,7 @@ from core.records.claims import QUEUED
 from core.records.keys import Keys
 from core.records.part import Part, as_field
 from core.records.scripts import register
-from core.specs import ENCODE_GROUP, ENCODE_LANE, JobSpec, Lane, sampler_group
+from core.specs import ENCODE_LANE, JobSpec, Lane, encode_group, sampler_group
 
 
 def lane(field: str) -> Lane:
@@ -27,14 +27,28 @@ class Units(Part):
         self._queue_encode = register(client, "queue_encode")
         self._pending_lanes = register(client, "pending_lanes")
 
-    def queue_encode(self, image_id: str, model: str, **fields: Any) -> str:
-        """Queue the image's encoding unless it is queued, running or done with `model` ('' = whichever)
-        -> "new" when queued now, else its state. Either way the image counts as used now."""
-        key = self.keys.image(image_id)
-        args: list[Any] = [model, time.time(), ENCODE_GROUP, ENCODE_LANE]
+    def queue_encode(self, image_id: str, model: str, fingerprint: str, **fields: Any) -> str:
+        """Queue the image's encoding in `model` unless it is queued, running or done with the model's weights
+        `fingerprint` ('' = whichever) -> "new" when queued now, else its state. Either way the image counts as
+        used now. An image is encoded in one model (its record's `model_name`)."""
+        key, group = self.keys.image(image_id), encode_group(model)
+        args: list[Any] = [fingerprint, time.time(), group, ENCODE_LANE, "model_name", model]
         for k, v in fields.items():
             args += [k, as_field(v)]
-        return self._queue_encode(keys=[key, self.keys.pending(ENCODE_GROUP), self.keys.used], args=args)
+        return self._queue_encode(keys=[key, self.keys.pending(group), self.keys.used], args=args)
+
+    def images_in_model(self, model: str, limit: int) -> list[str]:
+        """Up to `limit` ids of images encoded in `model` (a scan of every image record: for rare questions)."""
+        out: list[str] = []
+        keys = list(self._r.scan_iter(match=self.keys.image("*"), count=1000))
+        for i in range(0, len(keys), 500):
+            pipe = self._r.pipeline(transaction=False)
+            for k in keys[i:i + 500]:
+                pipe.hget(k, "model_name")
+            out += [self.keys.id_of(k) for k, m in zip(keys[i:i + 500], pipe.execute()) if m == model]
+            if len(out) >= limit:
+                break
+        return out[:limit]
 
     def create_job(self, job_id: str, spec: JobSpec, **fields: Any) -> str:
         """A queued job running `spec`; `fields` are for people (owner, batch). Kind, steps, sampler and
@@ -65,6 +79,15 @@ class Units(Part):
     # --- lanes ---
     def lane_of(self, key: str) -> Lane:
         return lane(self.fields(key, "lane")["lane"])
+
+    def pending_groups(self) -> dict[str, float]:
+        """Every group with queued units -> when its oldest was queued (unix seconds)."""
+        sets = list(self._r.scan_iter(match=self.keys.pending("*"), count=1000))
+        pipe = self._r.pipeline(transaction=False)
+        for key in sets:
+            pipe.zrange(key, 0, 0, withscores=True)
+        start = len(self.keys.pending(""))
+        return {key[start:]: first[0][1] for key, first in zip(sets, pipe.execute()) if first}
 
     def _pending(self) -> list[tuple[str, Lane]]:
         """Every pending set with the lane of its units (one group's units share it: core.specs.sampler_group)."""

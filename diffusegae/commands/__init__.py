@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from diffusegae.commands import calibrate, dataset, edit, evaluate, train
+from diffusegae.commands import calibrate, dataset, edit, evaluate, models, train
 from diffusegae.commands.common import resolve_dataset
 
-GROUPS = (train, dataset, edit, evaluate, calibrate)
+GROUPS = (train, dataset, edit, evaluate, calibrate, models)
 
 
 def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:
@@ -31,10 +31,11 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> None:
 
     from diffusegae.checkpoint import CheckpointError
     from diffusegae.data.folder import DatasetError
+    from diffusegae.registry import RegistryError
 
     try:
         args.func(args)
-    except (CheckpointError, DatasetError) as e:
+    except (CheckpointError, DatasetError, RegistryError) as e:
         raise SystemExit(f"error: {e}") from None
 
 

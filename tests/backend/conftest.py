@@ -11,7 +11,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from backend.api.deps import Services
-from tests.fake_model import fake_model
+from tests.fake_model import fake_model, publish_fake
 from tests.stack import TEST_REDIS_URL, redis_answers
 
 MODEL = fake_model()
@@ -31,7 +31,7 @@ def no_worker_api(tmp_path: Path) -> Iterator[tuple[TestClient, Services]]:
     try:
         with TestClient(create_app(settings)) as client:
             services: Services = client.app.state.services
-            services.records.publish_model(MODEL)
+            publish_fake(services.records, MODEL)
             yield client, services
     finally:
         r = redis.Redis.from_url(TEST_REDIS_URL)

@@ -1,47 +1,69 @@
-"""The typed model contract (core.models): request limits come from the served model, spacing from model.json."""
+"""The typed model contract (core.models): request limits come from the base image's model, spacing from model.json."""
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import shutil
 
 import pytest
+from PIL import Image
 from pydantic import ValidationError
 
 from core.models import ServedModel
-from tests.fake_model import fake_model
+from tests.fake_model import fake_model, publish_fake
 
-BASE = "a" * 64  # not uploaded: a request that passes validation is a 404 for it
+
+def _png(colour: tuple[int, int, int] = (200, 10, 10)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def _upload(client, model: str | None = None, colour: tuple[int, int, int] = (200, 10, 10)) -> str:
+    r = client.post("/api/images", files={"file": ("x.png", _png(colour), "image/png")},
+                    data={"model": model} if model else {})
+    assert r.status_code == 202, r.text
+    return r.json()["id"]
 
 
 def test_a_model_with_T_200_refuses_more_steps_with_422(no_worker_api):
     client, services = no_worker_api
-    services.records.publish_model(fake_model(num_timesteps=200, default_steps=10))
+    publish_fake(services.records, fake_model(name="t200", num_timesteps=200, default_steps=10))
+    base = _upload(client)
+    assert client.get(f"/api/images/{base}").json()["model"] == "t200"
     assert client.get("/api/model").json()["limits"]["steps"] == [1, 200]
-    for path, body in (("/api/recombine", {"base": BASE}), ("/api/interpolate", {"base": BASE, "donor": BASE}),
-                       ("/api/batches", {"items": [{"base": BASE}]})):
+    for path, body in (("/api/recombine", {"base": base}), ("/api/interpolate", {"base": base, "donor": base}),
+                       ("/api/batches", {"items": [{"base": base}]})):
         key = "items" if path == "/api/batches" else None
         too_many = {"items": [{**body["items"][0], "steps": 500}]} if key else {**body, "steps": 500}
         r = client.post(path, json=too_many)
         assert r.status_code == 422, (path, r.text)
         assert "steps" in r.json()["detail"] and "1..200" in r.json()["detail"] and "T = 200" in r.json()["detail"]
         within = {"items": [{**body["items"][0], "steps": 200}]} if key else {**body, "steps": 200}
-        assert client.post(path, json=within).status_code == 404, path  # valid; the image is not there
+        assert client.post(path, json=within).status_code == 202, path
 
 
-def test_the_same_request_runs_on_a_model_with_T_1000(no_worker_api):
+def test_each_request_is_checked_against_its_base_images_model(no_worker_api):
     client, services = no_worker_api
-    services.records.publish_model(fake_model(num_timesteps=1000))
-    assert client.post("/api/recombine", json={"base": BASE, "steps": 500}).status_code == 404
-    assert client.post("/api/recombine", json={"base": BASE, "steps": 1001}).status_code == 422
+    publish_fake(services.records, fake_model(name="t1000", num_timesteps=1000), fake_model(name="t200", num_timesteps=200))
+    big, small = _upload(client), _upload(client, "t200")
+    assert big != small  # the same bytes in another model are another image
+    assert client.post("/api/recombine", json={"base": big, "steps": 500}).status_code == 202
+    assert client.post("/api/recombine", json={"base": big, "steps": 1001}).status_code == 422
+    assert client.post("/api/recombine", json={"base": small, "steps": 500}).status_code == 422
+    r = client.post("/api/recombine", json={"base": small, "attributes": {"pose": {"donor": big}}})
+    assert r.status_code == 422 and "t1000" in r.json()["detail"] and "t200" in r.json()["detail"], r.text
+    assert f"/api/images/{big}/encode" in r.json()["detail"]
 
 
 def test_a_published_model_of_another_shape_is_a_503_not_a_crash(no_worker_api):
     client, services = no_worker_api
-    services.records.publish_model({"name": "old", "attributes": ["a"]})  # an older worker's dict
-    r = client.post("/api/recombine", json={"base": BASE})
-    assert r.status_code == 503 and "same release" in r.json()["detail"]
+    services.records.drop_model("fake")
+    services.records.publish_models({"old": json.dumps({"name": "old", "attributes": ["a"]})})  # an older worker's
+    r = client.post("/api/images", files={"file": ("x.png", _png(), "image/png")})
+    assert r.status_code == 503, r.text
 
 
 def test_the_contract_refuses_an_inconsistent_model():

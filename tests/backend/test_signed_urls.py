@@ -16,6 +16,7 @@ from backend.api.deps import owner_of
 from backend.api.main import ScrubKeys, create_app
 from core.settings import Settings
 from core.signing import signature
+from tests.fake_model import fake_model, publish_fake
 from tests.service.helpers import toy_png
 from tests.stack import TEST_REDIS_URL, redis_answers
 
@@ -36,9 +37,12 @@ def prefix():
 
 
 def _app(tmp_path, prefix: str, **kw) -> TestClient:
+    """An API process (no worker: a model is published by hand, tasks stay queued)."""
     settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=prefix, queue=prefix.rstrip(":"), store_dir=tmp_path / "store",
                         frontend_dir=tmp_path / "no-ui", api_keys=[KEY_A, KEY_B], **kw)
-    return TestClient(create_app(settings))
+    app = create_app(settings)
+    publish_fake(app.state.services.records, fake_model())
+    return TestClient(app)
 
 
 def _forge(secret: bytes, owner: str, path: str, exp: int) -> str:

@@ -20,16 +20,16 @@ def _layout(records: Records, rdb: redis.Redis) -> dict[str, str]:
 
 
 def _spec(lane: str = "interactive") -> RecombineSpec:
-    return RecombineSpec(base=IMAGE, attributes={}, x_T="inferred", seed=0, steps=4, sampler="ddim", lane=lane)
+    return RecombineSpec(model="m", base=IMAGE, attributes={}, x_T="inferred", seed=0, steps=4, sampler="ddim", lane=lane)
 
 
 def test_a_session_of_every_kind_of_write_leaves_the_same_keys_as_before(records, rdb):
     records.shared_secret("url-signing")
     records.heartbeat("w1", {"id": "w1"}, ttl=30)
-    records.publish_model({"name": "m"})
-    records.publish_examples([b"png"])
+    records.publish_models({"m": "{}"})
+    records.publish_model_files("m", "fp", {"examples/0.png": b"png"})
     for image in (IMAGE, DONOR):
-        records.queue_encode(image, "m", filename="x.png")
+        records.queue_encode(image, "m", "fp", filename="x.png")
         records.add_image_owner("o", image, "x.png")
     records.claim(records.image_key(IMAGE), "w1", 1)
     records.finish(records.image_key(IMAGE), SUCCEEDED, model="m")
@@ -54,11 +54,11 @@ def test_a_session_of_every_kind_of_write_leaves_the_same_keys_as_before(records
         "<p>secret:url-signing": "string",
         "<p>hb:w1": "string",
         "<p>workers": "zset",
-        "<p>model": "string",
-        "<p>model:examples": "string",
+        "<p>models": "hash",
+        "<p>model:m:files": "hash",
         f"<p>image:{IMAGE}": "hash",
         f"<p>image:{DONOR}": "hash",
-        "<p>pending:encode": "zset",
+        "<p>pending:encode:m": "zset",
         "<p>owner:o:images": "zset",
         "<p>owner:o:names": "hash",
         f"<p>owners:<p>image:{IMAGE}": "set",
@@ -68,7 +68,7 @@ def test_a_session_of_every_kind_of_write_leaves_the_same_keys_as_before(records
         f"<p>job:{JOB}": "hash",
         f"<p>job:{BULK}": "hash",
         f"<p>job:{LATER}": "hash",
-        "<p>pending:decode:bulk:4:ddim": "zset",
+        "<p>pending:decode:m:bulk:4:ddim": "zset",
         "<p>owner:o:jobs": "zset",
         f"<p>batch:{BATCH}": "hash",
         "<p>owner:o:supersede": "hash",

@@ -6,12 +6,12 @@ import time
 import uuid
 
 from core.records import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, Records
-from core.specs import ENCODE_GROUP, RecombineSpec, sampler_group
+from core.specs import RecombineSpec, encode_group, sampler_group
 from tests.stack import TEST_REDIS_URL
 
 
 def _spec(steps: int = 10, sampler: str = "ddim") -> RecombineSpec:
-    return RecombineSpec(base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=steps, sampler=sampler)
+    return RecombineSpec(model="m", base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=steps, sampler=sampler)
 
 
 def _jobs(records: Records, n: int, **spec) -> list[str]:
@@ -76,18 +76,18 @@ def test_finish_closes_only_open_units_and_cancel_leaves_the_queue(records):
 def test_queue_encode_requeues_a_failed_image_or_one_made_by_another_model(records):
     image = "b" * 64
     key = records.image_key(image)
-    assert records.queue_encode(image, "m1", filename="x.png") == "new"
-    assert records.queue_encode(image, "m1") == QUEUED  # already waiting
-    assert records.get(key)["group"] == ENCODE_GROUP
+    assert records.queue_encode(image, "tiny", "m1", filename="x.png") == "new"
+    assert records.queue_encode(image, "tiny", "m1") == QUEUED  # already waiting
+    assert records.get(key)["group"] == encode_group("tiny") and records.get(key)["model_name"] == "tiny"
     _alive(records, "w1")
     assert records.claim(key, "w1", 1) == [key]
     records.finish(key, SUCCEEDED, model="m1")
-    assert records.queue_encode(image, "m1") == SUCCEEDED  # done with this model: left alone
-    assert records.queue_encode(image, "") == SUCCEEDED  # model unknown yet: left alone
-    assert records.queue_encode(image, "m2") == "new"  # another model: encoded again
+    assert records.queue_encode(image, "tiny", "m1") == SUCCEEDED  # done with these weights: left alone
+    assert records.queue_encode(image, "tiny", "") == SUCCEEDED  # weights unknown yet: left alone
+    assert records.queue_encode(image, "tiny", "m2") == "new"  # other weights: encoded again
     records.claim(key, "w1", 1)
     records.finish(key, FAILED, "bad")
-    assert records.queue_encode(image, "m2") == "new" and "error" not in records.get(key)
+    assert records.queue_encode(image, "tiny", "m2") == "new" and "error" not in records.get(key)
 
 
 def test_orphans_are_running_units_of_dead_workers_only(records, rdb):
@@ -116,14 +116,14 @@ def test_interactive_tasks_are_taken_before_bulk_ones_and_never_share_a_batch_wi
     dispatcher = Dispatcher(app, settings.queue)
     bulk = [records.create_job(uuid.uuid4().hex, _spec().model_copy(update={"lane": "bulk"}), owner="o") for _ in range(3)]
     for key in bulk:
-        dispatcher.decode(records.id_of(key), "bulk")
-    dispatcher.encode("c" * 64)
+        dispatcher.decode(records.id_of(key), "bulk", "m")
+    dispatcher.encode("c" * 64, "m")
     urgent = records.create_job(uuid.uuid4().hex, _spec(), owner="o")
-    dispatcher.decode(records.id_of(urgent), "interactive")
-    lists = queue_lists(settings)
+    dispatcher.decode(records.id_of(urgent), "interactive", "m")
+    lists = queue_lists(settings, "m")
     assert rdb.llen(lists["interactive"]) == 1 and rdb.llen(lists["bulk"]) == 4
     with app.connection_for_read() as conn:
-        first = conn.SimpleQueue(settings.queue).get(timeout=5)  # kombu's consumer, as the worker's
+        first = conn.SimpleQueue(f"{settings.queue}.m").get(timeout=5)  # kombu's consumer, as the worker's
         assert first.headers["task"] == "diffusegae.decode" and first.payload[0] == [records.id_of(urgent)]
         first.ack()
     _alive(records, "w1")
@@ -180,10 +180,25 @@ def test_every_state_and_progress_change_is_announced_on_the_units_channel(recor
 
 def test_the_lane_is_read_from_the_units_field_never_out_of_its_group(records, rdb):
     image = "c" * 64
-    records.queue_encode(image, "m")
+    records.queue_encode(image, "m", "fp")
     (urgent,) = _jobs(records, 1)
     assert records.get(records.image_key(image))["lane"] == "bulk" and records.lane_of(urgent) == "interactive"
     assert records.waiting() == {"interactive": 1, "bulk": 1}
     assert records.queue_position(records.get(urgent)) == 0
     rdb.hdel(urgent, "lane")  # as written before units stored their lane: bulk, whatever its group says
     assert records.lane_of(urgent) == "bulk" and records.waiting() == {"interactive": 0, "bulk": 2}
+
+
+def test_queued_units_of_a_group_fail_once_they_waited_too_long(records):
+    old, new = "d" * 64, "e" * 64
+    records.queue_encode(old, "b", "fp")
+    cutoff = time.time()
+    time.sleep(0.01)
+    records.queue_encode(new, "b", "fp")
+    records.queue_encode("f" * 64, "a", "fp")
+    groups = records.pending_groups()
+    assert set(groups) == {encode_group("a"), encode_group("b")} and groups[encode_group("b")] < cutoff
+    assert records.fail_queued(encode_group("b"), cutoff, "no worker") == [records.image_key(old)]
+    assert records.get(records.image_key(old))["state"] == FAILED and records.get(records.image_key(old))["error"] == "no worker"
+    assert records.get(records.image_key(new))["state"] == QUEUED
+    assert records.pending_groups()[encode_group("b")] > cutoff

@@ -15,7 +15,7 @@ def _image(records: Records, store: Store, owner: str) -> str:
     image = uuid.uuid4().hex * 2
     store.put_original(image, b"bytes")
     store.write_atomic(store.latents(image), b"latents")
-    records.queue_encode(image, "m", filename="a.png")
+    records.queue_encode(image, "m", "fp", filename="a.png")
     records.add_image_owner(owner, image)
     records.heartbeat("w", {"id": "w"}, 30)
     records.claim(records.image_key(image), "w", 1)
@@ -26,7 +26,7 @@ def _image(records: Records, store: Store, owner: str) -> str:
 def test_unused_records_and_their_files_are_deleted_and_open_ones_kept(records, tmp_path):
     store = Store(tmp_path)
     old, used = _image(records, store, "o"), _image(records, store, "o")
-    job = records.create_job(new_id(), RecombineSpec(base=used, attributes={"pose": Blend(donor=None, weight=1)},
+    job = records.create_job(new_id(), RecombineSpec(model="m", base=used, attributes={"pose": Blend(donor=None, weight=1)},
                                                      x_T="inferred", seed=0, steps=4, sampler="ddim"), owner="o")
     store.write_atomic(store.result(records.id_of(job)), b"png")
     time.sleep(0.05)
@@ -48,6 +48,6 @@ def test_a_record_used_again_is_not_deleted(records, tmp_path):
     store = Store(tmp_path)
     image = _image(records, store, "o")
     cutoff_time = time.time()
-    records.queue_encode(image, "m")  # the same bytes uploaded again
+    records.queue_encode(image, "m", "fp")  # the same bytes uploaded again
     assert retention.sweep(records, store, 0.0, now=cutoff_time) == 0
     assert store.original(image).is_file()

@@ -131,7 +131,7 @@ def test_settings_need_a_secret_with_hosts_and_never_show_it():
 # --- exactly one delivery queued per ending (the Lua of core.records) ---
 
 def _job(records: Records, **fields) -> str:
-    spec = RecombineSpec(base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=2, sampler="ddim", lane="bulk")
+    spec = RecombineSpec(model="m", base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=2, sampler="ddim", lane="bulk")
     return records.create_job(uuid.uuid4().hex, spec, owner="o", **fields)
 
 

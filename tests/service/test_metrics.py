@@ -181,7 +181,7 @@ def test_jobs_are_counted_once_by_final_state_with_wait_and_run_times():
         return REGISTRY.get_sample_value(name, labels) or 0.0
 
     records = Records.connect(TEST_REDIS_URL, f"t-{uuid.uuid4().hex[:8]}:")
-    spec = RecombineSpec(base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=5, sampler="ddim")
+    spec = RecombineSpec(model="m", base="a" * 64, attributes={}, x_T="inferred", seed=0, steps=5, sampler="ddim")
     try:
         done, cancelled = (records.create_job(uuid.uuid4().hex, spec, owner="o") for _ in range(2))
         records.cancel(cancelled)

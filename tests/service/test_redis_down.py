@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from backend.api.main import create_app
 from core.settings import Settings
+from tests.fake_model import fake_model, publish_fake
 from tests.service.helpers import toy_png
 from tests.stack import free_port, stop_process, wait_for
 
@@ -43,6 +44,7 @@ def test_redis_down_then_back(tmp_path):
             health = client.get("/api/health")
             assert health.status_code == 200 and health.json()["redis"] is False and health.json()["status"] == "degraded"
             proc = _redis(port, workdir)
+            publish_fake(client.app.state.services.records, fake_model())  # what a worker's next beat does
             r = client.post("/api/images", files={"file": ("a.png", toy_png(0, 0, 0))})
             assert r.status_code == 202, r.text
             assert client.get("/api/health").json()["redis"] is True

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from core.webhooks import EVENT_HEADER, EVENT_ID_HEADER, verify
-from tests.fake_model import fake_model
+from tests.fake_model import fake_model, publish_fake
 from tests.service.helpers import toy_png, upload, wait_image, wait_job
 from tests.stack import Stack, drop_prefix, free_port, stop_process, wait_for
 
@@ -160,7 +160,7 @@ def test_with_no_allowed_hosts_a_callback_url_is_refused(tmp_path):
 
     prefix = f"t-{uuid.uuid4().hex[:8]}:"
     records = Records.connect(TEST_REDIS_URL, prefix)
-    records.publish_model(fake_model())
+    publish_fake(records, fake_model())
     settings = Settings(redis_url=TEST_REDIS_URL, key_prefix=prefix, store_dir=tmp_path, frontend_dir=tmp_path / "no-ui")
     try:
         with TestClient(create_app(settings)) as client:

@@ -12,9 +12,11 @@ ENCODE_TIMEOUT_MS = 120_000
 RENDER_TIMEOUT_MS = 120_000
 
 
-def image_id(path: Path) -> str:
-    """The API's image id: the SHA-256 of the uploaded bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def image_id(path: Path, model: str | None = None) -> str:
+    """The API's image id: the SHA-256 of the uploaded bytes (in `model`, a model other than the default: of its name,
+    a NUL and the bytes)."""
+    data = path.read_bytes()
+    return hashlib.sha256(data if model is None else model.encode() + b"\0" + data).hexdigest()
 
 
 def gallery_item(page, img_id: str):
@@ -26,10 +28,11 @@ def open_editor(page) -> None:
     page.wait_for_selector("body[data-ready=true]")
 
 
-def upload(page, paths: list[Path]) -> list[str]:
-    """Upload through the file picker; wait until every image is encoded; returns their ids."""
+def upload(page, paths: list[Path], model: str | None = None) -> list[str]:
+    """Upload through the file picker; wait until every image is encoded; returns their ids. `model`: the page is on
+    that model, not the default one (the ids differ)."""
     page.set_input_files("[data-testid=file-input]", [str(p) for p in paths])
-    ids = [image_id(p) for p in paths]
+    ids = [image_id(p, model) for p in paths]
     for i in ids:
         page.locator(f'[data-testid=gallery-item][data-image-id="{i}"][data-status=ready]').wait_for(timeout=ENCODE_TIMEOUT_MS)
     return ids

@@ -11,7 +11,7 @@ from worker.tensors import latents_meta, save_latents
 
 def test_latents_of_other_inversion_steps_are_not_used(tiny_model, tmp_path):
     ed = Editor.load(tiny_model, "cpu")
-    proc = Worker(records=None, store=None, editor=ed, fingerprint="fp", claim=lambda key: [])
+    proc = Worker(records=None, store=None, model="m", editor=ed, fingerprint="fp", claim=lambda key: [])
     steps, sampler = inversion_settings(ed)
     assert (steps, sampler) == (ed.info.default_steps, ed.info.default_sampler)
     lat = Latents(torch.zeros(1, 32), torch.zeros(1, 14), torch.zeros(1, 3, 16, 16))

@@ -19,7 +19,8 @@ def _latents(ed: Editor) -> dict:
 def test_recombine_rows_blend_the_named_chunks_and_keep_the_base_x_T(tiny_model):
     ed = Editor.load(tiny_model, "cpu")
     lat = _latents(ed)
-    spec = RecombineSpec(base=A, attributes={"pose": Blend(donor=B, weight=0.5), "background": Blend(donor=None, weight=1),
+    spec = RecombineSpec(model="m",
+                         base=A, attributes={"pose": Blend(donor=B, weight=0.5), "background": Blend(donor=None, weight=1),
                                              "identity": Blend(donor=C, weight=1.0)},
                          x_T="inferred", seed=0, steps=4, sampler="ddim")
     z, x = rows_for(ed, spec, lat)
@@ -31,7 +32,8 @@ def test_recombine_rows_blend_the_named_chunks_and_keep_the_base_x_T(tiny_model)
 def test_random_x_T_is_seeded_and_interpolation_gives_one_row_per_frame(tiny_model):
     ed = Editor.load(tiny_model, "cpu")
     lat = _latents(ed)
-    spec = InterpolateSpec(base=A, donor=B, attributes=("pose",), frames=5, x_T="random", seed=3, steps=4, sampler="ddim")
+    spec = InterpolateSpec(model="m",
+                           base=A, donor=B, attributes=("pose",), frames=5, x_T="random", seed=3, steps=4, sampler="ddim")
     z, x = rows_for(ed, spec, lat)
     assert z.shape[0] == x.shape[0] == 5
     assert torch.equal(x, ed.random_x_T([3] * 5))

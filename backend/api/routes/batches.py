@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from backend.api.bodies import parse_spec
-from backend.api.deps import ModelDep, OwnerDep, ServicesDep, SignerDep
+from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses, validation_message
+from backend.api.registry import chosen_model, read_models
 from backend.api.routes.edits import IdempotencyKey
 from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
 from backend.api.services import (
@@ -28,8 +29,8 @@ from backend.api.services import (
     idempotent,
     image_id_for,
     owned_batch,
-    owned_image,
     recombine_spec,
+    same_model,
     sampling,
     submit_job,
 )
@@ -49,10 +50,12 @@ _BODY = {"requestBody": {"content": {
                                                   "or CSV: base,<attr>,<attr>_weight,...,x_T,seed,steps,sampler"},
         "callback_url": {"type": "string", "maxLength": MAX_URL_LENGTH,
                          "description": "when the batch's last item ends, POST the batch JSON here, signed (README, "
-                                        "Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422"}},
+                                        "Webhooks); only hosts the service allows (DGAE_WEBHOOK_HOSTS), else 422"},
+        "model": {"type": "string", "maxLength": 64, "description": "the model every item runs in and the zip's images "
+                                                                   "are uploaded into (default: the default model)"}},
         "additionalProperties": False}}},
     "required": True}}
-FORM_FIELDS = ("file", "spec", "callback_url")  # of the multipart form; any other is a 422
+FORM_FIELDS = ("file", "spec", "callback_url", "model")  # of the multipart form; any other is a 422
 
 
 async def _read_upload(value: Any, limit: int, what: str, setting: str) -> bytes:
@@ -82,10 +85,10 @@ def _check_count(raw: list[Any], s: ServicesDep) -> None:
                                  "(DGAE_MAX_BATCH_ITEMS)")
 
 
-async def _raw_items(s: ServicesDep, model: ServedModel,
-                     request: Request) -> tuple[list[Any], dict[str, bytes], str | None]:
-    """The raw item list, for a zip its files {path in the zip: bytes}, and the callback_url if one is named.
-    Nothing is stored here."""
+async def _raw_items(s: ServicesDep,
+                     request: Request) -> tuple[list[Any], dict[str, bytes], str | None, ServedModel]:
+    """The raw item list, for a zip its files {path in the zip: bytes}, the callback_url if one is named, and the
+    batch's model. Nothing is stored here."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         spec_limit = s.settings.max_json_bytes
         try:
@@ -99,9 +102,10 @@ async def _raw_items(s: ServicesDep, model: ServedModel,
         files = await run_in_threadpool(read_zip, data, max_member_bytes=s.settings.max_upload_bytes,
                                         max_total_bytes=s.settings.max_zip_bytes, max_files=s.settings.max_batch_items * 4)
         spec = await _read_upload(form.get("spec"), spec_limit, "spec", "DGAE_MAX_JSON_BYTES")
+        model = await run_in_threadpool(_batch_model, s, form.get("model"))
         items = await run_in_threadpool(parse_spec, spec.decode("utf-8", "replace"), list(model.attributes))
         _check_count(items, s)
-        return items, files, _callback_field(form.get("callback_url"))
+        return items, files, _callback_field(form.get("callback_url")), model
     try:
         body = await request.json()  # its nesting depth was checked by the BodyLimit middleware
     except (ValueError, RecursionError) as e:
@@ -110,7 +114,15 @@ async def _raw_items(s: ServicesDep, model: ServedModel,
         raise HTTPException(422, 'send {"items": [recombine bodies]} as JSON, or multipart with a zip (file) and a spec')
     _check_known(body, tuple(BatchRequest.model_fields), "a batch body")
     _check_count(body["items"], s)
-    return body["items"], {}, _callback_field(body.get("callback_url"))
+    model = await run_in_threadpool(_batch_model, s, body.get("model"))
+    return body["items"], {}, _callback_field(body.get("callback_url")), model
+
+
+def _batch_model(s: ServicesDep, name: Any) -> ServedModel:
+    """The model a batch runs in: the one it names, else the default."""
+    if name is not None and not isinstance(name, str):
+        raise HTTPException(422, "model: must be a string, the name of a registered model (GET /api/models)")
+    return chosen_model(s, name)
 
 
 def _callback_field(value: Any) -> str | None:
@@ -159,23 +171,23 @@ def _check_items(s: ServicesDep, owner: str, model: ServedModel, bodies: list[Re
         check_attributes(model, list(body.attributes), where)
         sampling(model, body, where)
         if body.base not in new:
-            owned_image(s, owner, body.base, f"{where}base image")
+            same_model(s, owner, model, body.base, f"{where}base image")
         for name, edit in body.attributes.items():
             if edit.donor and edit.donor not in new:
-                owned_image(s, owner, edit.donor, f"{where}donor image of {name}")
+                same_model(s, owner, model, edit.donor, f"{where}donor image of {name}")
 
 
 @router.post("", status_code=202, response_model=BatchOut, openapi_extra=_BODY,
              responses=error_responses(400, 404, 413, 415))
-async def create_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: ModelDep, request: Request,
+async def create_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, request: Request,
                        idempotency_key: IdempotencyKey = None) -> BatchOut:
     """A list of recombination specs as JSON `{"items": [...]}`, or multipart: `file` = zip of images and
     `spec` = JSON list (base/donor name files in the zip) or CSV. The whole batch is checked first (the spec,
     every item, every image of the zip it names); only then are the images stored and the items queued.
     Files of the zip that no item names are ignored."""
-    raw, files, callback_url = await _raw_items(s, model, request)
+    raw, files, callback_url, model = await _raw_items(s, request)
     # The parsed request, not its bytes: a retried multipart body has a new boundary but the same items and files.
-    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(json.dumps([raw, model.name], sort_keys=True, default=str).encode())
     if callback_url is not None:
         digest.update(b"callback_url\0" + callback_url.encode())
     for name in sorted(files):
@@ -195,19 +207,24 @@ async def create_batch(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: 
             if bodies[-1].preview or bodies[-1].supersede is not None:
                 raise HTTPException(422, f"items[{i}]: preview and supersede are for live previews "
                                          "(POST /api/recombine), not batch items")
-        named = _name_zip_files(bodies, files, lambda data: image_id_for(s, owner, data))
+        default = read_models(s).default
+
+        def id_of(data: bytes) -> str:
+            return image_id_for(s, owner, data, model.name, default)
+
+        named = _name_zip_files(bodies, files, id_of)
         if named:  # without images to store, recombine_spec below checks every item before any is queued
-            await run_in_threadpool(_check_items, s, owner, model, bodies, {image_id_for(s, owner, d) for d in named.values()})
+            await run_in_threadpool(_check_items, s, owner, model, bodies, {id_of(d) for d in named.values()})
         facts = {}
         for path, data in named.items():
             facts[path] = await run_in_threadpool(check_image, data, max_pixels=s.settings.max_image_pixels, name=path,
                                                   max_decodes=s.settings.max_concurrent_decodes)
         # all checked: store the images, then queue the items
         for path, data in named.items():
-            await run_in_threadpool(add_image, s, owner, data, path, facts[path])
+            await run_in_threadpool(add_image, s, owner, data, path, model, default, facts[path])
         specs = []
         for i, body in enumerate(bodies):
-            specs.append(await run_in_threadpool(recombine_spec, s, owner, model, body, f"items[{i}]: ", "bulk"))
+            specs.append(await run_in_threadpool(recombine_spec, s, owner, body, f"items[{i}]: ", "bulk", model))
         batch_id = new_id()
 
         def submit_all() -> list[str]:

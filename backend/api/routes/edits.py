@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import ModelDep, OwnerDep, ServicesDep, SignerDep, UrlSigner
+from backend.api.deps import OwnerDep, ServicesDep, SignerDep, UrlSigner
 from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
 from backend.api.services import (
     callback,
@@ -44,16 +44,17 @@ def _body_hash(route: str, body: RecombineRequest | InterpolateRequest) -> str:
 
 
 @router.post("/recombine", status_code=202, response_model=JobOut, responses=_RESPONSES)
-async def recombine(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: ModelDep, body: RecombineRequest, wait: Wait = None,
+async def recombine(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: RecombineRequest, wait: Wait = None,
                     idempotency_key: IdempotencyKey = None) -> Response:
-    """Decode the base's z_dis with chosen chunks blended towards donors' (chunk = base + weight (donor - base)).
+    """Decode the base's z_dis with chosen chunks blended towards donors' (chunk = base + weight (donor - base)), in
+    the base image's model (donors must be encoded in it too: 422 otherwise).
 
     Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
     While a slider moves, a client sends `preview: true` (few steps) with a `supersede` key, then the final request.
     """
     async def create() -> str:
         url = callback(s, body.callback_url)
-        spec = await run_in_threadpool(recombine_spec, s, owner, model, body)
+        spec = await run_in_threadpool(recombine_spec, s, owner, body)
         job_id = await run_in_threadpool(submit_job, s, owner, spec, "", url)
         if body.supersede:
             await run_in_threadpool(s.records.supersede, owner, body.supersede, job_id)
@@ -64,7 +65,7 @@ async def recombine(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: Mod
 
 
 @router.post("/interpolate", status_code=202, response_model=JobOut, responses=_RESPONSES)
-async def interpolate(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: ModelDep, body: InterpolateRequest,
+async def interpolate(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: InterpolateRequest,
                       wait: Wait = None, idempotency_key: IdempotencyKey = None) -> Response:
     """Frames from base to donor: lerp of z_dis (the named chunks, or all) and slerp of x_T.
 
@@ -72,7 +73,7 @@ async def interpolate(s: ServicesDep, owner: OwnerDep, sign: SignerDep, model: M
     """
     async def create() -> str:
         url = callback(s, body.callback_url)
-        spec = await run_in_threadpool(interpolate_spec, s, owner, model, body)
+        spec = await run_in_threadpool(interpolate_spec, s, owner, body)
         return await run_in_threadpool(submit_job, s, owner, spec, "", url)
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("interpolate", body), create)

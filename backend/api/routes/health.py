@@ -1,29 +1,51 @@
-"""Health: Redis, live workers, the model they loaded (in brief: all about the model is GET /api/model)."""
+"""Health: Redis, live workers, and who serves each model (all about a model: GET /api/models/{name})."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from backend.api.deps import ServicesDep
-from backend.api.schemas import HealthOut, ModelHealth
+from backend.api.deps import Services, ServicesDep
+from backend.api.registry import ModelView, queue_depths, read_models
+from backend.api.schemas import HealthOut, ModelHealth, ModelServing
 from core.settings import redacted
 
 router = APIRouter(prefix="/api/health", tags=["health"])
 
 
+def serving(s: Services, view: ModelView) -> list[ModelServing]:
+    """Per registered model: its status, the live workers that serve it and hold it, its queue's depth."""
+    names = sorted(view.entries)
+    depths = queue_depths(s, names)
+    out = []
+    for name in names:
+        held = [(w, m) for w, m in view.loaded(name) if m.status == "ready"]
+        out.append(ModelServing(name=name, status=view.status(name), workers=[w["id"] for w in view.serving(name)],
+                                loaded_on=[w for w, _ in held], load_s=held[0][1].load_s if held else None,
+                                queued=depths[name]))
+    return out
+
+
 @router.get("", response_model=HealthOut)
 def health(s: ServicesDep) -> HealthOut:
-    """Always 200: "ok" when Redis answers and a live worker has the model loaded, else "degraded". Small, to be
-    polled: the model's attributes, value names and examples are in GET /api/model."""
+    """Always 200: "ok" when Redis answers and a live worker serves the default model, else "degraded". Small, to be
+    polled: a model's attributes, value names and examples are in GET /api/models/{name}."""
     keys = bool(s.settings.api_keys)
     if not s.records.ping():
         where = redacted(s.settings.redis_url)
         return HealthOut(status="degraded", redis=False, workers=0, detail=f"Redis does not answer at {where}",
                          api_keys=keys)
-    workers = s.records.workers()
-    ready = [w for w in workers if w.get("model_status") == "ready" and w.get("model")]
-    errors = [w["model_error"] for w in workers if w.get("model_error")]
-    detail = None if ready else ("no worker is running" if not workers else "no worker has the model loaded")
-    return HealthOut(status="ok" if ready else "degraded", redis=True, workers=len(workers),
-                     model=ModelHealth.model_validate(ready[0]["model"]) if ready else None,
-                     model_error=errors[0] if errors else None, detail=detail, api_keys=keys)
+    view = read_models(s)
+    status = view.status(view.default) if view.default else None
+    runs = next((m for _, m in view.loaded(view.default) if m.status == "ready"), None) if view.default else None
+    if not view.workers:
+        detail = "no worker is running"
+    elif status is None:
+        detail = "no worker has published the models yet"
+    else:
+        detail = None if status == "ready" else f"the default model {view.default} is {status}"
+    return HealthOut(status="ok" if status == "ready" else "degraded", redis=True, workers=len(view.workers),
+                     model=ModelHealth(name=view.default, device=runs.device, runtime=runs.runtime,
+                                       runtime_note=runs.runtime_note) if runs else None,
+                     models=serving(s, view),
+                     model_error=status.removeprefix("failed: ") if status and status.startswith("failed") else None,
+                     detail=detail, api_keys=keys)

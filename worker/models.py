@@ -1,0 +1,211 @@
+"""The models of one worker process: the registry it reads, the ones it serves, the ones it holds loaded.
+
+Every worker reads the deployment's registry (diffusegae.registry: the shipped model folders and
+<store>/models) and publishes each model's entry (core.models.ModelEntry) and files, so the API knows
+every model without loading any. A worker *serves* some of them (`DGAE_WORKER_MODELS`: names, or
+`all`): it consumes their Celery queues (worker.app) and loads one on its first unit, keeping at most
+`DGAE_MAX_MODELS` loaded; the least recently used is unloaded first.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core import metrics
+from core.models import ALL_MODELS, DomainCheck, LoadedModel, ModelContract, ModelEntry, StepRange, model_queue
+from core.settings import Settings
+from diffusegae.checkpoint import CheckpointError
+from diffusegae.editing import Editor, read_info
+from diffusegae.model_folder import ModelFolder
+from diffusegae.registry import ModelRegistry, RegisteredModel
+
+log = logging.getLogger("diffusegae.worker")
+
+class ModelUnavailable(RuntimeError):
+    """A unit's model is not registered, or it could not be loaded: the units that need it fail with the reason."""
+
+
+@dataclass
+class Held:
+    """A loaded model."""
+
+    name: str
+    editor: Editor
+    fingerprint: str  # of its folder: latents made by another model are redone
+
+
+def contract_of(name: str, folder: Path) -> ModelContract:
+    """What a model folder defines, read from its manifest and configs (no weights loaded)."""
+    from diffusegae.domain import read_domain_config
+
+    f = ModelFolder(folder)
+    info = read_info(folder)
+    domain = read_domain_config(f.domain_dir)
+    return ModelContract(
+        name=name, fingerprint=f.fingerprint(), resolution=info.resolution, attributes=info.attributes,
+        chunk_sizes=info.chunk_sizes, values=dict(zip(info.attributes, info.values)),
+        num_timesteps=info.num_timesteps, steps=StepRange(min=info.min_steps, max=info.num_timesteps),
+        default_steps=info.default_steps, default_sampler=info.default_sampler, samplers=info.samplers,
+        spacing=info.spacing, description=info.description, dataset=info.dataset, examples=len(f.example_files()),
+        example_labels=info.example_labels, domain=DomainCheck(score=domain.score) if domain is not None else None)
+
+
+def key_metrics(folder: Path) -> dict[str, Any]:
+    """The figures of eval/metrics.json a list of models shows: swap accuracy per attribute (strict, when measured),
+    reconstruction MSE at the evaluated steps."""
+    try:
+        m = json.loads((ModelFolder(folder).eval_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, Any] = {k: m[k] for k in ("images", "edit_steps") if k in m}
+    steps = str(m.get("edit_steps", ""))
+    if isinstance(m.get("reconstruction_mse"), dict):
+        out["reconstruction_mse"] = {s: v[steps] for s, v in m["reconstruction_mse"].items()
+                                     if isinstance(v, dict) and steps in v}
+    if isinstance(m.get("swap_accuracy"), dict):
+        out["swap_accuracy"] = {a: v.get("all") for a, v in m["swap_accuracy"].items() if isinstance(v, dict)}
+    strict = (((m.get("strict") or {}).get("held_out") or {}).get("swaps") or {}).get("inferred_xT")
+    if isinstance(strict, dict):
+        out["strict_swap_accuracy"] = {a: v["all"]["rate"] for a, v in strict.items()
+                                       if isinstance(v, dict) and isinstance(v.get("all"), dict)}
+    return out
+
+
+def model_files(folder: Path) -> dict[str, bytes]:
+    """What the API serves of a model: examples/<i>.png (the manifest's, in order), eval/<figure>.png, MODEL_CARD.md."""
+    f = ModelFolder(folder)
+    out = {f"examples/{i}.png": p.read_bytes() for i, p in enumerate(f.example_files())}
+    out.update({f"eval/{p.name}": p.read_bytes() for p in sorted(f.eval_dir.glob("*.png"))})
+    card = f.root / "MODEL_CARD.md"
+    if card.is_file():
+        out["MODEL_CARD.md"] = card.read_bytes()
+    return out
+
+
+class ModelSet:
+    def __init__(self, settings: Settings, added_dir: Path) -> None:
+        self.settings = settings
+        shipped = [settings.model_dir, *([settings.models_dir] if settings.models_dir else [])]
+        self.registry = ModelRegistry(shipped, added_dir)
+        self.serves = list(settings.worker_models)
+        self.default = self._default_name()
+        self.status: dict[str, LoadedModel] = {}  # every model this worker loaded or tried to
+        self._held: OrderedDict[str, Held] = OrderedDict()  # least recently used first
+        self._contracts: dict[tuple[str, str], ModelContract | str] = {}  # (folder, fingerprint) -> contract or error
+        self._lock = threading.Lock()  # the heartbeat reads status while a task loads
+
+    def _default_name(self) -> str:
+        try:
+            return ModelFolder(self.settings.model_dir).read_manifest().name
+        except CheckpointError:
+            return self.settings.model_dir.name
+
+    # --- serving ---
+    def serves_all(self) -> bool:
+        return ALL_MODELS in self.serves
+
+    def serves_model(self, name: str) -> bool:
+        return self.serves_all() or name in self.serves
+
+    def served_names(self, known: dict[str, RegisteredModel] | None = None) -> list[str]:
+        """The names whose queues this worker consumes: the registry's (with `all`), else the ones it was given."""
+        if not self.serves_all():
+            return list(self.serves)
+        return sorted(known if known is not None else self.registry.models())
+
+    def queues(self) -> list[str]:
+        return [model_queue(self.settings.queue, m) for m in self.served_names()]
+
+    def get(self, name: str) -> Held:
+        """The loaded model `name`, loading it (and unloading the least recently used) when needed."""
+        known = self.registry.models().get(name)
+        if known is None:
+            self.unload(name)
+            raise ModelUnavailable(f"model {name!r} is not registered (it was removed, or never added)")
+        folder = known.folder
+        held = self._held.get(name)
+        if held is not None and held.fingerprint == ModelFolder(folder).fingerprint():
+            self._held.move_to_end(name)
+            self._touch(name)
+            return held
+        self.unload(name)  # not loaded, or its folder changed since (removed and registered again)
+        while len(self._held) >= self.settings.max_models:
+            self.unload(next(iter(self._held)))
+        self._set(name, LoadedModel(status="loading"))
+        started = time.monotonic()
+        try:
+            editor = Editor.load(folder, self.settings.device, runtime=self.settings.runtime,
+                                 threads=self.settings.torch_thread_count(), cache_dir=self.settings.onnx_cache_dir,
+                                 bf16_min_batch=self.settings.bf16_min_batch)
+            fingerprint = ModelFolder(folder).fingerprint()
+        except (CheckpointError, OSError, RuntimeError, ValueError) as e:
+            why = f"cannot load model {name} from {folder}: {e}"
+            self._set(name, LoadedModel(status="failed", error=why))
+            log.error(why)
+            raise ModelUnavailable(why) from None
+        seconds = time.monotonic() - started
+        held = self._held[name] = Held(name, editor, fingerprint)
+        self._set(name, LoadedModel(status="ready", fingerprint=fingerprint, device=str(editor.device),
+                                    runtime=editor.runtime.name, runtime_note=editor.runtime.note,
+                                    load_s=round(seconds, 3), used=time.time()))
+        metrics.model_loaded(seconds, str(editor.device))
+        if editor.domain is None:
+            log.warning("model %s has no domain statistics (%s/domain): its uploads get no domain score; run "
+                        "diffusegae calibrate-domain --model %s", name, folder, folder)
+        log.info("model %s loaded in %.1f s on %s, runtime %s (%s)", name, seconds, editor.device,
+                 editor.runtime.name, editor.runtime.detail)
+        return held
+
+    def unload(self, name: str) -> None:
+        held = self._held.pop(name, None)
+        if held is None:
+            return
+        with self._lock:
+            self.status.pop(name, None)
+        del held
+        gc.collect()  # the ONNX sessions and tensors go now, before the next model loads
+        log.info("model %s unloaded (at most %d loaded: DGAE_MAX_MODELS)", name, self.settings.max_models)
+
+    def _set(self, name: str, status: LoadedModel) -> None:
+        with self._lock:
+            self.status[name] = status
+
+    def _touch(self, name: str) -> None:
+        with self._lock:
+            if name in self.status:
+                self.status[name] = self.status[name].model_copy(update={"used": time.time()})
+
+    def loaded(self) -> dict[str, dict[str, Any]]:
+        """What the heartbeat says of the models this worker holds or failed to load."""
+        with self._lock:
+            return {n: s.model_dump(mode="json") for n, s in self.status.items()}
+
+    # --- the registry as workers publish it ---
+    def entries(self) -> tuple[dict[str, ModelEntry], dict[str, RegisteredModel]]:
+        """Every registered model's entry (contracts cached by folder fingerprint) -> (entries, registry)."""
+        known = self.registry.models()
+        out = {}
+        for name, m in known.items():
+            error, contract = m.error, None
+            if not error:
+                key = (str(m.folder), ModelFolder(m.folder).fingerprint())
+                if key not in self._contracts:
+                    try:
+                        self._contracts[key] = contract_of(name, m.folder)
+                    except (CheckpointError, OSError, ValueError) as e:
+                        self._contracts[key] = str(e)
+                got = self._contracts[key]
+                contract, error = (got, "") if isinstance(got, ModelContract) else (None, got)
+            figures = tuple(sorted(p.name for p in ModelFolder(m.folder).eval_dir.glob("*.png")))
+            out[name] = ModelEntry(name=name, shipped=m.shipped, created=m.created, error=error, contract=contract,
+                                   metrics=key_metrics(m.folder) if contract else {}, figures=figures,
+                                   card=(m.folder / "MODEL_CARD.md").is_file())
+        return out, known
