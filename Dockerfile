@@ -21,11 +21,13 @@ COPY worker ./worker
 COPY core ./core
 COPY server ./server
 COPY frontend ./frontend
-RUN pip install -e .
+COPY models ./models
+RUN pip install -e ".[seaweedfs]"
 
-# The store is a shared volume, models are mounted read-only (see docker-compose.yml).
+# The shipped models are in the image; the store is DGAE_STORE_URL (S3, docker-compose.yml) or this folder.
 ENV DGAE_STORE_DIR=/data/store \
-    DGAE_MODEL_DIR=/models/vehicles-64 \
+    DGAE_MODEL_DIR=/app/models/vehicles-64 \
+    DGAE_MODELS_DIR=/app/models \
     DGAE_FRONTEND_DIR=/app/frontend
 RUN useradd --create-home --uid 1000 app && mkdir -p /data/store && chown -R app /data
 USER app

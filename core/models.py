@@ -102,7 +102,8 @@ class LoadedModel(_Contract):
     device: str = ""
     runtime: str = ""
     runtime_note: str = ""
-    load_s: float | None = Field(None, description="how long loading took")
+    load_s: float | None = Field(None, description="how long loading took (fetching from the store included)")
+    source: str = Field("", description="where it was loaded from: its folder, the cache, or the store")
     used: float = Field(0.0, description="last used (unix seconds): the least recently used one is unloaded first")
 
 

@@ -9,7 +9,6 @@ job names are touched at every sweep, so they outlive the job however long it wa
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 
 from pydantic import ValidationError
@@ -39,10 +38,9 @@ def sweep(records: Records, store: Store, retention_s: float, *, now: float | No
         unit = records.id_of(key)
         kind = records.kind_of(key)
         if kind == "image":
-            shutil.rmtree(store.image_dir(unit), ignore_errors=True)
+            store.forget_image(unit)
         elif kind == "job":
-            store.result(unit).unlink(missing_ok=True)
-            shutil.rmtree(store.result(unit).with_suffix(""), ignore_errors=True)  # interpolation frames
+            store.forget_job(unit)
     if deleted:
         log.info("retention: deleted %d record(s) unused for %.0f s, with their files", deleted, retention_s)
     return deleted

@@ -26,7 +26,13 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"  # job records, progress and the Celery broker
     key_prefix: str = "dgae:"  # prefix of every Redis key we and Celery's transport write
     queue: str = "diffusegae"  # Celery queue the API sends to and the workers consume
-    store_dir: Path = ROOT / "var" / "store"  # uploads, latents, results (a shared volume when scaled)
+    store_dir: Path = ROOT / "var" / "store"  # uploads, latents, results (folder backend), registered models
+    # s3://BUCKET/PREFIX: uploads, latents and results in that bucket (core.blobs; credentials from AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, the bucket made when missing); empty: the folder DGAE_STORE_DIR
+    store_url: str = ""
+    s3_endpoint: str | None = None  # the S3 server's URL when it is not AWS (e.g. SeaweedFS: http://127.0.0.1:8333)
+    # where a worker keeps the registered models it fetched from the store (by content hash); None: ~/.cache/diffusegae/models
+    model_cache: Path | None = None
     model_dir: Path = ROOT / "models" / "vehicles-64"  # the default model's folder (uploads that name no model)
     models_dir: Path | None = ROOT / "models"  # more shipped models: each folder in it with a model.json
     frontend_dir: Path = ROOT / "frontend"  # static UI served at / when the folder exists
@@ -123,6 +129,10 @@ class Settings(BaseSettings):
 
     def shares_encodings(self) -> bool:
         return not self.api_keys if self.share_encodings is None else self.share_encodings
+
+    def shipped_models(self) -> list[Path]:
+        """The folders of shipped models: the default model's, and DGAE_MODELS_DIR (diffusegae.registry)."""
+        return [self.model_dir, *([self.models_dir] if self.models_dir else [])]
 
     def torch_thread_count(self) -> int:
         import os

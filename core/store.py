@@ -1,24 +1,31 @@
-"""The content-addressed file store shared by the API and the workers (a shared volume when scaled).
+"""The content-addressed store shared by the API and the workers: blobs under these keys (core.blobs: a folder, or
+an S3 bucket when scaled).
 
-    <root>/images/<sha256>/original             the uploaded bytes (the id is their SHA-256)
-    <root>/images/<sha256>/image.png            the image as the model sees it (worker)
-    <root>/images/<sha256>/latents.safetensors  z_sem, z_dis, x_T (worker)
-    <root>/results/<job_id>.png                 a job's result (interpolation: the strip of frames)
-    <root>/results/<job_id>/<i>.png             an interpolation's frames
-    <root>/models/<name>/                       registered models (diffusegae.registry)
+    images/<sha256>/original             the uploaded bytes (the id is their SHA-256)
+    images/<sha256>/image.png            the image as the model sees it (worker)
+    images/<sha256>/latents.safetensors  z_sem, z_dis, x_T (worker)
+    results/<job_id>.png                 a job's result (interpolation: the strip of frames)
+    results/<job_id>/<i>.png             an interpolation's frames
+    deployment-id                        the deployment's id (core.deployment)
+    models/<name>/...                    registered models (diffusegae.registry: files, then registered.json)
 
-Every write goes to a temporary name first and is renamed into place, so a reader never sees
-half a file and two workers redoing the same job cannot corrupt each other's output.
+Every write is whole (the folder backend renames a temporary file into place, S3 PUT is atomic), so a reader
+never sees half a blob and two workers redoing the same job cannot corrupt each other's output.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.blobs import BlobNotFound, Blobs, FolderBlobs, open_blobs
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 ID_PATTERN = "^[0-9a-f]{32,64}$"  # also the `pattern` of id path parameters in the OpenAPI document
 _ID = re.compile("[0-9a-f]{32,64}")
@@ -46,68 +53,105 @@ def _checked(value: str) -> str:
 
 
 class Store:
-    def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+    def __init__(self, root: Path, blobs: Blobs | None = None) -> None:
+        self.root = Path(root)  # DGAE_STORE_DIR: the blobs of the folder backend, the registered models
+        self.blobs = blobs or FolderBlobs(self.root)
 
-    @property
-    def models_dir(self) -> Path:
-        """Where registered models live (diffusegae.registry), beside the uploads every worker reads."""
-        return self.root / "models"
+    @classmethod
+    def of(cls, settings: Settings) -> Store:
+        """The store core.settings names: DGAE_STORE_URL (S3) or the folder DGAE_STORE_DIR."""
+        return cls(settings.store_dir, open_blobs(settings.store_url, settings.store_dir, settings.s3_endpoint,
+                                                  settings.redis_timeout))
 
     def remove_model(self, name: str) -> None:
-        """Delete a registered model's folder: renamed away first (its name is free at once), then removed."""
+        """Delete a registered model (diffusegae.registry's layout): its marker first, so that it is gone at once,
+        then its files."""
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"not a model name: {name!r}")
-        gone = self.models_dir / f".removing-{name}-{uuid.uuid4().hex[:8]}"
-        try:
-            os.rename(self.models_dir / name, gone)
-        except FileNotFoundError:
-            return
-        shutil.rmtree(gone, ignore_errors=True)
+        self.blobs.delete(f"models/{name}/registered.json")
+        self.blobs.delete_prefix(f"models/{name}/")
 
-    def image_dir(self, image_id: str) -> Path:
-        return self.root / "images" / _checked(image_id)
-
-    def original(self, image_id: str) -> Path:
-        return self.image_dir(image_id) / "original"
-
-    def image_png(self, image_id: str) -> Path:
-        return self.image_dir(image_id) / "image.png"
-
-    def latents(self, image_id: str) -> Path:
-        return self.image_dir(image_id) / "latents.safetensors"
-
-    def result(self, job_id: str) -> Path:
-        return self.root / "results" / f"{_checked(job_id)}.png"
-
-    def frame(self, job_id: str, index: int) -> Path:
-        return self.root / "results" / _checked(job_id) / f"{int(index)}.png"
+    # --- keys ---
+    @staticmethod
+    def original_key(image_id: str) -> str:
+        return f"images/{_checked(image_id)}/original"
 
     @staticmethod
-    def write_atomic(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    def image_png_key(image_id: str) -> str:
+        return f"images/{_checked(image_id)}/image.png"
 
+    @staticmethod
+    def latents_key(image_id: str) -> str:
+        return f"images/{_checked(image_id)}/latents.safetensors"
+
+    @staticmethod
+    def result_key(job_id: str) -> str:
+        return f"results/{_checked(job_id)}.png"
+
+    @staticmethod
+    def frame_key(job_id: str, index: int) -> str:
+        return f"results/{_checked(job_id)}/{int(index)}.png"
+
+    def _maybe(self, key: str) -> bytes | None:
+        try:
+            return self.blobs.get(key)
+        except BlobNotFound:
+            return None
+
+    # --- images ---
+    def put_original(self, image_id: str, data: bytes) -> None:
+        """The upload's bytes (the id is their hash: writing them again writes the same bytes, in one request)."""
+        self.blobs.put(self.original_key(image_id), data)
+
+    def original(self, image_id: str) -> bytes:
+        return self.blobs.get(self.original_key(image_id))
+
+    def stream_original(self, image_id: str) -> Iterator[bytes]:
+        return self.blobs.stream(self.original_key(image_id))
+
+    def has_original(self, image_id: str) -> bool:
+        return self.blobs.exists(self.original_key(image_id))
+
+    def put_image_png(self, image_id: str, data: bytes) -> None:
+        self.blobs.put(self.image_png_key(image_id), data)
+
+    def image_png(self, image_id: str) -> bytes | None:
+        """The image as the model sees it; None until it is encoded."""
+        return self._maybe(self.image_png_key(image_id))
+
+    def put_latents(self, image_id: str, data: bytes) -> None:
+        self.blobs.put(self.latents_key(image_id), data)
+
+    def latents(self, image_id: str) -> bytes | None:
+        return self._maybe(self.latents_key(image_id))
+
+    def forget_image(self, image_id: str) -> None:
+        self.blobs.delete_prefix(f"images/{_checked(image_id)}/")
+
+    # --- results ---
+    def put_result(self, job_id: str, data: bytes) -> None:
+        self.blobs.put(self.result_key(job_id), data)
+
+    def put_frame(self, job_id: str, index: int, data: bytes) -> None:
+        self.blobs.put(self.frame_key(job_id, index), data)
+
+    def result(self, job_id: str) -> bytes | None:
+        return self._maybe(self.result_key(job_id))
+
+    def frame(self, job_id: str, index: int) -> bytes | None:
+        return self._maybe(self.frame_key(job_id, index))
+
+    def forget_job(self, job_id: str) -> None:
+        self.blobs.delete(self.result_key(job_id))
+        self.blobs.delete_prefix(f"results/{_checked(job_id)}/")  # an interpolation's frames
+
+    # --- the deployment ---
     def identity(self) -> str:
-        """This store's own random id (`<root>/deployment-id`), made by the first process to ask.
+        """This store's own random id (the blob `deployment-id`), made by the first process to ask.
 
         It names the deployment: every process sharing the store reads the same id (core.deployment)."""
-        path = self.root / "deployment-id"
-        if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-            tmp.write_text(uuid.uuid4().hex[:12] + "\n")
-            try:
-                os.link(tmp, path)  # never replaces an id another process wrote first
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        return path.read_text().strip()
-
-    def put_original(self, image_id: str, data: bytes) -> None:
-        path = self.original(image_id)
-        if not path.is_file() or path.stat().st_size != len(data):
-            self.write_atomic(path, data)
+        try:
+            return self.blobs.get("deployment-id").decode().strip()
+        except BlobNotFound:
+            self.blobs.put_new("deployment-id", (uuid.uuid4().hex[:12] + "\n").encode())  # never replaces another's
+            return self.blobs.get("deployment-id").decode().strip()

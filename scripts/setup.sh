@@ -44,4 +44,6 @@ extras="dev"
 # Redis at DGAE_REDIS_URL (default redis://127.0.0.1:6379/0): pinged, and started here only if it does not
 # answer and is on this machine.
 bash scripts/redis.sh
+# With DGAE_STORE_URL=s3://... and a DGAE_S3_ENDPOINT on this machine: SeaweedFS there (scripts/seaweed.sh).
+DGAE_VENV="$DGAE_VENV" bash scripts/seaweed.sh
 echo "setup: done (virtualenv $DGAE_VENV; 'source $DGAE_VENV/bin/activate' puts diffusegae on PATH)"

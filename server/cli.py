@@ -42,7 +42,9 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    library_cli.run(library_cli.build_parser(add_service_commands), argv)
+    from server import models
+
+    library_cli.run(library_cli.build_parser(add_service_commands, models.add), argv)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,7 @@ def _apply_args(args: argparse.Namespace) -> Settings:
     get_settings.cache_clear()
     settings = get_settings()
     if "DGAE_KEY_PREFIX" not in os.environ:
-        os.environ["DGAE_KEY_PREFIX"] = derived_prefix(Store(settings.store_dir).identity())
+        os.environ["DGAE_KEY_PREFIX"] = derived_prefix(Store.of(settings).identity())
         get_settings.cache_clear()
         settings = get_settings()
     os.environ.setdefault("OMP_NUM_THREADS", str(settings.torch_thread_count()))
@@ -65,7 +65,8 @@ def _check_namespace(settings: Settings) -> None:
 
     records = Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout)
     try:
-        check_namespace(records, Store(settings.store_dir).identity(), str(settings.store_dir))
+        store = Store.of(settings)
+        check_namespace(records, store.identity(), store.blobs.where)
     except NamespaceTaken as e:
         raise SystemExit(f"error: {e}") from None
     except redis.RedisError as e:  # Redis down: the API reports it and the worker waits for it; nothing to compare

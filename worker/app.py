@@ -37,9 +37,14 @@ class ServedQueues(bootsteps.StartStopStep):
             self.timer.cancel()
 
     def add_new(self, c) -> None:
+        from core.blobs import StoreUnavailable
         from worker.tasks import ModelTask
 
-        for queue in ModelTask.current().models.queues():
+        try:
+            queues = ModelTask.current().models.queues()
+        except StoreUnavailable:  # the registry cannot be read now: the next round tries again
+            return
+        for queue in queues:
             if queue not in self.consuming:
                 c.add_task_queue(queue, routing_key=queue)
                 self.consuming.add(queue)

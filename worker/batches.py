@@ -8,6 +8,7 @@ is redone after a crash finds its work done or does it again, never half of it.
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 import logging
@@ -20,12 +21,13 @@ from PIL import Image
 from pydantic import ValidationError
 
 from core import metrics
+from core.blobs import StoreUnavailable
 from core.records import FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Records
 from core.specs import ENCODE_LANE, InterpolateSpec, RecombineSpec, encode_group, parse_job_spec, sampler_group
 from core.store import Store
 from diffusegae.editing import Editor, Latents
 from worker.progress import Cancelled, StepReporter
-from worker.tensors import SpecError, chunk_lists, latents_meta, load_latents, png_bytes, rows_for, save_latents, strip
+from worker.tensors import SpecError, chunk_lists, latents_bytes, latents_meta, load_latents, png_bytes, rows_for, strip
 
 log = logging.getLogger("diffusegae.worker")
 
@@ -51,17 +53,18 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
     images, crops, todo = [], [], []
     for key in keys:
         iid = proc.records.id_of(key)
-        meta = latents_meta(proc.store.latents(iid))
-        if _usable(proc, meta) and proc.store.image_png(iid).is_file():
+        stored = proc.store.latents(iid)
+        meta = latents_meta(stored)
+        if _usable(proc, meta) and proc.store.blobs.exists(proc.store.image_png_key(iid)):
             # encoded before (a redelivered task, or a re-upload after Redis lost its records)
-            lat = load_latents(proc.store.latents(iid), ed.device)
+            lat = load_latents(stored, ed.device)
             proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, lat.z_dis)[0]),
                                 domain=_domain_field(ed, lat)[0], crop=json.dumps(meta.get("crop")))
             continue
         try:
             from diffusegae.data.images import crop_facts, upright_rgb, upright_size
 
-            with Image.open(proc.store.original(iid)) as im:  # upright, opaque, and reduced to a few times the model's
+            with Image.open(io.BytesIO(proc.store.original(iid))) as im:  # upright, opaque, and reduced to a few times the model's
                 crops.append(crop_facts(*upright_size(im), ed.info.resolution))
                 images.append(upright_rgb(im, min_side=4 * ed.info.resolution))  # size: no full-size image is kept
             todo.append(key)
@@ -79,9 +82,9 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
     seen = Editor.to_images(x0)
     for i, key in enumerate(todo):
         iid = proc.records.id_of(key)
-        save_latents(proc.store.latents(iid), lat[i:i + 1],
-                     {"model": proc.fingerprint, "steps": steps, "sampler": sampler, "crop": crops[i]})
-        proc.store.write_atomic(proc.store.image_png(iid), png_bytes(seen[i]))
+        proc.store.put_latents(iid, latents_bytes(lat[i:i + 1], {"model": proc.fingerprint, "steps": steps,
+                                                                 "sampler": sampler, "crop": crops[i]}))
+        proc.store.put_image_png(iid, png_bytes(seen[i]))
         proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunks[i]), domain=domain[i],
                             crop=json.dumps(crops[i]))
 
@@ -104,25 +107,29 @@ def _domain_field(ed: Editor, lat: Latents) -> list[str]:
     return [""] * lat.z_sem.shape[0] if verdicts is None else [json.dumps(v) for v in verdicts]
 
 
-def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
-    """Make sure every image a decode batch needs is encoded with this model -> {image id: why it cannot be}.
+def encode_missing(proc: Worker, image_ids: set[str]) -> tuple[dict[str, bytes], dict[str, str]]:
+    """Make sure every image a decode batch needs is encoded with this model -> (the stored latents of each image
+    that is, {image id: why it cannot be} for the others).
 
     An image not encoded yet is encoded here (as its own sampler batch, before the decode), unless another
     live worker is at it: then this waits for it, up to ENCODE_WAIT_S.
     """
     why: dict[str, str] = {}
+    stored: dict[str, bytes] = {}
     deadline = time.monotonic() + ENCODE_WAIT_S
     waiting = set(image_ids)
     while waiting:
         encoded = False  # by this pass: look again at once, no wait
         for iid in sorted(waiting):
-            if _usable(proc, latents_meta(proc.store.latents(iid))):
+            data = proc.store.latents(iid)
+            if _usable(proc, latents_meta(data)):
+                stored[iid] = data
                 waiting.discard(iid)
                 continue
             key = proc.records.image_key(iid)
             rec = proc.records.get(key) or {}
             state = rec.get("state")
-            if not proc.store.original(iid).is_file():
+            if not proc.store.has_original(iid):
                 why[iid] = f"image {iid} not found in the store"
             elif state == FAILED:
                 why[iid] = f"image {iid} could not be encoded: {rec.get('error') or 'unknown error'}"
@@ -133,6 +140,8 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
                 encoded = encoded or bool(claimed)
                 try:
                     encode_images(proc, claimed)
+                except StoreUnavailable:
+                    raise  # the batch is tried again whole (worker.process)
                 except Exception as e:
                     log.exception("encoding for a decode batch failed")
                     for k in claimed:
@@ -144,7 +153,7 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> dict[str, str]:
                 why.update({iid: f"timed out waiting for image {iid} to be encoded" for iid in waiting})
                 break
             time.sleep(0.2)  # another live worker is encoding them
-    return why
+    return stored, why
 
 
 def decode_jobs(proc: Worker, keys: list[str]) -> None:
@@ -152,9 +161,8 @@ def decode_jobs(proc: Worker, keys: list[str]) -> None:
     jobs = _read_jobs(proc, keys)
     if not jobs:
         return
-    missing = encode_missing(proc, {iid for _, spec in jobs for iid in spec.image_ids()})
-    lat = {iid: load_latents(proc.store.latents(iid), proc.editor.device)
-           for _, spec in jobs for iid in spec.image_ids() if iid not in missing}
+    stored, missing = encode_missing(proc, {iid for _, spec in jobs for iid in spec.image_ids()})
+    lat = {iid: load_latents(data, proc.editor.device) for iid, data in stored.items()}
     live, rows = [], []
     for key, spec in jobs:
         try:
@@ -217,8 +225,8 @@ def _write_results(proc: Worker, live: list[tuple[str, RecombineSpec | Interpola
         jid = proc.records.id_of(key)
         if isinstance(spec, InterpolateSpec):
             for i, im in enumerate(mine):
-                proc.store.write_atomic(proc.store.frame(jid, i), png_bytes(im))
-            proc.store.write_atomic(proc.store.result(jid), png_bytes(strip(mine)))
+                proc.store.put_frame(jid, i, png_bytes(im))
+            proc.store.put_result(jid, png_bytes(strip(mine)))
         else:
-            proc.store.write_atomic(proc.store.result(jid), png_bytes(mine[0]))
+            proc.store.put_result(jid, png_bytes(mine[0]))
         proc.records.finish(key, SUCCEEDED)

@@ -1,10 +1,10 @@
 """The models of one worker process: the registry it reads, the ones it serves, the ones it holds loaded.
 
-Every worker reads the deployment's registry (diffusegae.registry: the shipped model folders and
-<store>/models) and publishes each model's entry (core.models.ModelEntry) and files, so the API knows
-every model without loading any. A worker *serves* some of them (`DGAE_WORKER_MODELS`: names, or
-`all`): it consumes their Celery queues (worker.app) and loads one on its first unit, keeping at most
-`DGAE_MAX_MODELS` loaded; the least recently used is unloaded first.
+Every worker reads the deployment's registry (diffusegae.registry: the shipped model folders and the models
+registered in the store, fetched into a local cache by content hash) and publishes each model's entry
+(core.models.ModelEntry) and files, so the API knows every model without loading any. A worker *serves* some
+of them (`DGAE_WORKER_MODELS`: names, or `all`): it consumes their Celery queues (worker.app) and loads one on
+its first unit, keeping at most `DGAE_MAX_MODELS` loaded; the least recently used is unloaded first.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from core import metrics
+from core.blobs import StoreUnavailable
 from core.models import ALL_MODELS, DomainCheck, LoadedModel, ModelContract, ModelEntry, StepRange, model_queue
 from core.settings import Settings
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.editing import Editor, read_info
 from diffusegae.model_folder import ModelFolder
-from diffusegae.registry import ModelRegistry, RegisteredModel
+from diffusegae.registry import ModelRegistry, RegisteredModel, RegistryError, Shelf
 
 log = logging.getLogger("diffusegae.worker")
 
@@ -40,6 +41,7 @@ class Held:
     name: str
     editor: Editor
     fingerprint: str  # of its folder: latents made by another model are redone
+    version: str  # ModelSet._version when it was loaded
 
 
 def contract_of(name: str, folder: Path) -> ModelContract:
@@ -91,15 +93,14 @@ def model_files(folder: Path) -> dict[str, bytes]:
 
 
 class ModelSet:
-    def __init__(self, settings: Settings, added_dir: Path) -> None:
+    def __init__(self, settings: Settings, shelf: Shelf) -> None:
         self.settings = settings
-        shipped = [settings.model_dir, *([settings.models_dir] if settings.models_dir else [])]
-        self.registry = ModelRegistry(shipped, added_dir)
+        self.registry = ModelRegistry(settings.shipped_models(), shelf, settings.model_cache)
         self.serves = list(settings.worker_models)
         self.default = self._default_name()
         self.status: dict[str, LoadedModel] = {}  # every model this worker loaded or tried to
         self._held: OrderedDict[str, Held] = OrderedDict()  # least recently used first
-        self._contracts: dict[tuple[str, str], ModelContract | str] = {}  # (folder, fingerprint) -> contract or error
+        self._contracts: dict[tuple[str, str], tuple[ModelContract, Path] | str] = {}  # (name, version) -> read
         self._lock = threading.Lock()  # the heartbeat reads status while a task loads
 
     def _default_name(self) -> str:
@@ -107,6 +108,11 @@ class ModelSet:
             return ModelFolder(self.settings.model_dir).read_manifest().name
         except CheckpointError:
             return self.settings.model_dir.name
+
+    @staticmethod
+    def _version(model: RegisteredModel) -> str:
+        """Changes when the model does: a registered one's content hash, a shipped folder's fingerprint."""
+        return model.content or ModelFolder(model.folder).fingerprint()
 
     # --- serving ---
     def serves_all(self) -> bool:
@@ -125,42 +131,52 @@ class ModelSet:
         return [model_queue(self.settings.queue, m) for m in self.served_names()]
 
     def get(self, name: str) -> Held:
-        """The loaded model `name`, loading it (and unloading the least recently used) when needed."""
+        """The loaded model `name`, fetching it from the store and loading it (and unloading the least recently used)
+        when needed. StoreUnavailable passes through (the batch is tried again); other failures are ModelUnavailable."""
         known = self.registry.models().get(name)
         if known is None:
             self.unload(name)
             raise ModelUnavailable(f"model {name!r} is not registered (it was removed, or never added)")
-        folder = known.folder
+        version = self._version(known) if not known.error else ""
         held = self._held.get(name)
-        if held is not None and held.fingerprint == ModelFolder(folder).fingerprint():
+        if held is not None and held.version == version:
             self._held.move_to_end(name)
             self._touch(name)
             return held
-        self.unload(name)  # not loaded, or its folder changed since (removed and registered again)
+        self.unload(name)  # not loaded, or changed since (removed and registered again)
         while len(self._held) >= self.settings.max_models:
             self.unload(next(iter(self._held)))
         self._set(name, LoadedModel(status="loading"))
         started = time.monotonic()
         try:
+            if known.error:
+                raise CheckpointError(known.error)
+            cached = self.registry.fetched(name)
+            folder = self.registry.local(name)
+            source = ("its folder on this disk" if known.folder is not None else
+                      f"the cache {folder}" if cached else f"the store, fetched into {folder} with every SHA-256 checked")
             editor = Editor.load(folder, self.settings.device, runtime=self.settings.runtime,
                                  threads=self.settings.torch_thread_count(), cache_dir=self.settings.onnx_cache_dir,
                                  bf16_min_batch=self.settings.bf16_min_batch)
             fingerprint = ModelFolder(folder).fingerprint()
-        except (CheckpointError, OSError, RuntimeError, ValueError) as e:
-            why = f"cannot load model {name} from {folder}: {e}"
+        except StoreUnavailable:
+            self._set(name, LoadedModel(status="loading", error="waiting for the store"))
+            raise
+        except (CheckpointError, RegistryError, OSError, RuntimeError, ValueError) as e:
+            why = f"cannot load model {name}: {e}"
             self._set(name, LoadedModel(status="failed", error=why))
             log.error(why)
             raise ModelUnavailable(why) from None
         seconds = time.monotonic() - started
-        held = self._held[name] = Held(name, editor, fingerprint)
+        held = self._held[name] = Held(name, editor, fingerprint, version)
         self._set(name, LoadedModel(status="ready", fingerprint=fingerprint, device=str(editor.device),
                                     runtime=editor.runtime.name, runtime_note=editor.runtime.note,
-                                    load_s=round(seconds, 3), used=time.time()))
+                                    load_s=round(seconds, 3), used=time.time(), source=source))
         metrics.model_loaded(seconds, str(editor.device))
         if editor.domain is None:
-            log.warning("model %s has no domain statistics (%s/domain): its uploads get no domain score; run "
-                        "diffusegae calibrate-domain --model %s", name, folder, folder)
-        log.info("model %s loaded in %.1f s on %s, runtime %s (%s)", name, seconds, editor.device,
+            log.warning("model %s has no domain statistics: its uploads get no domain score; run diffusegae "
+                        "calibrate-domain on its folder", name)
+        log.info("model %s loaded from %s in %.1f s on %s, runtime %s (%s)", name, source, seconds, editor.device,
                  editor.runtime.name, editor.runtime.detail)
         return held
 
@@ -189,23 +205,28 @@ class ModelSet:
             return {n: s.model_dump(mode="json") for n, s in self.status.items()}
 
     # --- the registry as workers publish it ---
-    def entries(self) -> tuple[dict[str, ModelEntry], dict[str, RegisteredModel]]:
-        """Every registered model's entry (contracts cached by folder fingerprint) -> (entries, registry)."""
-        known = self.registry.models()
-        out = {}
-        for name, m in known.items():
-            error, contract = m.error, None
+    def entries(self) -> tuple[dict[str, ModelEntry], dict[str, Path]]:
+        """Every registered model's entry -> (entries, the local folder each was read from). A registered model's
+        light files (no weights) are fetched into the cache to be read; contracts are kept per model version."""
+        out, folders = {}, {}
+        for name, m in self.registry.models().items():
+            error, contract, folder = m.error, None, None
             if not error:
-                key = (str(m.folder), ModelFolder(m.folder).fingerprint())
+                key = (name, self._version(m))
                 if key not in self._contracts:
                     try:
-                        self._contracts[key] = contract_of(name, m.folder)
-                    except (CheckpointError, OSError, ValueError) as e:
+                        light = self.registry.local(name, weights=False)
+                        self._contracts[key] = (contract_of(name, light), light)
+                    except (CheckpointError, RegistryError, OSError, ValueError) as e:
                         self._contracts[key] = str(e)
                 got = self._contracts[key]
-                contract, error = (got, "") if isinstance(got, ModelContract) else (None, got)
-            figures = tuple(sorted(p.name for p in ModelFolder(m.folder).eval_dir.glob("*.png")))
+                if isinstance(got, str):
+                    error = got
+                else:
+                    contract, folder = got
+                    folders[name] = folder
+            figures = tuple(sorted(p.name for p in ModelFolder(folder).eval_dir.glob("*.png"))) if folder else ()
             out[name] = ModelEntry(name=name, shipped=m.shipped, created=m.created, error=error, contract=contract,
-                                   metrics=key_metrics(m.folder) if contract else {}, figures=figures,
-                                   card=(m.folder / "MODEL_CARD.md").is_file())
-        return out, known
+                                   metrics=key_metrics(folder) if folder else {}, figures=figures,
+                                   card=bool(folder) and (folder / "MODEL_CARD.md").is_file())
+        return out, folders

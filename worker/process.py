@@ -29,6 +29,7 @@ import redis
 from PIL import Image
 
 from core import metrics, retention
+from core.blobs import StoreUnavailable
 from core.models import ALL_MODELS, serves
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
@@ -43,16 +44,18 @@ log = logging.getLogger("diffusegae.worker")
 STALLED_AFTER_S = 30.0  # idle this long while the queue has messages: the consumer is stuck
 ORPHAN_SWEEP_S = 10.0  # how often running units of dead workers are looked for
 GIVE_BACK_PAUSE_S = 1.0  # before a unit of another deployment goes back to the queue
+STORE_RETRY_S = 300.0  # a batch whose writes the object store refuses is tried again for this long
 
 
 class WorkerProcess:
     def __init__(self, settings: Settings, dispatcher: Dispatcher) -> None:
         self.settings = settings
         self.records = Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout)
-        self.store = Store(settings.store_dir)
+        self.store = Store.of(settings)
         self.deployment = self.store.identity()  # units another deployment wrote are given back (core.deployment)
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.models = ModelSet(settings, self.store.models_dir)
+        self.models = ModelSet(settings, self.store.blobs)
+        self._published: set[str] = set()  # the registry entries this worker published last
         self.dispatcher = dispatcher
         self._stop = threading.Event()
         self._busy = False
@@ -85,19 +88,24 @@ class WorkerProcess:
 
     # --- heartbeat: while it lives, this worker's claims are honoured ---
     def _beat_once(self) -> None:
-        entries, known = self.models.entries()
         serves = [ALL_MODELS] if self.models.serves_all() else self.models.served_names()
         info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(), "store": self.deployment,
                 "serves": serves, "default": self.models.default, "loaded": self.models.loaded(),
                 "max_models": self.settings.max_models}
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)
-        # the registry, again on every beat: it survives Redis losing its data and shows models registered since
-        published = self.records.models()
-        self.records.publish_models({n: e.model_dump_json() for n, e in entries.items()}, set(published) - set(entries))
+        try:
+            entries, folders = self.models.entries()
+        except StoreUnavailable as e:  # what was published stays; the API reports the store in /api/health
+            log.warning("the registry cannot be read: %s", e)
+            return
+        # the registry, again on every beat: it survives Redis losing its data and shows models registered since;
+        # a model this worker published and no longer finds was removed; other workers' entries are theirs to drop
+        self.records.publish_models({n: e.model_dump_json() for n, e in entries.items()}, self._published - set(entries))
+        self._published = set(entries)
         for name, entry in entries.items():
             fingerprint = entry.contract.fingerprint if entry.contract else ""
             if fingerprint and self.records.model_files_fingerprint(name) != fingerprint:
-                self.records.publish_model_files(name, fingerprint, model_files(known[name].folder))
+                self.records.publish_model_files(name, fingerprint, model_files(folders[name]))
 
     def _safe_beat(self) -> bool:
         try:
@@ -214,10 +222,13 @@ class WorkerProcess:
             return
         log.info("%s: claimed %d unit(s) of model %s for one sampler batch", key, len(keys), model)
         self._busy = True
-        try:
+        def attempt() -> None:
             held = self.models.get(model)
             work(Worker(self.records, self.store, model, held.editor, held.fingerprint, self.claim,
                         self.settings.x0_preview_min_steps), keys)
+
+        try:
+            self._until_stored(attempt, key)
         except redis.ConnectionError:
             # Redis went away mid-batch: the units stay claimed by this worker, whose restart frees them.
             log.exception("batch of %s: Redis is unreachable", key)
@@ -230,6 +241,20 @@ class WorkerProcess:
             self._busy = False
             self._idle_since = time.monotonic()
             metrics.units_closed(self.records, keys)
+
+    def _until_stored(self, run: Callable[[], None], key: str) -> None:
+        """Run a batch; while the object store does not answer, run it again with backoff (its units stay claimed:
+        the work is redone whole, which is harmless, core.records) for up to STORE_RETRY_S, then fail it."""
+        waited, pause = 0.0, 1.0
+        while True:
+            try:
+                return run()
+            except StoreUnavailable as e:
+                if waited >= STORE_RETRY_S:
+                    raise
+                log.warning("batch of %s: %s; trying again in %.0f s", key, e, pause)
+                self._stop.wait(pause)
+                waited, pause = waited + pause, min(pause * 2, 30.0)
 
     def give_back(self, key: str, owner: str) -> None:
         """A unit of another deployment (same key prefix, another store): its task goes back to the queue, unclaimed.

@@ -8,16 +8,15 @@ from __future__ import annotations
 import io
 import json
 import logging
+import struct
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
-from safetensors import SafetensorError, safe_open
+from safetensors.torch import load, save
 
 from core.specs import InterpolateSpec, RecombineSpec
-from diffusegae.checkpoint import load_tensors, save_tensors
 from diffusegae.editing import Editor, Latents, interpolate, recombine
 
 log = logging.getLogger("diffusegae.worker")
@@ -27,25 +26,28 @@ class SpecError(ValueError):
     """A job cannot be built (e.g. an image it names failed to encode); fails that job only."""
 
 
-def save_latents(path: Path, lat: Latents, meta: Mapping[str, Any]) -> None:
-    """One image's codes (batch 1) -> safetensors with z_sem, z_dis, x_T (unbatched)."""
-    save_tensors(path, {"z_sem": lat.z_sem[0], "z_dis": lat.z_dis[0], "x_T": lat.x_T[0]}, dict(meta))
+def latents_bytes(lat: Latents, meta: Mapping[str, Any]) -> bytes:
+    """One image's codes (batch 1) -> safetensors bytes with z_sem, z_dis, x_T (unbatched) and `meta`."""
+    tensors = {"z_sem": lat.z_sem[0], "z_dis": lat.z_dis[0], "x_T": lat.x_T[0]}
+    return save({k: v.detach().contiguous().cpu() for k, v in tensors.items()},
+                metadata={k: json.dumps(v) for k, v in meta.items()})
 
 
-def latents_meta(path: Path) -> dict[str, Any] | None:
-    """The metadata of a latents file; None when there is no usable file, and the image is encoded again."""
-    if not path.is_file():
+def latents_meta(data: bytes | None) -> dict[str, Any] | None:
+    """The metadata of stored latents; None when there are none usable, and the image is encoded again."""
+    if data is None:
         return None
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return {k: json.loads(v) for k, v in (f.metadata() or {}).items()}
-    except (SafetensorError, OSError, json.JSONDecodeError) as e:
-        log.warning("%s cannot be read (%s); the image will be encoded again", path, e)
+    try:  # the safetensors layout: an 8-byte little-endian header length, then the header (JSON)
+        size = struct.unpack("<Q", data[:8])[0]
+        raw = json.loads(data[8:8 + size]).get("__metadata__") or {}
+        return {k: json.loads(v) for k, v in raw.items()}
+    except (struct.error, ValueError, AttributeError, TypeError) as e:
+        log.warning("stored latents cannot be read (%s); the image will be encoded again", e)
         return None
 
 
-def load_latents(path: Path, device: torch.device) -> Latents:
-    tensors, _ = load_tensors(path)
+def load_latents(data: bytes, device: torch.device) -> Latents:
+    tensors = load(data)
     return Latents(tensors["z_sem"][None].to(device), tensors["z_dis"][None].to(device), tensors["x_T"][None].to(device))
 
 

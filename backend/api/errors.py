@@ -21,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 
 from backend.api.schemas import ErrorOut
 from backend.api.uploads import UploadError
+from core.blobs import StoreUnavailable
 from core.store import ID_PATTERN
 
 log = logging.getLogger("diffusegae.api")
@@ -137,6 +138,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for exc_type in (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError):
         app.add_exception_handler(exc_type, _redis_down)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _store_down(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("%s", exc)
+        return JSONResponse({"detail": f"{exc}; nothing was stored, retry later"}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     generate = app.openapi
 

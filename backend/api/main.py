@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Attribute editing with a diffusion autoencoder and a group-supervised autoencoder. "
                               "Upload images, recombine their attribute chunks, run batches.")
     celery = make_celery(settings)
-    store = Store(settings.store_dir)
+    store = Store.of(settings)
     app.state.services = Services(settings=settings,
                                   records=Records.connect(settings.redis_url, settings.key_prefix, settings.redis_timeout),
                                   store=store, dispatcher=Dispatcher(celery, settings.queue), deployment=store.identity())

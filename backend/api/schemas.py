@@ -348,12 +348,15 @@ class ModelServing(BaseModel):
     workers: list[str] = Field(description="live workers that serve it (consume its queue)")
     loaded_on: list[str] = Field(description="of those, the ones that hold it loaded")
     load_s: float | None = Field(None, description="how long its last load took")
+    source: str | None = Field(None, description="where it was loaded from: its folder on the worker's disk, the "
+                                                 "worker's cache, or the store (fetched, every SHA-256 checked)")
     queued: int = Field(description="task messages waiting in its queue")
 
 
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     redis: bool
+    store: bool = Field(True, description="the store (folder or S3 bucket) answers")
     workers: int
     model: ModelHealth | None = Field(None, description="the default model when a live worker has it loaded; all about "
                                                         "it: GET /api/model")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from diffusegae.commands import calibrate, dataset, edit, evaluate, models, train
+from diffusegae.commands import calibrate, dataset, edit, evaluate, train
 from diffusegae.commands.common import resolve_dataset
 
-GROUPS = (train, dataset, edit, evaluate, calibrate, models)
+GROUPS = (train, dataset, edit, evaluate, calibrate)
 
 
 def build_parser(*extensions: Callable[[argparse._SubParsersAction], None]) -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ A, B = "tiny-toys-16", "tiny-toys-16-b"
 
 def register(stack: Stack, folder: Path, name: str | None = None) -> subprocess.CompletedProcess:
     """`diffusegae models add`, into the stack's store, as an operator runs it."""
-    cmd = [sys.executable, "-m", "diffusegae.cli", "models", "add", str(folder), "--store", str(stack.dir / "store"),
+    cmd = [sys.executable, "-m", "server.cli", "models", "add", str(folder), "--store", str(stack.dir / "store"),
            *(["--name", name] if name else [])]
     return subprocess.run(cmd, cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=120)
 

@@ -23,7 +23,7 @@ START_TIMEOUT = 180.0
 
 def register(stack: Stack, folder: Path, name: str | None = None) -> None:
     """`diffusegae models add`, into the stack's store, as an operator runs it."""
-    cmd = [sys.executable, "-m", "diffusegae.cli", "models", "add", str(folder), "--store", str(stack.dir / "store"),
+    cmd = [sys.executable, "-m", "server.cli", "models", "add", str(folder), "--store", str(stack.dir / "store"),
            *(["--name", name] if name else [])]
     done = subprocess.run(cmd, cwd=ROOT, env=stack.env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

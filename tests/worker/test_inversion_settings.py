@@ -6,7 +6,7 @@ import torch
 
 from diffusegae.editing import Editor, Latents
 from worker.batches import Worker, _usable, inversion_settings
-from worker.tensors import latents_meta, save_latents
+from worker.tensors import latents_bytes, latents_meta, load_latents
 
 
 def test_latents_of_other_inversion_steps_are_not_used(tiny_model, tmp_path):
@@ -20,7 +20,7 @@ def test_latents_of_other_inversion_steps_are_not_used(tiny_model, tmp_path):
              "other steps": ({"model": "fp", "steps": steps + 5, "sampler": sampler}, False),
              "other sampler": ({"model": "fp", "steps": steps, "sampler": "dpmpp_2m" if sampler == "ddim" else "ddim"}, False)}
     for name, (meta, usable) in cases.items():
-        path = tmp_path / f"{name}.safetensors"
-        save_latents(path, lat, meta)
-        assert _usable(proc, latents_meta(path)) is usable, name
-    assert _usable(proc, None) is False
+        assert _usable(proc, latents_meta(latents_bytes(lat, meta))) is usable, name
+    assert _usable(proc, latents_meta(None)) is False and latents_meta(b"\x00garbage") is None
+    again = load_latents(latents_bytes(lat, cases["same"][0]), torch.device("cpu"))
+    assert all(torch.equal(getattr(again, k), getattr(lat, k)) for k in ("z_sem", "z_dis", "x_T"))

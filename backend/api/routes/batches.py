@@ -267,7 +267,8 @@ def batch_results(s: ServicesDep, owner: OwnerDep, batch_id: str) -> Response:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:  # PNGs are compressed already
         for item in out.items or []:
-            if item.state == SUCCEEDED and s.store.result(item.job_id).is_file():
-                zf.write(s.store.result(item.job_id), f"{item.index:04d}.png")
+            png = s.store.result(item.job_id) if item.state == SUCCEEDED else None
+            if png is not None:
+                zf.writestr(f"{item.index:04d}.png", png)
     return Response(buf.getvalue(), media_type="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="batch-{batch_id}.zip"'})

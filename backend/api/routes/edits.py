@@ -6,7 +6,7 @@ import hashlib
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep, UrlSigner
@@ -35,7 +35,9 @@ async def _respond(s: ServicesDep, job_id: str, wait: float | None, sign: UrlSig
     key = s.records.job_key(job_id)
     rec = await wait_until_finished(s, key, wait) if wait else await run_in_threadpool(s.records.get, key)
     if wait and rec and rec.get("state") == SUCCEEDED:
-        return FileResponse(s.store.result(job_id), media_type="image/png", headers={"X-Job-Id": job_id})
+        png = await run_in_threadpool(s.store.result, job_id)
+        if png is not None:
+            return Response(png, media_type="image/png", headers={"X-Job-Id": job_id})
     return JSONResponse(job_out_now(s, rec, sign=sign).model_dump(), status_code=202)
 
 

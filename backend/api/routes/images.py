@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, HTTPException, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import Response, StreamingResponse
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses
@@ -13,6 +13,7 @@ from backend.api.registry import chosen_model, read_models, served_model
 from backend.api.schemas import EncodeRequest, ImageList, ImageOut, ImageUpload
 from backend.api.services import add_image, image_out, owned_image
 from backend.api.uploads import FORMATS, ImageFacts
+from core.blobs import BlobNotFound
 
 router = APIRouter(prefix="/api/images", tags=["images"])
 
@@ -52,13 +53,12 @@ def encode_in_model(s: ServicesDep, owner: OwnerDep, sign: SignerDep, image_id: 
     owned_image(s, owner, image_id)
     view = read_models(s)
     model = served_model(s, body.model, view)
-    path = s.store.original(image_id)
-    if not path.is_file():
+    if not s.store.has_original(image_id):
         raise HTTPException(404, f"image {image_id} not found in the store")
     rec = s.records.fields(s.records.image_key(image_id), "format", "width", "height")
     facts = ImageFacts(rec["format"], int(rec["width"]), int(rec["height"])) if rec["width"] and rec["height"] else None
     name = s.records.image_names(owner, [image_id])[0]
-    new_id, _ = add_image(s, owner, path.read_bytes(), name, model, view.default, facts)
+    new_id, _ = add_image(s, owner, s.store.original(image_id), name, model, view.default, facts)
     return image_out(new_id, s.records.get(s.records.image_key(new_id)), name, sign=sign)
 
 
@@ -69,24 +69,25 @@ def get_image(s: ServicesDep, owner: OwnerDep, sign: SignerDep, image_id: str) -
     return image_out(image_id, s.records.get(s.records.image_key(image_id)), *s.records.image_names(owner, [image_id]), sign=sign)
 
 
-@router.get("/{image_id}/image.png", response_class=FileResponse,
+@router.get("/{image_id}/image.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}, **error_responses(409)})
-def get_model_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> FileResponse:
+def get_model_image(s: ServicesDep, owner: OwnerDep, image_id: str) -> Response:
     """The image as the model sees it (square, model resolution); 409 until encoded."""
     owned_image(s, owner, image_id)
-    path = s.store.image_png(image_id)
-    if not path.is_file():
+    png = s.store.image_png(image_id)
+    if png is None:
         raise HTTPException(409, f"image {image_id} is not encoded yet")
-    return FileResponse(path, media_type="image/png")
+    return Response(png, media_type="image/png")
 
 
-@router.get("/{image_id}/original", response_class=FileResponse,
+@router.get("/{image_id}/original", response_class=StreamingResponse,
             responses={200: {"content": {media: {} for media in (*FORMATS.values(), "application/octet-stream")}}})
-def get_original(s: ServicesDep, owner: OwnerDep, image_id: str) -> FileResponse:
-    """The uploaded bytes."""
+def get_original(s: ServicesDep, owner: OwnerDep, image_id: str) -> StreamingResponse:
+    """The uploaded bytes (streamed from the store)."""
     owned_image(s, owner, image_id)
     rec = s.records.get(s.records.image_key(image_id)) or {}
-    path = s.store.original(image_id)
-    if not path.is_file():
-        raise HTTPException(404, f"image {image_id} not found in the store")
-    return FileResponse(path, media_type=FORMATS.get(rec.get("format", ""), "application/octet-stream"))
+    try:
+        pieces = s.store.stream_original(image_id)
+    except BlobNotFound:
+        raise HTTPException(404, f"image {image_id} not found in the store") from None
+    return StreamingResponse(pieces, media_type=FORMATS.get(rec.get("format", ""), "application/octet-stream"))

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
@@ -112,19 +112,26 @@ def _finished(rec: dict[str, str]) -> None:
         raise HTTPException(409, f"job {rec['id']} has no result: it is {state}{why}")
 
 
-@router.get("/{job_id}/result.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
+def _png(data: bytes | None, what: str) -> Response:
+    """A stored PNG, streamed by the API (never a redirect to the store: see docs/deployment.md, "The store")."""
+    if data is None:
+        raise HTTPException(404, f"{what} is not in the store (deleted by retention?)")
+    return Response(data, media_type="image/png")
+
+
+@router.get("/{job_id}/result.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 async def job_result(s: ServicesDep, owner: OwnerDep, job_id: str,
-                     wait: Annotated[float | None, Query(ge=0, description="wait up to this many seconds")] = None) -> FileResponse:
+                     wait: Annotated[float | None, Query(ge=0, description="wait up to this many seconds")] = None) -> Response:
     """The result image (an interpolation: its frames side by side); 409 while not done."""
     rec = await run_in_threadpool(owned_job, s, owner, job_id)
     if wait:
         rec = await wait_until_finished(s, s.records.job_key(job_id), wait) or rec
     _finished(rec)
-    return FileResponse(s.store.result(job_id), media_type="image/png")
+    return _png(await run_in_threadpool(s.store.result, job_id), f"the result of job {job_id}")
 
 
-@router.get("/{job_id}/frames/{index}.png", response_class=FileResponse, responses={200: {"content": {"image/png": {}}}})
-def job_frame(s: ServicesDep, owner: OwnerDep, job_id: str, index: int) -> FileResponse:
+@router.get("/{job_id}/frames/{index}.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+def job_frame(s: ServicesDep, owner: OwnerDep, job_id: str, index: int) -> Response:
     """Frame `index` (0-based) of an interpolation."""
     rec = owned_job(s, owner, job_id)
     if rec.get("kind") != "interpolate":
@@ -133,4 +140,4 @@ def job_frame(s: ServicesDep, owner: OwnerDep, job_id: str, index: int) -> FileR
     frames = int(rec.get("frames") or 0)
     if not 0 <= index < frames:
         raise HTTPException(404, f"frame {index} not found: the job has frames 0..{frames - 1}")
-    return FileResponse(s.store.frame(job_id, index), media_type="image/png")
+    return _png(s.store.frame(job_id, index), f"frame {index} of job {job_id}")
