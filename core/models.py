@@ -58,6 +58,8 @@ class ModelContract(_Contract):
     examples: int = Field(0, description="how many example images it serves")
     example_labels: tuple[dict[str, str], ...] = ()
     domain: DomainCheck | None = Field(None, description="None: no domain statistics, uploads are not judged")
+    value_edits: bool = Field(False, description="it has value prototypes: an attribute can be set to a named value "
+                                                 "without a donor image")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelContract:

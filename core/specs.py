@@ -26,9 +26,11 @@ class _Spec(BaseModel):
 
 
 class Blend(_Spec):
-    """One attribute's chunk: base + weight (donor - base); no donor keeps the base's chunk."""
+    """One attribute's chunk: base + weight (source - base), the source a donor image's chunk or a value's prototype
+    chunk (diffusegae.fitting.prototypes); neither keeps the base's chunk."""
 
     donor: str | None
+    value: str | None = None  # a value name of the attribute (never with a donor)
     weight: float
 
 

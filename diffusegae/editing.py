@@ -18,6 +18,7 @@ from diffusegae.data.images import square_resize, to_image, to_tensor
 from diffusegae.diffusion.samplers import SAMPLERS, Sampler, model_calls
 from diffusegae.diffusion.schedule import DEFAULT_SPACING
 from diffusegae.domain import DomainCheck, load_domain
+from diffusegae.fitting.prototypes import load_prototypes
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
@@ -146,11 +147,13 @@ class Editor:
 
     def __init__(self, ae: DiffusionAutoencoder, gae: GroupAutoencoder, info: ModelInfo,
                  device: str | torch.device = "cpu", domain: DomainCheck | None = None,
-                 runtime: Runtime | None = None) -> None:
+                 runtime: Runtime | None = None, prototypes: Mapping[str, torch.Tensor] | None = None) -> None:
         self.ae, self.gae, self.info = ae.eval(), gae.eval(), info
         self.device = torch.device(device)
         self.domain = domain.to(self.device) if domain is not None else None  # None: the model has no statistics
         self.runtime = runtime or torch_runtime(self.ae, self.gae)  # runs the networks (diffusegae.runtime)
+        # {attribute: (values, chunk)}, diffusegae.fitting.prototypes; None: no value edits (never fitted)
+        self.prototypes = {a: p.to(self.device) for a, p in prototypes.items()} if prototypes is not None else None
 
     @classmethod
     def load(cls, model_dir: Path, device: str | torch.device | None = None, *, runtime: str = "torch",
@@ -160,7 +163,23 @@ class Editor:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         ae, gae, info = load_model(model_dir, device)
         rt = load_runtime(ae.eval(), gae.eval(), runtime, threads=threads, cache_dir=cache_dir, bf16_min_batch=bf16_min_batch)
-        return cls(ae, gae, info, device=device, domain=load_domain(ModelFolder(model_dir).domain_dir), runtime=rt)
+        folder = ModelFolder(model_dir)
+        protos = load_prototypes(folder.edits_dir, dict(zip(info.attributes, info.chunk_sizes)),
+                                 {a: len(v) for a, v in zip(info.attributes, info.values)})
+        return cls(ae, gae, info, device=device, domain=load_domain(folder.domain_dir), runtime=rt, prototypes=protos)
+
+    def value_code(self, attribute: str, value: str) -> torch.Tensor:
+        """A z_dis (D,) whose `attribute` chunk is the prototype of `value` (the other chunks are zero: a donor for
+        `recombine` that moves that chunk only). ValueError for an unknown value or a model without prototypes."""
+        if self.prototypes is None:
+            raise ValueError(f"model {self.info.name} has no value prototypes: run diffusegae fit-edits on it")
+        names = self.info.values[self.info.attributes.index(attribute)]
+        if value not in names:
+            raise ValueError(f"{attribute} has no value {value!r}; its values: {', '.join(names[:20])}"
+                             f"{' ...' if len(names) > 20 else ''}")
+        code = torch.zeros(sum(self.info.chunk_sizes), device=self.device)
+        code[self.slices[attribute]] = self.prototypes[attribute][names.index(value)]
+        return code
 
     def judge(self, lat: Latents) -> list[dict] | None:
         """Per image, whether its codes look like the training images' (`diffusegae.domain`); None without

@@ -6,6 +6,8 @@
       gae/model.safetensors + model.json            stage 2 weights + GAEConfig
       domain/stats.safetensors + model.json         training distribution of z_sem / z_dis + DomainConfig
                                                     (thresholds; `diffusegae calibrate-domain`; optional)
+      edits/prototypes.safetensors + .json          each attribute value's mean z_dis chunk (`diffusegae fit-edits`;
+                                                    optional: without it, no edits to a named value)
       MODEL_CARD.md, eval/         what the model measured
       runs/                        training state (checkpoints, snapshots, logs; not shipped)
 """
@@ -101,6 +103,11 @@ class ModelFolder:
         return self.root / "domain"
 
     @property
+    def edits_dir(self) -> Path:
+        """What the edit methods fitted beside the GAE (value prototypes: diffusegae.fitting.prototypes); optional."""
+        return self.root / "edits"
+
+    @property
     def eval_dir(self) -> Path:
         return self.root / "eval"
 
@@ -130,7 +137,8 @@ class ModelFolder:
     def parts(self) -> list[Path]:
         """What the model is made of, relative to the folder (no training state): a copy of these is the model."""
         root = self.root.resolve()
-        named = [Path("model.json"), Path("autoencoder"), Path("gae"), Path("domain"), Path("eval"), Path("MODEL_CARD.md")]
+        named = [Path("model.json"), Path("autoencoder"), Path("gae"), Path("domain"), Path("edits"), Path("eval"),
+                 Path("MODEL_CARD.md")]
         out = [p for p in named if (self.root / p).exists()]
         return out + [p.relative_to(root) for p in self.example_files() if not p.is_relative_to(root / "eval")]
 

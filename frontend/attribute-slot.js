@@ -1,22 +1,27 @@
-// One attribute's slot: its donor (dropped card or <select> picker, empty = keep the base) and
-// its blend weight.
+// One attribute's slot: its donor (dropped card or <select> picker) or, on a model with value prototypes, a value
+// of the attribute named instead of a donor (empty = keep the base), and its blend weight.
 
 import { el, uid } from "./dom.js";
 import { dropTarget } from "./drop-target.js";
 import { imageLabel, imageOptions } from "./labels.js";
+import { mount as mountValuePicker } from "./value-picker.js";
 import { mount as mountWeightSlider } from "./weight-slider.js";
 
 /**
- * mount(slot, {attr, meta, limits, store, urls, onChange, onHover, uploadFile, accept}) -> {setDonor(id), update(), destroy()}.
- * Builds the slot inside `slot`; `onChange({donor, weight}, mode)` on every edit, mode "preview" while the
- * weight is dragged, "final" when it is let go or a card is dropped, else undefined; `onHover({donor, weight})`
- * while a card is dragged over the slot, `onHover(null)` when it leaves; `update()` repaints after the image
- * list changed; `uploadFile(files)` resolves to the id of a dropped file; `accept(id)` says whether an image
- * dropped or picked may be the donor (one of another model may not: it explains why and says no).
+ * mount(slot, {attr, meta, limits, values, store, urls, onChange, onHover, uploadFile, accept}) ->
+ * {setDonor(id), setValue(name), update(), destroy()}.
+ * Builds the slot inside `slot`; `values`: the attribute's value names the slot offers instead of a donor (null: no
+ * value picker). The slot holds a donor or a value, never both: either replaces the other. `onChange({donor, value,
+ * weight}, mode)` on every edit, mode "preview" while the weight is dragged, "final" when it is let go or a card is
+ * dropped, else undefined; `onHover({donor, value, weight})` while a card is dragged over the slot, `onHover(null)`
+ * when it leaves; `update()` repaints after the image list changed; `uploadFile(files)` resolves to the id of a
+ * dropped file; `accept(id)` says whether an image dropped or picked may be the donor (one of another model may not:
+ * it explains why and says no).
  */
-export function mount(root, { attr, meta, limits, store, urls, onChange, onHover = () => {}, uploadFile, accept = () => true }) {
-  const state = { donor: null, weight: 1 };
+export function mount(root, { attr, meta, limits, values = null, store, urls, onChange, onHover = () => {}, uploadFile, accept = () => true }) {
+  const state = { donor: null, value: null, weight: 1 };
   const pickerId = uid(`picker-${attr}`);
+  const held = () => Boolean(state.donor || state.value);
 
   const thumb = el("div", { class: "slot-thumb", dataset: { testid: `slot-thumb-${attr}` } });
   const picker = el("select", {
@@ -24,6 +29,17 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
     dataset: { testid: `picker-${attr}` },
     onchange: (ev) => offer(ev.target.value || null),
   });
+  const valuePicker = values ? mountValuePicker({ attr, names: values, onPick: (name) => setValue(name) }) : null;
+  const clear = el(
+    "button",
+    {
+      type: "button",
+      class: "small clear",
+      dataset: { testid: `clear-${attr}` },
+      onclick: () => setDonor(null),
+    },
+    "Clear",
+  );
   const weightRow = el("div", { class: "weight-row" });
   root.replaceChildren(
     thumb,
@@ -35,19 +51,9 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
         { class: "slot-head" },
         el("label", { class: "slot-title", for: pickerId }, attr),
         meta ? el("small", {}, meta) : null,
-        el(
-          "button",
-          {
-            type: "button",
-            class: "small clear",
-            "aria-label": `Clear the ${attr} donor`,
-            dataset: { testid: `clear-${attr}` },
-            onclick: () => setDonor(null),
-          },
-          "Clear",
-        ),
+        clear,
       ),
-      picker,
+      valuePicker ? el("div", { class: "slot-pickers" }, picker, valuePicker.node) : picker,
       weightRow,
     ),
   );
@@ -63,33 +69,60 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
   });
   const undrop = dropTarget(root, {
     onImage: (id) => offer(id, "final"),
-    onHover: (id) => onHover(id && id !== state.donor ? { donor: id, weight: state.donor ? state.weight : 1 } : null),
+    // A card over a slot that holds a value would replace it: that is what is previewed.
+    onHover: (id) =>
+      onHover(id && id !== state.donor ? { donor: id, value: null, weight: held() ? state.weight : 1 } : null),
     onFiles: async (files) => {
       const id = await uploadFile(files);
       if (id) setDonor(id);
     },
   });
 
-  function paint() {
-    const img = state.donor ? store.get(state.donor) : null;
-    root.classList.toggle("empty", !state.donor);
-    root.dataset.donor = state.donor || "";
-    slider.update({ weight: state.weight, enabled: Boolean(state.donor) });
-    const ready = img && img.status === "ready"; // image.png exists once the image is encoded
-    thumb.replaceChildren(
-      !state.donor
-        ? el("span", {}, "base")
-        : ready
-          ? el("img", { src: urls.image(img), alt: `${attr} donor ${imageLabel(img)}` })
-          : el("span", { class: `badge ${img ? img.status : "queued"}` }, img ? img.status : "…"),
-    );
-    picker.value = state.donor || "";
+  function thumbContent() {
+    if (state.value) {
+      return el(
+        "span",
+        { class: "slot-value", title: `${attr} set to the value ${state.value} (no donor image)` },
+        el("span", { class: "badge value" }, "value"),
+        el("strong", {}, state.value),
+      );
+    }
+    if (!state.donor) return el("span", {}, "base");
+    const img = store.get(state.donor);
+    if (img && img.status === "ready") {
+      // image.png exists once the image is encoded
+      return el("img", { src: urls.image(img), alt: `${attr} donor ${imageLabel(img)}` });
+    }
+    return el("span", { class: `badge ${img ? img.status : "queued"}` }, img ? img.status : "…");
   }
 
-  const changed = (mode) => onChange({ donor: state.donor, weight: state.weight }, mode);
+  function paint() {
+    root.classList.toggle("empty", !held());
+    root.classList.toggle("has-value", Boolean(state.value));
+    root.dataset.donor = state.donor || "";
+    root.dataset.value = state.value || "";
+    slider.update({ weight: state.weight, enabled: held(), target: state.value ? "value" : "donor" });
+    thumb.replaceChildren(thumbContent());
+    picker.value = state.donor || "";
+    if (picker.options[0]) picker.options[0].textContent = state.value ? "— no donor —" : "— base (no donor) —";
+    valuePicker?.set(state.value);
+    clear.setAttribute("aria-label", `Clear the ${attr} ${state.value ? "value" : "donor"}`);
+  }
 
+  const changed = (mode) => onChange({ donor: state.donor, value: state.value, weight: state.weight }, mode);
+
+  /** Make image `id` the donor (null: none), replacing a value the slot held. */
   function setDonor(id, mode) {
     state.donor = id || null;
+    state.value = null;
+    paint();
+    changed(mode);
+  }
+
+  /** Make the value `name` the slot's (null: none), replacing a donor the slot held. */
+  function setValue(name, mode) {
+    state.value = name || null;
+    state.donor = null;
     paint();
     changed(mode);
   }
@@ -106,5 +139,5 @@ export function mount(root, { attr, meta, limits, store, urls, onChange, onHover
   }
 
   update();
-  return { setDonor, update, destroy: undrop };
+  return { setDonor, setValue, update, destroy: undrop };
 }

@@ -1,4 +1,4 @@
-// The editor: the base slot, one slot per model attribute (donor + weight) and the decoding
+// The editor: the base slot, one slot per model attribute (donor or value + weight) and the decoding
 // options. It keeps the edit; the result and interpolation panels get it through onChange.
 
 import { el, part } from "./dom.js";
@@ -7,6 +7,7 @@ import { mount as mountAttributeSlot } from "./attribute-slot.js";
 import { mount as mountBaseSlot } from "./base-slot.js";
 import { mount as mountDecodingOptions } from "./decoding-options.js";
 import { mount as mountModelNotice } from "./model-notice.js";
+import { valueNames } from "./value-picker.js";
 
 function slotMeta(model, attr, i) {
   const n = (model.values?.[attr] || []).length;
@@ -19,13 +20,14 @@ function slotMeta(model, attr, i) {
  * The section holds .model-notice, .base-slot, .slots and fieldset.options; `onChange(edit, mode)` after every change
  * (mode "preview" while a weight is dragged, "final" when it is let go or a donor dropped); `onPreview(edit)` while a
  * donor card hovers over an attribute slot (that swap), `onPreview(null)` when it leaves. An image of another model
- * than the page's never enters a slot: the notice says why and offers to encode it in this model.
+ * than the page's never enters a slot: the notice says why and offers to encode it in this model. On a model with
+ * `value_edits` each slot also offers the attribute's values (GET /api/model `values`) instead of a donor.
  */
 export function mount(root, { model, limits, store, urls, showError, onChange, onPreview = () => {} }) {
   // Attribute names come from the model, never hard-coded.
   const state = {
     base: null,
-    attributes: Object.fromEntries(model.attributes.map((a) => [a, { donor: null, weight: 1 }])),
+    attributes: Object.fromEntries(model.attributes.map((a) => [a, { donor: null, value: null, weight: 1 }])),
     options: null,
   };
 
@@ -71,6 +73,7 @@ export function mount(root, { model, limits, store, urls, showError, onChange, o
       attr,
       meta: slotMeta(model, attr, i),
       limits: limits.weight,
+      values: valueNames(model, attr),
       store,
       urls,
       uploadFile,

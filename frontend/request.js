@@ -1,15 +1,20 @@
 // From an edit (the editor's state) to the POST /api/recombine body, and the same as a curl command.
-// edit = {base, attributes: {attr: {donor, weight}}, options: {x_T, seed, steps, sampler, problem}}
+// edit = {base, attributes: {attr: {donor, value, weight}}, options: {x_T, seed, steps, sampler, problem}}
 
 import { imageLabel } from "./labels.js";
 
-/** The recombine body; attributes without a donor keep the base. Throws when the options are invalid. */
+/**
+ * The recombine body: an attribute with a donor blends towards it ({donor, weight}), one with a value towards that
+ * value's prototype ({value, weight}); one with neither keeps the base. Throws when the options are invalid.
+ */
 export function recombineBody(edit) {
   const { problem, ...options } = edit.options;
   if (problem) throw new Error(problem);
   const attributes = {};
-  for (const [attr, { donor, weight }] of Object.entries(edit.attributes)) {
-    if (donor) attributes[attr] = { donor, weight: Math.round(weight * 1000) / 1000 };
+  for (const [attr, { donor, value, weight }] of Object.entries(edit.attributes)) {
+    const w = Math.round(weight * 1000) / 1000;
+    if (donor) attributes[attr] = { donor, weight: w };
+    else if (value) attributes[attr] = { value, weight: w };
   }
   return { base: edit.base, attributes, ...options };
 }

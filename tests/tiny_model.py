@@ -44,7 +44,16 @@ def build_tiny_model(out: Path, *, ae_steps: int = 300, gae_steps: int = 300, se
     ModelFolder(out).write_manifest(manifest_for("tiny-toys-16", data.attributes, data.values, default_steps=10,
                                                  dataset="toys"))
     calibrate_tiny_domain(out, data)
+    fit_tiny_prototypes(out, data)
     return out
+
+
+def fit_tiny_prototypes(out: Path, data: LabeledImages) -> None:
+    """What `diffusegae fit-edits` does, on the tiny model's own data: MODEL/edits (value prototypes)."""
+    from diffusegae.editing import Editor
+    from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
+
+    save_prototypes(ModelFolder(out).edits_dir, *fit_prototypes(Editor.load(out, "cpu"), data))
 
 
 def calibrate_tiny_domain(out: Path, data: LabeledImages, *, ood_images: int = 20) -> dict:

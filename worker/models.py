@@ -25,6 +25,7 @@ from core.models import ALL_MODELS, DomainCheck, LoadedModel, ModelContract, Mod
 from core.settings import Settings
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.editing import Editor, read_info
+from diffusegae.fitting.prototypes import PROTOTYPES
 from diffusegae.model_folder import ModelFolder
 from diffusegae.registry import ModelRegistry, RegisteredModel, RegistryError, Shelf
 
@@ -57,7 +58,8 @@ def contract_of(name: str, folder: Path) -> ModelContract:
         num_timesteps=info.num_timesteps, steps=StepRange(min=info.min_steps, max=info.num_timesteps),
         default_steps=info.default_steps, default_sampler=info.default_sampler, samplers=info.samplers,
         spacing=info.spacing, description=info.description, dataset=info.dataset, examples=len(f.example_files()),
-        example_labels=info.example_labels, domain=DomainCheck(score=domain.score) if domain is not None else None)
+        example_labels=info.example_labels, domain=DomainCheck(score=domain.score) if domain is not None else None,
+        value_edits=(f.edits_dir / PROTOTYPES).is_file())
 
 
 def key_metrics(folder: Path) -> dict[str, Any]:

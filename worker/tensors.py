@@ -65,13 +65,14 @@ def rows_for(editor: Editor, spec: RecombineSpec | InterpolateSpec,
              lat: Mapping[str, Latents]) -> tuple[torch.Tensor, torch.Tensor]:
     """One job -> its rows of the sampler batch: z_dis (N, D) and x_T (N, 3, R, R).
 
-    recombine: N = 1; each named attribute blends the base chunk towards its donor's (donor None
-    keeps the base's chunk). interpolate: N = frames, lerp of z_dis and slerp of x_T from base to donor.
+    recombine: N = 1; each named attribute blends the base chunk towards its donor's or its value's prototype
+    (neither keeps the base's chunk). interpolate: N = frames, lerp of z_dis and slerp of x_T from base to donor.
     x_T "random" replaces the inferred code by a seeded N(0, I) one (the same for every frame).
     """
     base = lat[spec.base]
     if isinstance(spec, RecombineSpec):
-        donors = {a: (lat[b.donor].z_dis, b.weight) for a, b in spec.attributes.items() if b.donor}
+        donors = {a: (lat[b.donor].z_dis if b.donor else editor.value_code(a, b.value), b.weight)
+                  for a, b in spec.attributes.items() if b.donor or b.value}
         z = recombine(base.z_dis, donors, editor.slices)
         n, x = 1, base.x_T
     else:

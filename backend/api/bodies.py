@@ -87,8 +87,9 @@ def parse_spec(text: str, attributes: list[str]) -> list[Any]:
     """A batch spec: a JSON list of recombine bodies (or {"items": [...]}), or CSV. -> the raw items (the
     route validates each); JSON items are returned as they are, CSV rows become recombine bodies.
 
-    CSV header: `base`, then per attribute `<attr>` (donor file name, empty: keep the base's chunk)
-    and optionally `<attr>_weight` (default 1); optional columns `x_T`, `seed`, `steps`, `sampler`.
+    CSV header: `base`, then per attribute `<attr>` (donor file name, empty: keep the base's chunk) or
+    `<attr>_value` (a value name of the attribute instead of a donor), and optionally `<attr>_weight` (default 1);
+    optional columns `x_T`, `seed`, `steps`, `sampler`.
     """
     stripped = text.strip()
     if not stripped:
@@ -121,7 +122,8 @@ def _parse_csv(text: str, attributes: list[str]) -> list[dict[str, Any]]:
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise UploadError(422, f"the CSV header names the column(s) {twice} more than once")
-    unknown = [c for c in header if c not in CSV_COLUMNS and c.removesuffix("_weight") not in attributes]
+    unknown = [c for c in header if c not in CSV_COLUMNS
+               and c.removesuffix("_weight").removesuffix("_value") not in attributes]
     if unknown:
         raise UploadError(422, f"unknown CSV columns {unknown}; the model's attributes are {attributes}")
     items = []
@@ -133,8 +135,10 @@ def _parse_csv(text: str, attributes: list[str]) -> list[dict[str, Any]]:
         row = dict(zip(header, (c.strip() for c in cells)))  # a short row: the missing cells are empty
         item: dict[str, Any] = {"base": row.get("base", ""), "attributes": {}}
         for a in attributes:
-            if row.get(a):
-                item["attributes"][a] = {"donor": row[a], "weight": row.get(f"{a}_weight") or 1.0}
+            edit = {**({"donor": row[a]} if row.get(a) else {}),
+                    **({"value": row[f"{a}_value"]} if row.get(f"{a}_value") else {})}  # both: the item's 422 says so
+            if edit:
+                item["attributes"][a] = {**edit, "weight": row.get(f"{a}_weight") or 1.0}
         for col in ("x_T", "seed", "steps", "sampler"):
             if row.get(col):
                 item[col] = row[col]

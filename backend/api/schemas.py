@@ -6,7 +6,7 @@ import math
 from typing import Annotated, Literal
 
 from fastapi import UploadFile
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core.models import DomainCheck
 from core.webhooks import MAX_URL_LENGTH
@@ -33,7 +33,17 @@ CallbackUrl = Annotated[str | None, Field(
 
 class AttributeEdit(RequestModel):
     donor: str | None = Field(None, description="image id whose chunk to blend in; null keeps the base's chunk")
-    weight: float = Field(1.0, description="0 keeps the base, 1 takes the donor; |weight| <= 3")
+    value: str | None = Field(None, min_length=1, max_length=200,
+                              description="instead of a donor: a value of the attribute, as the model names it (GET "
+                                          "/api/model `values`), whose prototype chunk to blend in (models with "
+                                          "`value_edits`)")
+    weight: float = Field(1.0, description="0 keeps the base, 1 takes the donor's (or the value's) chunk; |weight| <= 3")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AttributeEdit:
+        if self.donor is not None and self.value is not None:
+            raise ValueError("give a donor image or a value, not both")
+        return self
 
     @field_validator("weight")
     @classmethod
@@ -184,6 +194,8 @@ class ModelOut(BaseModel):
     num_timesteps: int = Field(description="T of the noise schedule: the most steps a request may ask for")
     dataset: str = ""
     domain: DomainCheck | None = Field(None, description="how uploads are judged in or out of domain; null: they are not")
+    value_edits: bool = Field(False, description="an attribute can be set to one of its `values` by name, without a "
+                                                 "donor image (recombine `{\"value\": ...}`)")
     device: str | None = None
     runtime: str | None = Field(None, description="what runs the model: onnx (ONNX Runtime) or torch")
     runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
@@ -212,6 +224,7 @@ class ModelSummary(BaseModel):
     limits: Limits | None = None
     dataset: str = ""
     description: str = ""
+    value_edits: bool = Field(False, description="an attribute can be set to a named value without a donor image")
     thumbnail_url: str | None = Field(None, description="its first example image")
     metrics: dict = Field(default_factory=dict, description="key figures of its evaluation (eval/metrics.json)")
     url: str = Field(description="all about it: its card, examples and figures")

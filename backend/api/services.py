@@ -157,6 +157,18 @@ def same_model(s: Services, owner: str, model: ServedModel, image_id: str, what:
     return image_id
 
 
+def check_value(model: ServedModel, attribute: str, value: str, where: str) -> None:
+    """422 unless `model` can set `attribute` to the named `value` (it has prototypes, and the value exists)."""
+    if not model.value_edits:
+        raise HTTPException(422, f"{where}attributes.{attribute}.value: model {model.name} has no value prototypes "
+                                 "(diffusegae fit-edits makes them); give a donor image instead")
+    names = model.values[attribute]
+    if value not in names:
+        shown = ", ".join(repr(n) for n in names[:12]) + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+        raise HTTPException(422, f"{where}attributes.{attribute}.value: {attribute} has no value {value!r}; its "
+                                 f"values: {shown} (GET /api/model)")
+
+
 def recombine_spec(s: Services, owner: str, body: RecombineRequest, where: str = "", lane: Lane = "interactive",
                    model: ServedModel | None = None) -> RecombineSpec:
     """A recombine body -> the spec the worker runs, in its base image's model (`model`: the one the caller
@@ -168,7 +180,9 @@ def recombine_spec(s: Services, owner: str, body: RecombineRequest, where: str =
     attrs = {}
     for name, edit in body.attributes.items():
         donor = same_model(s, owner, model, edit.donor, f"{where}donor image of {name}") if edit.donor else None
-        attrs[name] = Blend(donor=donor, weight=edit.weight)
+        if edit.value is not None:
+            check_value(model, name, edit.value, where)
+        attrs[name] = Blend(donor=donor, value=edit.value, weight=edit.weight)
     if body.preview and body.steps is None:
         sampled["steps"] = preview_steps(s, model)
     return RecombineSpec(model=model.name, base=base, attributes=attrs, lane=lane, **sampled)

@@ -1,4 +1,4 @@
-"""`diffusegae calibrate | calibrate-domain`: the fitting stages that write a model folder after training."""
+"""`diffusegae calibrate | calibrate-domain | fit-edits`: the fitting stages that write a model folder after training."""
 
 from __future__ import annotations
 
@@ -110,6 +110,26 @@ def cmd_calibrate_domain(args: argparse.Namespace) -> None:
     print(json.dumps(measured, indent=2))
 
 
+def fit_edits_of(args: argparse.Namespace, model: Path, ed=None) -> dict:
+    """Fit what the edit methods need beside the GAE into MODEL/edits (value prototypes) -> what was fitted."""
+    from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
+    from diffusegae.model_folder import ModelFolder
+
+    folder = ModelFolder(model)
+    ed = ed or editor_of(args)
+    data_of_model(args, folder, ed)
+    data = load_data(args, split="train" if args.dataset != "folder" else "all")
+    _log(f"value prototypes: z_dis of {len(data)} {args.dataset} images ...")
+    protos, config = fit_prototypes(ed, data)
+    save_prototypes(folder.edits_dir, protos, config)
+    _log(f"wrote {folder.edits_dir}: prototypes of {sum(len(c) for c in config.counts.values())} values")
+    return config.to_json()
+
+
+def cmd_fit_edits(args: argparse.Namespace) -> None:
+    print(json.dumps(fit_edits_of(args, args.model)))
+
+
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -138,6 +158,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="also write every measurement here (JSON)")
     p.add_argument("--dry-run", action="store_true", help="measure and print, but leave model.json as it is")
     p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("fit-edits", help="fit what the edit methods need beside the GAE (writes MODEL/edits: each "
+                       "attribute value's prototype z_dis chunk, for edits to a named value)",
+                       description="Encodes the model's training images (encoder and GAE, no inversion) and keeps, for "
+                       "each attribute value, the mean z_dis chunk of the images with that value: the target of an "
+                       "edit that sets an attribute to a value without a donor image.")
+    add_model_args(p)
+    add_data_args(p)
+    p.set_defaults(resolution=None, dataset=None, func=cmd_fit_edits)
 
     p = sub.add_parser("calibrate-domain", help="domain statistics and thresholds: which uploads the model knows "
                        "(writes MODEL/domain)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from diffusegae.commands.calibrate import DOMAIN_DEFAULTS, DOMAIN_SCORES, calibrate_domain_of
+from diffusegae.commands.calibrate import DOMAIN_DEFAULTS, DOMAIN_SCORES, calibrate_domain_of, fit_edits_of
 from diffusegae.commands.common import (
     add_data_args,
     add_loop_args,
@@ -56,6 +56,7 @@ def cmd_train_autoencoder(args: argparse.Namespace) -> None:
 def cmd_train_gae(args: argparse.Namespace) -> None:
     from diffusegae.checkpoint import load_json
     from diffusegae.config import GAEConfig, default_chunk_sizes, from_json_dict
+    from diffusegae.editing import Editor
     from diffusegae.model_folder import ModelFolder, manifest_for
     from diffusegae.training.common import teardown_runtime
     from diffusegae.training.gae import train_gae
@@ -78,6 +79,7 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
                                            default_sampler=args.default_sampler, dataset=args.dataset))
         if args.domain:  # the domain check is part of a trained model: thresholds from held-out data, now
             calibrate_domain_of(args, args.out, score=args.domain_score, ood_images=args.domain_ood_images)
+        fit_edits_of(args, args.out, Editor.load(args.out, "cpu"))  # value prototypes: edits to a named value
         report_written(args.out, before)
     teardown_runtime()
 

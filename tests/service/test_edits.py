@@ -92,3 +92,20 @@ def test_requests_arriving_together_share_a_sampler_batch(client, stack, images)
     r = redis.Redis.from_url(stack.env["DGAE_REDIS_URL"], decode_responses=True)
     leaders = {r.hget(f"{stack.name}:job:{j['id']}", "leader") for j in quick}
     assert len(leaders) < len(quick), "queued requests were not merged into a sampler batch"
+
+
+def test_an_attribute_is_set_to_a_named_value_without_a_donor(client, images):
+    model = client.get("/api/model").json()
+    assert model["value_edits"] is True
+    value = model["values"]["background"][4]  # image 0 has background 1; the tiny model learned backgrounds best
+    plain = client.post("/api/recombine?wait=30", json={"base": images[0]})
+    moved = client.post("/api/recombine?wait=30", json={"base": images[0], "attributes": {"background": {"value": value}}})
+    kept = client.post("/api/recombine?wait=30",
+                       json={"base": images[0], "attributes": {"background": {"value": value, "weight": 0}}})
+    assert plain.status_code == moved.status_code == kept.status_code == 200
+    assert moved.content != plain.content and kept.content == plain.content
+    both = client.post("/api/recombine", json={"base": images[0], "attributes": {"background": {"value": value,
+                                                                                                "donor": images[1]}}})
+    assert both.status_code == 422 and "not both" in both.json()["detail"]
+    unknown = client.post("/api/recombine", json={"base": images[0], "attributes": {"pose": {"value": "sideways"}}})
+    assert unknown.status_code == 422 and "'sideways'" in unknown.json()["detail"] and repr(value) in unknown.json()["detail"]

@@ -106,6 +106,9 @@ def test_a_donor_of_another_model_is_a_422_with_the_way_to_encode_it_there(two):
     assert wait_image(client, moved.json()["id"])["status"] == "ready"
     r = client.post("/api/recombine?wait=60", json={"base": base, "attributes": {"pose": {"donor": moved.json()["id"]}}})
     assert r.status_code == 200, r.text
+    assert models(client)[B]["value_edits"] is False  # its folder has no prototypes (edits/)
+    r = client.post("/api/recombine", json={"base": base, "attributes": {"pose": {"value": "3"}}})
+    assert r.status_code == 422 and "no value prototypes" in r.json()["detail"]
     unknown = upload_to(client, toy_png(0, 1, 2), "no-such-model")
     assert unknown.status_code == 422 and A in unknown.json()["detail"]
 

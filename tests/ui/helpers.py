@@ -75,3 +75,8 @@ def pixel_difference(a: list[int], b: list[int]) -> float:
     if len(a) != len(b):
         return float("inf")
     return sum(abs(x - y) for x, y in zip(a, b)) / max(1, len(a))
+
+
+def slider_x(box: dict, weight: float, low: float, high: float) -> float:
+    """The x of a weight on a range slider's track (its bounding box; 8 px of thumb at each end)."""
+    return box["x"] + 8 + (box["width"] - 16) * (weight - low) / (high - low)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from helpers import RENDER_TIMEOUT_MS, SAMPLES, gallery_item, open_editor, result_job, upload, wait_result
+from helpers import RENDER_TIMEOUT_MS, SAMPLES, gallery_item, open_editor, result_job, slider_x, upload, wait_result
 
 # Every preview frame put up in the result image, and the preview requests' concurrency.
 WATCH = """() => {
@@ -57,7 +57,7 @@ def test_dragging_a_weight_shows_previews_before_release_then_the_final_render(p
     y = box["y"] + box["height"] / 2
 
     def x_at(w: float) -> float:
-        return box["x"] + 8 + (box["width"] - 16) * (w - low) / (high - low)
+        return slider_x(box, w, low, high)
 
     page.mouse.move(x_at(1.0), y)
     page.mouse.down()
