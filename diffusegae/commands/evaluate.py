@@ -119,6 +119,38 @@ def cmd_curve(args: argparse.Namespace) -> None:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
 
+def cmd_evaluate_values(args: argparse.Namespace) -> None:
+    """Edits to a named value, read strictly, on the held-out pairs the full evaluation's strict swaps use (the same
+    rows, latents and steps: its donor swaps in metrics.json are the comparison) -> MODEL/eval/values.json."""
+    from diffusegae.evaluation.metrics import encode_latents
+    from diffusegae.evaluation.strict import draw_rows, facets_of, swaps
+    from diffusegae.model_folder import ModelFolder
+
+    folder = ModelFolder(args.model)
+    ed = editor_of(args)
+    if ed.prototypes is None:
+        raise SystemExit(f"{folder.root} has no value prototypes: run diffusegae fit-edits --model {folder.root} first")
+    data_of_model(args, folder, ed)
+    data = load_data(args, split="test")
+    clf = classifier_of(args, folder, "nothing to read the edits with")
+    if clf is None:
+        raise SystemExit(1)
+    steps = args.edit_steps or ed.info.default_steps
+    facets = facets_of(data.attributes, data.values)
+    print(f"encoding {len(data)} held-out images at {steps} steps ...", file=sys.stderr, flush=True)
+    lat = encode_latents(ed, data.images, steps=steps)
+    pairs = draw_rows(data, args.pairs, 2, facets, seed=0)
+    print(f"{len(pairs)} bases, each attribute set to its donor's value by name ...", file=sys.stderr, flush=True)
+    result = {"images": len(data), "edit_steps": steps, "threshold": args.strict_threshold,
+              "rule": "the strict reading of metrics.json (strict_rule), on its pairs: the base with one attribute set "
+                      "to the donor's value through that value's prototype chunk (weight 1, inferred x_T)",
+              "inferred_xT": swaps(ed, clf, data, lat, pairs, steps=steps, facets=facets,
+                                   threshold=args.strict_threshold, by_value=True)}
+    folder.eval_dir.mkdir(parents=True, exist_ok=True)
+    (folder.eval_dir / "values.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({a: result["inferred_xT"][a]["all"] for a in data.attributes}, indent=2))
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="metrics JSON + PNG figures on held-out data")
     add_editor_args(p)
@@ -144,6 +176,16 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="the strict reading: a value (and each facet of it, e.g. surface kind and colour) counts as "
                         "read at this classifier probability or more")
     p.set_defaults(func=cmd_evaluate, resolution=None)  # the model's data at the model's resolution
+
+    p = sub.add_parser("evaluate-values", help="edits to a named value, read strictly on the held-out pairs of "
+                       "evaluate (writes MODEL/eval/values.json)")
+    add_editor_args(p)
+    add_data_args(p)
+    p.add_argument("--classifier", type=Path, default=None)
+    p.add_argument("--pairs", type=int, default=256, help="as the evaluation that wrote metrics.json")
+    p.add_argument("--edit-steps", type=int, default=None)
+    p.add_argument("--strict-threshold", type=float, default=0.9)
+    p.set_defaults(func=cmd_evaluate_values, resolution=None)
 
     p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")
     add_data_args(p)

@@ -182,6 +182,12 @@ def evaluate(editor: Editor, data: LabeledImages, out: Path, *, clf: AttributeCl
                 entry["swaps"] = {kind: swaps(ticking, clf, images, latents, pairs, steps=edit_steps, facets=facets,
                                               threshold=threshold, seed=seed)
                                   for kind, seed in (("inferred_xT", None), ("random_xT", 0))}
+            if editor.prototypes is not None and tag == "held_out":
+                log("edits to a named value (the donors' values' prototypes) ...")
+                with _bar(progress, "value edits", len(pairs) * len(attrs) * edit_steps) as bar:
+                    entry["value_edits"] = {"inferred_xT": swaps(_TickingEditor(editor, bar), clf, images, latents,
+                                                                 pairs, steps=edit_steps, facets=facets,
+                                                                 threshold=threshold, by_value=True)}
             log(f"multi-attribute swaps{where} ...")
             with _bar(progress, f"multi-attribute swaps{where}", 2 * len(triples) * n_combos * edit_steps) as bar:
                 ticking = _TickingEditor(editor, bar)

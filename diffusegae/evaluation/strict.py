@@ -159,12 +159,13 @@ def _random_x_T(lat: Latents, seed: int | None) -> torch.Tensor:
 
 @torch.no_grad()
 def _decode_and_read(editor: Editor, clf: AttributeClassifier, data: LabeledImages, lat: Latents, bases: torch.Tensor,
-                     donors: dict[str, torch.Tensor], x_T: torch.Tensor, *, steps: int, facets: Facets,
+                     sources: dict[str, torch.Tensor], x_T: torch.Tensor, *, steps: int, facets: Facets,
                      threshold: float, batch: int) -> Reading:
+    """Decode each base with the named attributes' chunks taken from `sources` ({attribute: (P, D) codes}) -> read."""
     probs: list[list[torch.Tensor]] = []
     for i in range(0, bases.shape[0], batch):
         b = bases[i: i + batch]
-        z = recombine(lat.z_dis[b], {a: (lat.z_dis[d[i: i + batch]], 1.0) for a, d in donors.items()}, editor.slices)
+        z = recombine(lat.z_dis[b], {a: (src[i: i + batch], 1.0) for a, src in sources.items()}, editor.slices)
         probs.append(clf.probabilities(editor.decode(z, x_T[b], steps=steps)))
     return Reading([torch.cat(col) for col in zip(*probs)], data.attributes, facets, threshold)
 
@@ -187,10 +188,17 @@ def draw_rows(data: LabeledImages, n: int, k: int, facets: Facets, seed: int = 0
     return distinct_rows(facet_labels(data.labels, data.attributes, facets), n, k, seed)
 
 
+def value_codes(editor: Editor, data: LabeledImages, attribute: str, rows: torch.Tensor) -> torch.Tensor:
+    """(P, D) codes whose `attribute` chunk is the prototype of each row's value of it (Editor.value_code)."""
+    j = data.attributes.index(attribute)
+    return torch.stack([editor.value_code(attribute, data.values[j][int(v)]) for v in data.labels[rows, j]])
+
+
 def swaps(editor: Editor, clf: AttributeClassifier, data: LabeledImages, lat: Latents, rows: torch.Tensor, *,
           steps: int, facets: Facets, threshold: float = DEFAULT_THRESHOLD, seed: int | None = None,
-          batch: int = 64) -> dict:
-    """One attribute from a donor (weight 1), decoded with the base's inferred x_T or (given `seed`) a random one.
+          batch: int = 64, by_value: bool = False) -> dict:
+    """One attribute from a donor (weight 1), decoded with the base's inferred x_T or (given `seed`) a random one;
+    `by_value`: from the prototype of the donor's value instead (an edit to a named value, no donor image).
 
     Per attribute: "moved" (the donor's value read strictly; per facet too), "kept" (the base's values of the
     others), "all" (both), "loose" (the same three, read the card's old way), each with counts and a 95% interval.
@@ -201,7 +209,8 @@ def swaps(editor: Editor, clf: AttributeClassifier, data: LabeledImages, lat: La
     out: dict = {"pairs": int(rows.shape[0])}
     k = len(data.attributes)
     for j, name in enumerate(data.attributes):
-        r = _decode_and_read(editor, clf, data, lat, bases, {name: donors}, x_T, steps=steps, facets=facets,
+        source = value_codes(editor, data, name, donors) if by_value else lat.z_dis[donors]
+        r = _decode_and_read(editor, clf, data, lat, bases, {name: source}, x_T, steps=steps, facets=facets,
                              threshold=threshold, batch=batch)
         want = data.labels[donors, j]
         moved = r.strict(j, want)
@@ -234,7 +243,8 @@ def multi_swaps(editor: Editor, clf: AttributeClassifier, data: LabeledImages, l
         return out
     names = data.attributes
     for j1, j2 in itertools.combinations(range(len(names)), 2):
-        r = _decode_and_read(editor, clf, data, lat, bases, {names[j1]: rows[:, 1], names[j2]: rows[:, 2]}, x_T,
+        r = _decode_and_read(editor, clf, data, lat, bases, {names[j1]: lat.z_dis[rows[:, 1]],
+                                                             names[j2]: lat.z_dis[rows[:, 2]]}, x_T,
                              steps=steps, facets=facets, threshold=threshold, batch=batch)
         moved, entry, loose = {}, {}, []
         for j, donor in ((j1, rows[:, 1]), (j2, rows[:, 2])):
