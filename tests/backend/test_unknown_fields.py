@@ -108,7 +108,7 @@ def test_every_multipart_form_refuses_an_unknown_field(no_worker_api):
 
 
 @pytest.mark.parametrize(("attributes", "field"), [
-    ({"pose": {"value": "3"}}, "attributes.pose.value"),  # used to answer 200 with the base unchanged
+    ({"pose": {"valeu": "3"}}, "attributes.pose.valeu"),  # used to answer 200 with the base unchanged
     ({"pose": {"donor": ID, "wieght": 0.5}}, "attributes.pose.wieght"),  # used to run at weight 1.0
 ])
 def test_a_misspelt_edit_is_refused(no_worker_api, attributes, field):
