@@ -26,6 +26,28 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def cpu_seconds(stack, weed) -> dict[str, float]:
+    """CPU seconds (user + system) so far of the stack's API and workers, SeaweedFS, Redis and this process."""
+    import psutil
+
+    def of(proc: psutil.Process) -> float:
+        try:
+            procs = [proc, *proc.children(recursive=True)]
+            return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        except psutil.Error:
+            return 0.0
+
+    out: dict[str, float] = {}
+    for p in stack.procs:
+        label = "api" if "uvicorn" in " ".join(p.args) else "workers"
+        out[label] = out.get(label, 0.0) + of(psutil.Process(p.pid))
+    out["seaweedfs"] = of(psutil.Process(weed.proc.pid))
+    out["redis"] = sum(of(p) for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server")
+    me = psutil.Process()
+    out["clients"] = me.cpu_times().user + me.cpu_times().system
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", type=Path, default=ROOT / "models" / "toys-32")
@@ -89,9 +111,16 @@ def main() -> None:
 
                     with ThreadPoolExecutor(args.clients) as pool:
                         list(pool.map(one, range(args.clients)))  # warm
+                        before = cpu_seconds(s3_st, weed)
                         t = time.perf_counter()
                         list(pool.map(one, range(args.throughput_requests)))
-                    return args.throughput_requests / (time.perf_counter() - t)
+                        took = time.perf_counter() - t
+                        spent = {k: v - before.get(k, 0.0) for k, v in cpu_seconds(s3_st, weed).items()}
+                    print("  CPU ms per image: " + ", ".join(f"{k} {1000 * v / args.throughput_requests:.0f}"
+                                                              for k, v in spent.items()) + f" (wall {1000 * took:.0f} "
+                          f"ms for {args.throughput_requests}, 2 cores: {2000 * took / args.throughput_requests:.0f} "
+                          "core-ms per image)")
+                    return args.throughput_requests / took
 
             single = rate(s3_st.url, bases["s3"])
             s3_st.start_worker(env={"DGAE_WORKER_MODELS": "all"})

@@ -7,7 +7,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 
@@ -28,6 +28,7 @@ class Services:
     dispatcher: Dispatcher
     deployment: str = ""  # the store's id, written on every unit so that no other deployment's worker runs it
     url_secret: tuple[bytes, float] | None = None  # the secret kept in Redis and when it was read (url_secret())
+    models_read: tuple[float, Any] | None = None  # the last registry read and when (backend.api.registry.read_models)
 
 
 def get_services(request: Request) -> Services:

@@ -3,7 +3,8 @@ model a request runs in (its base image's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException
@@ -21,6 +22,7 @@ class ModelView:
     entries: dict[str, ModelEntry]
     workers: list[dict[str, Any]]
     default: str | None
+    served: dict[str, ServedModel] = field(default_factory=dict)  # served_model's answers from this read
 
     def serving(self, name: str) -> list[dict[str, Any]]:
         return [w for w in self.workers if serves(w, name, self.entries)]
@@ -52,7 +54,14 @@ class ModelView:
         return "ready"
 
 
-def read_models(s: Services) -> ModelView:
+MODELS_FRESH_S = 1.0  # a registry read serves the requests of this long (workers publish it every few seconds)
+
+
+def read_models(s: Services, *, fresh: bool = False) -> ModelView:
+    """The registry and the live workers, read at most once per MODELS_FRESH_S per API process (unless `fresh`)."""
+    now = time.monotonic()
+    if not fresh and s.models_read is not None and now - s.models_read[0] < MODELS_FRESH_S:
+        return s.models_read[1]
     entries = {}
     for name, raw in s.records.models().items():
         try:
@@ -61,12 +70,16 @@ def read_models(s: Services) -> ModelView:
             continue  # a worker of another release: its entries are not this API's contract
     workers = s.records.workers()
     defaults = sorted({w["default"] for w in workers if w.get("default") in entries})
-    return ModelView(entries, workers, defaults[0] if defaults else None)
+    view = ModelView(entries, workers, defaults[0] if defaults else None)
+    s.models_read = (now, view)
+    return view
 
 
 def served_model(s: Services, name: str, view: ModelView | None = None) -> ServedModel:
     """The model `name` as a request uses it: 422 when it is not registered, 503 when it cannot run now."""
     view = view or read_models(s)
+    if name in view.served:
+        return view.served[name]
     entry = view.entries.get(name)
     if entry is None:
         known = ", ".join(sorted(view.entries)) or "none yet (no worker has published the registry)"
@@ -81,7 +94,8 @@ def served_model(s: Services, name: str, view: ModelView | None = None) -> Serve
         raise HTTPException(503, f"model {name} cannot be used: {status.removeprefix('failed: ')}")
     runs = next((m for _, m in view.loaded(name) if m.status == "ready"), None)
     where = {"device": runs.device, "runtime": runs.runtime, "runtime_note": runs.runtime_note} if runs else {}
-    return ServedModel.model_validate({**entry.contract.model_dump(), **where})
+    view.served[name] = ServedModel.model_validate({**entry.contract.model_dump(), **where})
+    return view.served[name]
 
 
 def chosen_model(s: Services, name: str | None, view: ModelView | None = None) -> ServedModel:

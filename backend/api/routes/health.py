@@ -41,7 +41,7 @@ def health(s: ServicesDep) -> HealthOut:
         store_problem = None
     except StoreUnavailable as e:
         store_problem = str(e)
-    view = read_models(s)
+    view = read_models(s, fresh=True)
     status = view.status(view.default) if view.default else None
     runs = next((m for _, m in view.loaded(view.default) if m.status == "ready"), None) if view.default else None
     if not view.workers:

@@ -45,7 +45,7 @@ def _entry(view: ModelView, name: str) -> ModelEntry:
 @router.get("", response_model=ModelList)
 def list_models(s: ServicesDep, sign: SignerDep) -> ModelList:
     """Every model the deployment knows (shipped and registered), the default first, with who serves it."""
-    view = read_models(s)
+    view = read_models(s, fresh=True)
     order = sorted(view.entries.values(), key=lambda e: (e.name != view.default, not e.shipped, e.name))
     return ModelList(models=[ModelSummary.model_validate(summary(view, e, sign)) for e in order], default=view.default)
 
@@ -110,6 +110,7 @@ def delete_model(s: ServicesDep, name: Name,
                                      "anyway (its images can no longer be edited, its queued jobs fail)")
     s.store.remove_model(name)
     s.records.drop_model(name)
+    s.models_read = None  # this process's next read sees it gone
     return Response(status_code=204)
 
 
