@@ -200,7 +200,11 @@ class S3Blobs(Blobs):
                 try:
                     self._s3.create_bucket(Bucket=self.bucket)
                 except ClientError as made:  # another process made it first
-                    if made.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    code = made.response.get("Error", {}).get("Code")
+                    if code == "InvalidBucketName":
+                        raise StoreUnavailable(f"store unavailable: {self.bucket!r} is not a valid S3 bucket name (3-63 "
+                                               "lowercase letters, digits, dots and hyphens): fix DGAE_STORE_URL") from None
+                    if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise StoreUnavailable(f"store unavailable: cannot create {self.where}: {made}") from None
             except BotoCoreError as e:
                 raise StoreUnavailable(f"store unavailable: {self.where}: {e}") from None

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     max_zip_bytes: int = Field(200 * 1024 * 1024, ge=1)  # a batch zip, compressed and uncompressed
     max_json_bytes: int = Field(4 * 1024 * 1024, ge=1)  # a JSON body, and a batch's spec (JSON or CSV)
     max_batch_items: int = Field(500, ge=1)  # recombination specs in one batch
+    max_dataset_bytes: int = Field(512 * 1024 * 1024, ge=1)  # an uploaded dataset archive, packed and unpacked
+    max_dataset_files: int = Field(50_000, ge=1)  # files in a dataset archive
+    dataset_min_per_value: int = Field(2, ge=1)  # images each attribute value needs in a dataset
     max_wait: float = Field(300.0, ge=0)  # longest ?wait= a request may ask for
 
     # --- access ---

@@ -8,6 +8,9 @@ an S3 bucket when scaled).
     results/<job_id>/<i>.png             an interpolation's frames
     deployment-id                        the deployment's id (core.deployment)
     models/<name>/...                    registered models (diffusegae.registry: files, then registered.json)
+    datasets/<id>/images/<path>          an uploaded dataset's images (paths as its labels.csv names them)
+    datasets/<id>/labels.csv             its labels; contact/<attribute>.png: its contact sheets
+    datasets/<id>/dataset.json           written last: what it holds (the dataset exists once this does)
 
 Every write is whole (the folder backend renames a temporary file into place, S3 PUT is atomic), so a reader
 never sees half a blob and two workers redoing the same job cannot corrupt each other's output.
@@ -16,6 +19,7 @@ never sees half a blob and two workers redoing the same job cannot corrupt each 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -144,6 +148,26 @@ class Store:
     def forget_job(self, job_id: str) -> None:
         self.blobs.delete(self.result_key(job_id))
         self.blobs.delete_prefix(f"results/{_checked(job_id)}/")  # an interpolation's frames
+
+    # --- datasets ---
+    def put_dataset(self, dataset_id: str, files: dict[str, bytes], facts: dict) -> None:
+        """A checked dataset's files (images/..., labels.csv, contact/...), then dataset.json: it exists once whole."""
+        base = f"datasets/{_checked(dataset_id)}/"
+        for name, data in files.items():
+            self.blobs.put(base + name, data)
+        self.blobs.put(base + "dataset.json", json.dumps(facts, indent=1).encode())
+
+    def dataset(self, dataset_id: str) -> dict | None:
+        raw = self._maybe(f"datasets/{_checked(dataset_id)}/dataset.json")
+        return json.loads(raw) if raw is not None else None
+
+    def dataset_file(self, dataset_id: str, name: str) -> bytes | None:
+        return self._maybe(f"datasets/{_checked(dataset_id)}/{name}")
+
+    def remove_dataset(self, dataset_id: str) -> None:
+        base = f"datasets/{_checked(dataset_id)}/"
+        self.blobs.delete(base + "dataset.json")  # gone at once; the files after
+        self.blobs.delete_prefix(base)
 
     # --- the deployment ---
     def identity(self) -> str:

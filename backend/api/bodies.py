@@ -159,6 +159,8 @@ def body_limits(settings: Any) -> Callable[[str, bool], tuple[int, str]]:
     def limit_for(path: str, multipart: bool) -> tuple[int, str]:
         if multipart and path.endswith("/api/images"):
             return settings.max_upload_bytes + MULTIPART_FRAMING, "DGAE_MAX_UPLOAD_BYTES, plus the multipart framing"
+        if multipart and path.endswith("/api/datasets"):
+            return settings.max_dataset_bytes + MULTIPART_FRAMING, "DGAE_MAX_DATASET_BYTES, plus the multipart framing"
         if multipart and path.endswith("/api/batches"):
             return (settings.max_zip_bytes + settings.max_json_bytes + MULTIPART_FRAMING,
                     "DGAE_MAX_ZIP_BYTES for the zip and DGAE_MAX_JSON_BYTES for the spec, plus the multipart framing")

@@ -101,6 +101,16 @@ class ImageUpload(RequestModel):
     model: ModelName = None
 
 
+class DatasetUpload(RequestModel):
+    """The multipart form of a dataset upload."""
+
+    file: UploadFile = Field(description="a zip or tar of the images with labels.csv (a 'file' column with each "
+                                         "image's path relative to it, and one column per attribute)")
+    name: str | None = Field(None, max_length=100, description="for people (default: the archive's file name)")
+    resolution: int = Field(64, ge=8, le=1024, description="the resolution a model will be trained at: every image "
+                                                           "must be at least this large on each side")
+
+
 class EncodeRequest(RequestModel):
     model: str = Field(min_length=1, max_length=64, description="a registered model (GET /api/models)")
 
@@ -247,6 +257,24 @@ class ModelDetail(ModelSummary):
     card_markdown: str | None = None
     workers: list[str] = Field(default_factory=list, description="live workers that serve it")
     loaded_on: list[str] = Field(default_factory=list)
+
+
+class DatasetOut(BaseModel):
+    id: str
+    name: str
+    created: float
+    resolution: int
+    images: int
+    bytes: int
+    attributes: list[str]
+    values: dict[str, list[str]] = Field(description="each attribute's values, in order of first appearance")
+    counts: dict[str, dict[str, int]] = Field(description="images per value of each attribute")
+    warnings: list[str] = Field(description="what is allowed but worth a look: imbalance, duplicate images")
+    contact_sheets: dict[str, str] = Field(description="per attribute, a PNG of thumbnails per value")
+
+
+class DatasetList(BaseModel):
+    datasets: list[DatasetOut]
 
 
 class Progress(BaseModel):

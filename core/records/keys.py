@@ -68,6 +68,10 @@ class Keys:
     def owner_jobs(self, owner: str) -> str:
         return f"{self.prefix}owner:{owner}:jobs"
 
+    def owner_datasets(self, owner: str) -> str:
+        """The owner's datasets (sorted set by upload time; the datasets themselves are in the store)."""
+        return f"{self.prefix}owner:{owner}:datasets"
+
     def owner_supersede(self, owner: str) -> str:
         """The owner's supersede tokens -> the job submitted last with each."""
         return f"{self.prefix}owner:{owner}:supersede"

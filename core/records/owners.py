@@ -34,6 +34,19 @@ class Owners(Part):
     def owned_images(self, owner: str, limit: int) -> list[str]:
         return self._r.zrevrange(self.keys.owner_images(owner), 0, limit - 1)
 
+    def add_dataset_owner(self, owner: str, dataset_id: str) -> None:
+        self._r.zadd(self.keys.owner_datasets(owner), {dataset_id: time.time()})
+
+    def owns_dataset(self, owner: str, dataset_id: str) -> bool:
+        return self._r.zscore(self.keys.owner_datasets(owner), dataset_id) is not None
+
+    def owned_datasets(self, owner: str, limit: int = 1000) -> list[str]:
+        """The owner's dataset ids, newest first."""
+        return self._r.zrevrange(self.keys.owner_datasets(owner), 0, limit - 1)
+
+    def drop_dataset_owner(self, owner: str, dataset_id: str) -> None:
+        self._r.zrem(self.keys.owner_datasets(owner), dataset_id)
+
     def owned_jobs(self, owner: str, limit: int = 1000) -> list[str]:
         """The owner's job ids, newest first."""
         return self._r.zrevrange(self.keys.owner_jobs(owner), 0, limit - 1)

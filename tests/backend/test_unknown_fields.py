@@ -101,7 +101,7 @@ def test_every_multipart_form_refuses_an_unknown_field(no_worker_api):
     client, _ = no_worker_api
     forms = [path for path, ops in client.app.openapi()["paths"].items() for op in ops.values()
              if "multipart/form-data" in op.get("requestBody", {}).get("content", {})]
-    assert set(forms) == {"/api/images", "/api/batches"}
+    assert set(forms) == {"/api/images", "/api/batches", "/api/datasets"}
     for path in forms:
         r = client.post(path, files={"file": ("a.zip", _zip())}, data={"spec": "[]", "zz_form_unknown": "1"})
         assert r.status_code == 422 and "zz_form_unknown" in r.json()["detail"], (path, r.text)
