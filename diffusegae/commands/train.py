@@ -10,6 +10,7 @@ from diffusegae.commands.common import (
     add_data_args,
     add_loop_args,
     add_train_data_args,
+    default_model,
     files_of,
     load_data,
     loop_config,
@@ -84,6 +85,22 @@ def cmd_train_gae(args: argparse.Namespace) -> None:
     teardown_runtime()
 
 
+def cmd_train_quick(args: argparse.Namespace) -> None:
+    """A new GAE (and domain check, prototypes) on the frozen autoencoder of --base, on your own images."""
+    from diffusegae.editing import read_info
+    from diffusegae.training.quick import QuickGAE, gae_on_base
+
+    if args.out.exists() and any(args.out.iterdir()):
+        raise SystemExit(f"{args.out} is not empty: give a new folder")
+    args.resolution = read_info(args.base).resolution  # the images at the autoencoder's resolution
+    data = load_data(args, split="all")
+    cfg = QuickGAE(steps=args.steps, lr=args.lr, batch_size=args.batch_size, seed=args.seed, hidden=args.hidden,
+                   bottleneck=args.bottleneck)
+    gae_on_base(args.base, data, args.out, args.name or args.out.name, cfg,
+                description=f"trained on {args.images or args.dataset}", log=lambda m: print(m, flush=True))
+    print(f"wrote {args.out}; serve it with: diffusegae models add {args.out}")
+
+
 def cmd_train_joint(args: argparse.Namespace) -> None:
     from diffusegae.model_folder import ModelFolder, load_parts
     from diffusegae.training.common import teardown_runtime
@@ -143,6 +160,23 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--domain-ood-images", type=int, default=DOMAIN_DEFAULTS["ood_images"],
                    help="images per out-of-domain set the calibration measures")
     p.set_defaults(func=cmd_train_gae)
+
+    p = train.add_parser("quick", help="the quick path: a GAE for your own labelled images on the frozen "
+                         "autoencoder of a model you have (then its domain check and value prototypes)",
+                         description="Trains only the GAE (the paper: 'quick experiments on different GAE with the same "
+                         "diffusion autoencoder') on --images/--labels (or a rendered --dataset) at the base model's "
+                         "resolution, and writes a complete model folder: serve it with diffusegae models add.")
+    add_data_args(p)
+    p.add_argument("--base", type=Path, default=default_model(), help="the model whose autoencoder is reused")
+    p.add_argument("--out", type=Path, required=True, help="a new model folder")
+    p.add_argument("--name", default=None, help="the model's name (default: the folder's)")
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hidden", type=int, default=1024, help="the GAE's hidden width (smaller: faster on a CPU)")
+    p.add_argument("--bottleneck", type=int, default=256)
+    p.set_defaults(func=cmd_train_quick)
 
     p = train.add_parser("joint", help="stage 3: fine-tune autoencoder + GAE together")
     add_train_data_args(p)

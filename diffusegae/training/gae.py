@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,7 +28,8 @@ def encode_z_sem(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.d
 
 
 def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime,
-              *, batch_size: int = 256, seed: int = 0, resume: bool = False) -> GroupAutoencoder:
+              *, batch_size: int = 256, seed: int = 0, resume: bool = False,
+              on_step: Callable[[int], None] | None = None) -> GroupAutoencoder:
     """Train the GAE on latents of `data` and write it (with the z_sem mean/std) into the model folder `out`."""
     z_sem = encode_z_sem(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
     sampler = GroupSampler(data.labels, data.attributes)
@@ -51,7 +53,7 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
         save_module(ModelFolder(out).gae_weights, ema.gae, to_json_dict(cfg), step=step)
 
     ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, ModelFolder(out).runs / "gae_state.pt", on_save=on_save,
-                   resume=resume, desc="gae")
+                   resume=resume, desc="gae", on_step=on_step)
     return ema.gae
 
 

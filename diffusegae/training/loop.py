@@ -44,11 +44,13 @@ class LoopConfig:
 
 
 def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, state_path: Path, *,
-             on_save: Callable[[int, nn.Module], None], resume: bool = False, desc: str = "train") -> nn.Module:
+             on_save: Callable[[int, nn.Module], None], resume: bool = False, desc: str = "train",
+             on_step: Callable[[int], None] | None = None) -> nn.Module:
     """Train `model` with `loss_fn(model, step)` and return its EMA copy.
 
     `on_save(step, ema_model)` runs on rank 0 at every checkpoint and at the end; it writes the
     inference weights. `state_path` holds what `resume` needs (weights, EMA, optimiser, step).
+    `on_step(steps_done)` after every step (progress; it may raise to stop the run).
     """
     model.to(rt.device)
     ema = EMA(model, cfg.ema_decay)
@@ -92,6 +94,8 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
             acc[k] = acc.get(k, 0.0) + v
         n_acc += 1
         bar.update(1)
+        if on_step is not None:
+            on_step(step + 1)
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             means = {k: v / n_acc for k, v in acc.items()}
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k in ("loss", "l_dae", "l_gae")})

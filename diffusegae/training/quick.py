@@ -1,0 +1,76 @@
+"""The paper's quick path (PAPER.md, section 3): a new GAE on the frozen diffusion autoencoder of a base model,
+then everything a served model needs: its manifest, domain check and value prototypes.
+
+"GAE training takes only a fraction of the whole training time, enabling quick experiments on different GAE
+with the same diffusion autoencoder": a person's own labelled images become a model of their own in minutes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from diffusegae.config import GAEConfig, default_chunk_sizes
+from diffusegae.data.dataset import LabeledImages
+from diffusegae.model_folder import ModelFolder, manifest_for
+from diffusegae.training.common import Runtime
+from diffusegae.training.gae import train_gae
+from diffusegae.training.loop import LoopConfig
+
+
+@dataclass(frozen=True)
+class QuickGAE:
+    """How the quick path trains: the few steps a budget allows, so a learning rate far above stage 2's."""
+
+    steps: int = 2000
+    lr: float = 1e-3
+    ema_decay: float = 0.99
+    batch_size: int = 128
+    seed: int = 0
+    domain_ood_images: int = 40  # out-of-domain images per kind the domain calibration measures
+    hidden: int = 1024  # the GAE's widths (config.GAEConfig's defaults; smaller trains faster on a CPU)
+    bottleneck: int = 256
+
+
+def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: QuickGAE = QuickGAE(), *,
+                description: str = "", on_step: Callable[[int], None] | None = None,
+                log: Callable[[str], None] | None = None) -> Path:
+    """Write into `out` a model named `name`: `base`'s autoencoder, a GAE trained on `data` (its images at the base's
+    resolution), model.json (the base's sampling defaults), the domain check (on a held-back fifth of `data`) and
+    the value prototypes -> `out`."""
+    from diffusegae.editing import Editor
+    from diffusegae.fitting.domain import fit_model_domain, stand_in_split
+    from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
+
+    log = log or (lambda m: None)
+    src, folder = ModelFolder(base), ModelFolder(out)
+    shutil.copytree(src.root / "autoencoder", folder.root / "autoencoder")
+    ae = folder.load_autoencoder()
+    if data.images.shape[-1] != ae.cfg.resolution:
+        raise ValueError(f"the data is at {data.images.shape[-1]} px, the base model's autoencoder at "
+                         f"{ae.cfg.resolution} px")
+    gae_cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, hidden=cfg.hidden,
+                        bottleneck=cfg.bottleneck, chunk_sizes=default_chunk_sizes(len(data.attributes)))
+    torch.manual_seed(cfg.seed)
+    log(f"GAE: {cfg.steps} steps on {len(data)} images, chunks {gae_cfg.chunk_sizes}")
+    train_gae(gae_cfg, ae, data, folder.root, LoopConfig(steps=cfg.steps, lr=cfg.lr, ema_decay=cfg.ema_decay,
+                                                         save_every=10**9, log_every=max(1, cfg.steps // 20)),
+              Runtime(torch.device("cpu"), 0, 1), batch_size=min(cfg.batch_size, len(data)), seed=cfg.seed,
+              on_step=on_step)
+    shutil.rmtree(folder.runs, ignore_errors=True)
+    base_manifest = src.read_manifest()
+    folder.write_manifest(manifest_for(name, data.attributes, data.values, default_steps=base_manifest.default_steps,
+                                       default_sampler=base_manifest.default_sampler, spacing=base_manifest.spacing,
+                                       dataset="folder", description=description))
+    editor = Editor.load(folder.root, "cpu")
+    log("domain check ...")
+    train, test = stand_in_split(data, cfg.seed)
+    fit_model_domain(folder, editor, train, test, {"test": test.images}, dataset="folder", seed=cfg.seed,
+                     ood_images=cfg.domain_ood_images)
+    log("value prototypes ...")
+    save_prototypes(folder.edits_dir, *fit_prototypes(editor, data))
+    return folder.root
