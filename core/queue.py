@@ -22,6 +22,7 @@ ENCODE_TASK = "diffusegae.encode"  # (image id): encode one image, merged with o
 PRIORITY = {"interactive": 0, "bulk": 9}
 RESTART_EXIT_CODE = 75  # EX_TEMPFAIL: a worker process that ends with it asks its supervisor for a fresh one
 DECODE_TASK = "diffusegae.decode"  # (job id): run one recombine/interpolate job, merged with its sampler group
+TRAIN_TASK = "diffusegae.train"  # (job id): run one training (core.specs.TrainSpec)
 
 
 def make_celery(settings: Settings, include: tuple[str, ...] = ()) -> Celery:
@@ -64,6 +65,14 @@ class Dispatcher:
 
     def decode(self, job_id: str, lane: Lane, model: str) -> None:
         self.app.send_task(DECODE_TASK, args=[job_id], queue=model_queue(self.queue, model), priority=PRIORITY[lane])
+
+    def train(self, job_id: str) -> None:
+        self.app.send_task(TRAIN_TASK, args=[job_id], queue=train_queue(self.queue), priority=PRIORITY["bulk"])
+
+
+def train_queue(queue: str) -> str:
+    """The Celery queue of trainings ('+' is in no model name: no model's queue is this one)."""
+    return f"{queue}+train"
 
 
 def queue_lists(settings: Settings, model: str) -> dict[str, str]:

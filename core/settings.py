@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # The models a worker serves (consumes the queues of), comma-separated names or "all" (every registered model).
     worker_models: Annotated[list[str], NoDecode] = ["all"]
     max_models: int = Field(2, ge=1)  # models a worker keeps loaded; the least recently used is unloaded first
+    # The worker also runs trainings (the training queue); with DGAE_WORKER_MODELS=none it runs trainings only.
+    worker_train: bool = False
     # A queued unit of a model that no live worker serves fails after this long (workers check; README, "Models").
     unserved_timeout: float = Field(120.0, gt=0)
     torch_threads: int = 0  # CPU threads per worker process; 0: half the cores (at least 1)

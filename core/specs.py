@@ -63,13 +63,35 @@ class InterpolateSpec(Sampling):
         return [self.base, self.donor]
 
 
+class TrainSpec(_Spec):
+    """A training job (diffusegae.training.quick): a GAE for an uploaded dataset on a base model's autoencoder, the
+    result registered as the model `name`. Runs on the training queue, one at a time."""
+
+    kind: Literal["train"] = "train"
+    dataset: str
+    base_model: str
+    name: str
+    steps: int
+    seed: int = 0
+    lane: Lane = "bulk"
+
+    def image_ids(self) -> list[str]:
+        return []
+
+
+TRAIN_GROUP = "train"  # trainings share no batch: each is claimed alone
+
 JobSpec = Annotated[RecombineSpec | InterpolateSpec, Field(discriminator="kind")]
 _JOB_SPEC: TypeAdapter[RecombineSpec | InterpolateSpec] = TypeAdapter(JobSpec)
 
 
 def parse_job_spec(raw: str) -> RecombineSpec | InterpolateSpec:
-    """A job record's `spec` field -> its spec (pydantic.ValidationError when it is not one)."""
+    """A job record's `spec` field -> its spec (pydantic.ValidationError when it is not one, or a training's)."""
     return _JOB_SPEC.validate_json(raw)
+
+
+def parse_train_spec(raw: str) -> TrainSpec:
+    return TrainSpec.model_validate_json(raw)
 
 
 def encode_group(model: str) -> str:
@@ -82,6 +104,8 @@ def model_of_group(group: str) -> str:
     return group.split(":")[1] if group.count(":") >= 1 else ""
 
 
-def sampler_group(spec: RecombineSpec | InterpolateSpec) -> str:
-    """The batching group of a decode job: jobs of one group can run as one sampler batch."""
+def sampler_group(spec: RecombineSpec | InterpolateSpec | TrainSpec) -> str:
+    """The batching group of a decode job: jobs of one group can run as one sampler batch (a training: its own)."""
+    if isinstance(spec, TrainSpec):
+        return TRAIN_GROUP
     return f"decode:{spec.model}:{spec.lane}:{spec.steps}:{spec.sampler}"

@@ -36,8 +36,10 @@ def add_service_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run("api"))
     p = sub.add_parser("worker", help="one Celery worker process (scaled mode; one per GPU)")
     p.add_argument("--model", type=Path, default=None, help="the default model's folder (default: DGAE_MODEL_DIR)")
-    p.add_argument("--models", default=None, help="the models it serves: comma-separated names, or all (default: "
-                   "DGAE_WORKER_MODELS, else all)")
+    p.add_argument("--models", default=None, help="the models it serves: comma-separated names, all, or none "
+                   "(default: DGAE_WORKER_MODELS, else all)")
+    p.add_argument("--train", action="store_true", help="also run trainings (POST /api/trainings); with --models none, "
+                   "only trainings (DGAE_WORKER_TRAIN)")
     p.set_defaults(func=run("worker"))
 
 

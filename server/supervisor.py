@@ -49,6 +49,8 @@ def _apply_args(args: argparse.Namespace) -> Settings:
     served = getattr(args, "models", None)
     if served is not None:
         os.environ["DGAE_WORKER_MODELS"] = served
+    if getattr(args, "train", False):
+        os.environ["DGAE_WORKER_TRAIN"] = "1"
     get_settings.cache_clear()
     settings = get_settings()
     if "DGAE_KEY_PREFIX" not in os.environ:
@@ -171,8 +173,9 @@ def worker_command(settings: Settings, name: str = "diffusegae") -> list[str]:
 class SupervisedWorker:
     """One Celery worker child process, restarted when it dies (as a crashed or killed worker would be)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.cmd = worker_command(settings)
+    def __init__(self, settings: Settings, env: dict[str, str] | None = None, name: str = "diffusegae") -> None:
+        self.cmd = worker_command(settings, name)
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker-supervisor", daemon=True)
@@ -184,7 +187,7 @@ class SupervisedWorker:
         backoff = 1.0
         while not self._stopping.is_set():
             started = time.monotonic()
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=_child_env(), preexec_fn=_die_with_parent)
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env={**_child_env(), **self.env}, preexec_fn=_die_with_parent)
             code = self.proc.wait()
             from core import metrics
 
@@ -225,11 +228,15 @@ def serve(args: argparse.Namespace) -> None:
     _check_namespace(settings)
     worker = SupervisedWorker(settings)
     worker.start()
+    # trainings in a process of their own, so that edits stay fast while one runs
+    trainer = SupervisedWorker(settings, {"DGAE_WORKER_MODELS": "none", "DGAE_WORKER_TRAIN": "1"}, "diffusegae-train")
+    trainer.start()
     print(f"DiffuseGAE Editor: http://{args.host}:{args.port}  (default model {settings.model_dir}, every model: "
           "/api/models, API docs at /docs)", flush=True)
     try:
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     finally:
+        trainer.stop()
         worker.stop()
         if redis_proc is not None:
             redis_proc.terminate()

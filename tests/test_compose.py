@@ -17,8 +17,8 @@ yaml = pytest.importorskip("yaml", reason="PyYAML (the dev extra) reads docker-c
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = ROOT / "docker-compose.yml"
-DEFAULT_SERVICES = {"redis", "seaweedfs", "api", "worker"}
-OURS = ("api", "worker", "worker-gpu0", "worker-gpu1")
+DEFAULT_SERVICES = {"redis", "seaweedfs", "api", "worker", "trainer"}
+OURS = ("api", "worker", "trainer", "worker-gpu0", "worker-gpu1")
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from typing import Any
 from core import metrics
 from core.blobs import StoreUnavailable
 from core.models import ALL_MODELS, DomainCheck, LoadedModel, ModelContract, ModelEntry, StepRange, model_queue
+from core.queue import train_queue
 from core.settings import Settings
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.editing import Editor, read_info
@@ -124,13 +125,15 @@ class ModelSet:
         return self.serves_all() or name in self.serves
 
     def served_names(self, known: dict[str, RegisteredModel] | None = None) -> list[str]:
-        """The names whose queues this worker consumes: the registry's (with `all`), else the ones it was given."""
+        """The names whose queues this worker consumes: the registry's (with `all`), else the ones it was given
+        (`none`: no model; a worker that runs trainings only)."""
         if not self.serves_all():
-            return list(self.serves)
+            return [m for m in self.serves if m != "none"]
         return sorted(known if known is not None else self.registry.models())
 
     def queues(self) -> list[str]:
-        return [model_queue(self.settings.queue, m) for m in self.served_names()]
+        train = [train_queue(self.settings.queue)] if self.settings.worker_train else []
+        return [model_queue(self.settings.queue, m) for m in self.served_names()] + train
 
     def get(self, name: str) -> Held:
         """The loaded model `name`, fetching it from the store and loading it (and unloading the least recently used)

@@ -34,7 +34,7 @@ from core.models import ALL_MODELS, serves
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
-from core.specs import model_of_group
+from core.specs import TRAIN_GROUP, model_of_group
 from core.store import Store
 from worker.batches import Worker, decode_jobs, encode_images
 from worker.models import ModelSet, ModelUnavailable, model_files
@@ -91,7 +91,7 @@ class WorkerProcess:
         serves = [ALL_MODELS] if self.models.serves_all() else self.models.served_names()
         info = {"id": self.worker_id, "hostname": socket.gethostname(), "pid": os.getpid(), "store": self.deployment,
                 "serves": serves, "default": self.models.default, "loaded": self.models.loaded(),
-                "max_models": self.settings.max_models}
+                "max_models": self.settings.max_models, "train": self.settings.worker_train}
         self.records.heartbeat(self.worker_id, info, self.settings.heartbeat_ttl)
         try:
             entries, folders = self.models.entries()
@@ -145,7 +145,11 @@ class WorkerProcess:
             self._send_again(key)
 
     def _send_again(self, key: str) -> None:
-        unit, model = self.records.id_of(key), self.model_of(key)
+        unit = self.records.id_of(key)
+        if self.records.fields(key, "kind")["kind"] == "train":
+            self.dispatcher.train(unit)
+            return
+        model = self.model_of(key)
         if self.records.is_image_key(key):
             self.dispatcher.encode(unit, model)
         else:
@@ -167,11 +171,17 @@ class WorkerProcess:
         registered = set(self.records.models())
         cutoff = time.time() - self.settings.unserved_timeout
         for group, oldest in self.records.pending_groups().items():
-            model = model_of_group(group)
-            if oldest >= cutoff or any(serves(w, model, registered) for w in workers):
-                continue
-            why = (f"no live worker serves model {model!r}: this waited {self.settings.unserved_timeout:.0f} s "
-                   "(DGAE_UNSERVED_TIMEOUT) for one; start a worker with --models " + model)
+            if group == TRAIN_GROUP:
+                if oldest >= cutoff or any(w.get("train") for w in workers):
+                    continue
+                why = (f"no live worker runs trainings: this waited {self.settings.unserved_timeout:.0f} s "
+                       "(DGAE_UNSERVED_TIMEOUT) for one; start one with diffusegae worker --train")
+            else:
+                model = model_of_group(group)
+                if oldest >= cutoff or any(serves(w, model, registered) for w in workers):
+                    continue
+                why = (f"no live worker serves model {model!r}: this waited {self.settings.unserved_timeout:.0f} s "
+                       "(DGAE_UNSERVED_TIMEOUT) for one; start a worker with --models " + model)
             for key in self.records.fail_queued(group, cutoff, why):
                 log.warning("%s: %s", key, why)
 
@@ -202,6 +212,31 @@ class WorkerProcess:
 
     def run_decode(self, job_id: str) -> None:
         self._run(self.records.job_key(job_id), decode_jobs)
+
+    def run_train(self, job_id: str) -> None:
+        """Claim a training job alone and run it (worker.training); any error fails it with the reason."""
+        from worker.training import run_training
+
+        key = self.records.job_key(job_id)
+        owner = self.records.fields(key, "deployment")["deployment"]
+        if owner and owner != self.deployment:
+            self.give_back(key, owner)
+            return
+        if not self.records.claim(key, self.worker_id, 1):
+            log.info("%s: done, cancelled or taken by a live worker; nothing to do", key)
+            return
+        self._busy = True
+        try:
+            self._until_stored(lambda: run_training(self.records, self.store, self.models.registry, key), key)
+        except redis.ConnectionError:
+            log.exception("training %s: Redis is unreachable", key)
+            raise
+        except Exception as e:
+            log.exception("training %s failed", key)
+            self.records.finish(key, FAILED, f"{type(e).__name__}: {e}")
+        finally:
+            self._busy = False
+            self._idle_since = time.monotonic()
 
     def _run(self, key: str, work: Callable[[Worker, list[str]], None]) -> None:
         """Claim `key` and its batch mates, run `work` on them in their model; any error fails exactly the claimed

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Task
 from celery.signals import worker_init, worker_shutdown
 
-from core.queue import DECODE_TASK, ENCODE_TASK, Dispatcher
+from core.queue import DECODE_TASK, ENCODE_TASK, TRAIN_TASK, Dispatcher
 from core.settings import get_settings
 from worker.app import app
 from worker.process import WorkerProcess
@@ -41,6 +41,12 @@ def encode(self: ModelTask, image_id: str) -> None:
 def decode(self: ModelTask, job_id: str) -> None:
     """Run one recombine or interpolate job, merged with queued jobs of its sampler group; idempotent."""
     self.process.run_decode(job_id)
+
+
+@app.task(name=TRAIN_TASK, base=ModelTask, bind=True, acks_late=True, ignore_result=True)
+def train(self: ModelTask, job_id: str) -> None:
+    """Run one training job (core.specs.TrainSpec) to a registered model; idempotent (a finished job stays so)."""
+    self.process.run_train(job_id)
 
 
 @worker_init.connect

@@ -19,7 +19,7 @@ from backend.api.bodies import BodyLimit, body_limits
 from backend.api.deps import Services, get_owner
 from backend.api.docs import install_docs
 from backend.api.errors import install_error_handlers
-from backend.api.routes import batches, datasets, edits, health, images, jobs, model, models, queue
+from backend.api.routes import batches, datasets, edits, health, images, jobs, model, models, queue, trainings
 from backend.api.routes.metrics import RequestMetrics
 from backend.api.routes.metrics import router as metrics_router
 from backend.api.webhooks import WebhookSender
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     auth = [Depends(get_owner)]  # with API keys set, every /api route needs one
     for router in (images.router, model.router, models.router, edits.router, jobs.router, queue.router, batches.router,
-                   datasets.router, health.router):
+                   datasets.router, trainings.router, health.router):
         app.include_router(router, dependencies=auth)
     install_docs(app)  # /docs and /redoc with their assets served here (no CDN), public
     app.include_router(metrics_router)  # GET /metrics (Prometheus), public like /docs, not in the schema

@@ -111,6 +111,18 @@ class DatasetUpload(RequestModel):
                                                            "must be at least this large on each side")
 
 
+class TrainingRequest(RequestModel):
+    dataset: str = Field(description="an uploaded dataset's id (POST /api/datasets)")
+    base_model: str | None = Field(None, max_length=64, description="whose diffusion autoencoder the new GAE is "
+                                                                    "trained on (default: the default model)")
+    name: str = Field(min_length=1, max_length=64, description="the new model's name: 1-64 lowercase letters, "
+                                                               "digits, '.', '_' or '-'")
+    stages: Literal["gae"] = Field("gae", description="gae: a new GAE on the base's frozen autoencoder (the paper's "
+                                                      "quick path), then its domain check and value prototypes")
+    steps: int = Field(2000, ge=1, le=200_000, description="GAE optimiser steps (about 0.7 s each on a 2-core CPU)")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+
+
 class EncodeRequest(RequestModel):
     model: str = Field(min_length=1, max_length=64, description="a registered model (GET /api/models)")
 
@@ -315,7 +327,8 @@ class WebhookOut(BaseModel):
 
 class JobOut(BaseModel):
     id: str
-    kind: Literal["recombine", "interpolate"]
+    kind: Literal["recombine", "interpolate", "train"]
+    model: str | None = Field(None, description="a training that succeeded: the model it registered")
     state: JobState
     progress: Progress
     error: str | None = None

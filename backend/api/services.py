@@ -253,6 +253,7 @@ def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: Url
     done = state == SUCCEEDED
     x0_step = int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None
     return JobOut(id=jid, kind=rec.get("kind", "recombine"), state=state,
+                  model=(rec.get("model") or None) if rec.get("kind") == "train" and done else None,
                   progress=Progress(done=int(_num(rec, "done")), total=int(_num(rec, "total") or _num(rec, "steps"))),
                   error=rec.get("error") or None,
                   result_url=sign(f"/api/jobs/{jid}/result.png") if done else None, frames=frames,

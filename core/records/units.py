@@ -12,7 +12,7 @@ from core.records.claims import QUEUED
 from core.records.keys import Keys
 from core.records.part import Part, as_field
 from core.records.scripts import register
-from core.specs import ENCODE_LANE, JobSpec, Lane, encode_group, sampler_group
+from core.specs import ENCODE_LANE, JobSpec, Lane, TrainSpec, encode_group, sampler_group
 
 
 def lane(field: str) -> Lane:
@@ -50,13 +50,14 @@ class Units(Part):
                 break
         return out[:limit]
 
-    def create_job(self, job_id: str, spec: JobSpec, **fields: Any) -> str:
+    def create_job(self, job_id: str, spec: JobSpec | TrainSpec, **fields: Any) -> str:
         """A queued job running `spec`; `fields` are for people (owner, batch). Kind, steps, sampler and
         frames are copied out of the spec so that the job's JSON can show them without parsing it."""
         key = self.keys.job(job_id)
         now = time.time()
         group = sampler_group(spec)
-        shown = {"kind": spec.kind, "steps": spec.steps, "sampler": spec.sampler, "frames": getattr(spec, "frames", 1),
+        shown = {"kind": spec.kind, "steps": spec.steps, "sampler": getattr(spec, "sampler", ""),
+                 "frames": getattr(spec, "frames", 1),
                  "lane": spec.lane}
         pipe = self._r.pipeline(transaction=True)
         pipe.hset(key, mapping={**{k: as_field(v) for k, v in {**fields, **shown}.items()}, "id": job_id, "state": QUEUED,

@@ -59,8 +59,8 @@ def test_two_default_deployments_on_one_redis(tiny_model):
         # A worker started by hand on A's prefix with B's store (what two deployments sharing DGAE_KEY_PREFIX
         # would do) gives A's units back to the queue instead of failing them.
         rogue = b.start_worker(env={"DGAE_KEY_PREFIX": prefixes[0], "DGAE_QUEUE": "diffusegae"}, queue="diffusegae")
-        wait_for(lambda: len(redis.Redis.from_url(TEST_REDIS_URL).keys(f"{prefixes[0]}hb:*")) >= 2, 60,
-                 what="the second worker's heartbeat on A's prefix")
+        wait_for(lambda: len(redis.Redis.from_url(TEST_REDIS_URL).keys(f"{prefixes[0]}hb:*")) >= 3, 60,
+                 what="the hand-started worker's heartbeat on A's prefix (beside A's worker and trainer)")
         with ThreadPoolExecutor(2) as pool:
             states = [s for run in pool.map(_edit_session, (url_a, url_b), (0, UPLOADS)) for s in run]
         assert states == ["succeeded"] * (2 * EDITS), states

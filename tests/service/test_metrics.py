@@ -63,7 +63,8 @@ def test_metrics_move_with_a_real_recombine_and_show_no_ids(tiny_model):
         stack.wait_healthy(url)
         with httpx.Client(base_url=url, timeout=60) as client:
             before = scrape(client)
-            assert value(before, "diffusegae_redis_up") == 1 and value(before, "diffusegae_workers") == 1
+            # serve's two worker processes: the model worker and the training worker
+            assert value(before, "diffusegae_redis_up") == 1 and value(before, "diffusegae_workers") == 2
             assert {lab["lane"] for n, lab, _ in before if n == "diffusegae_queue_depth"} == {"interactive", "bulk"}
             [(_, load_labels, load_s)] = [(n, lab, v) for n, lab, v in before if n == "diffusegae_model_load_seconds"]
             assert load_s > 0 and load_labels["device"] == "cpu"
@@ -117,7 +118,8 @@ def test_metrics_move_with_a_real_recombine_and_show_no_ids(tiny_model):
         assert not [v for v in labels if any(s in v for s in secrets) or re.search(r"[0-9a-f]{16,}", v)]
 
         # the worker child shares serve's private folder; killed, its counters stay and its live gauge goes
-        [worker] = [pid for pid in _children(proc.pid) if "celery" in Path(f"/proc/{pid}/cmdline").read_text()]
+        [worker] = [pid for pid in _children(proc.pid) if "celery" in (cmd := Path(f"/proc/{pid}/cmdline").read_text())
+                    and "diffusegae-train" not in cmd]  # the model worker, not the training worker
         folder = Path(_env_of(worker)["PROMETHEUS_MULTIPROC_DIR"])
         assert folder.is_dir() and any(folder.glob(f"*_{worker}.db"))
         os.kill(worker, signal.SIGKILL)

@@ -1,0 +1,58 @@
+"""A training job on a claimed unit: an uploaded dataset -> a GAE on a base model's autoencoder -> a registered model.
+
+The dataset's images and labels.csv come from the store into a temporary folder; diffusegae.training.quick
+writes a whole model folder there (GAE, manifest, domain check, value prototypes); the registry puts it into the
+store under the job's name, so every worker serves it within a heartbeat. Progress is the GAE's steps
+(worker.progress.StepReporter: cancelling the job stops it at the next step); the job closes with the model's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from core.records import FAILED, SUCCEEDED, Records
+from core.specs import parse_train_spec
+from core.store import Store
+from diffusegae.data.folder import load_folder
+from diffusegae.editing import read_info
+from diffusegae.registry import ModelRegistry
+from diffusegae.training.quick import QuickGAE, gae_on_base
+from worker.progress import Cancelled, StepReporter
+
+log = logging.getLogger("diffusegae.worker")
+
+
+def run_training(records: Records, store: Store, registry: ModelRegistry, key: str) -> None:
+    """Run the training of the claimed job `key` and close its record (succeeded with `model`, failed, cancelled)."""
+    spec = parse_train_spec(records.fields(key, "spec")["spec"])
+    facts = store.dataset(spec.dataset)
+    if facts is None:
+        records.finish(key, FAILED, f"dataset {spec.dataset} is gone (deleted?)")
+        return
+    if spec.name in registry.models():
+        records.finish(key, FAILED, f"a model named {spec.name!r} was registered meanwhile; train under another name")
+        return
+    with tempfile.TemporaryDirectory(prefix="dgae-train-") as tmp:
+        data_dir = Path(tmp) / "data"
+        (data_dir / "images").mkdir(parents=True)
+        for blob in store.blobs.keys(f"datasets/{spec.dataset}/images/"):
+            target = data_dir / "images" / blob.split("/images/", 1)[1]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(store.blobs.get(blob))
+        (data_dir / "labels.csv").write_bytes(store.dataset_file(spec.dataset, "labels.csv") or b"")
+        base = registry.local(spec.base_model)
+        data = load_folder(data_dir / "images", data_dir / "labels.csv", read_info(base).resolution)
+        log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps", key, spec.dataset, len(data), spec.base_model,
+                 spec.steps)
+        try:
+            with StepReporter(records, [key], cancellable=True, interval=0.5) as report:
+                out = gae_on_base(base, data, Path(tmp) / "model", spec.name, QuickGAE(steps=spec.steps, seed=spec.seed),
+                                  description=f"trained on dataset {facts.get('name', spec.dataset)}",
+                                  on_step=lambda done: report(done, spec.steps), log=lambda m: log.info("%s: %s", key, m))
+        except Cancelled:
+            log.info("%s: cancelled", key)
+            return
+        registry.add(out, spec.name)
+    records.finish(key, SUCCEEDED, model=spec.name)
