@@ -45,6 +45,7 @@ STALLED_AFTER_S = 30.0  # idle this long while the queue has messages: the consu
 ORPHAN_SWEEP_S = 10.0  # how often running units of dead workers are looked for
 GIVE_BACK_PAUSE_S = 1.0  # before a unit of another deployment goes back to the queue
 STORE_RETRY_S = 300.0  # a batch whose writes the object store refuses is tried again for this long
+TRAINER_NICENESS = 10  # a trainings-only worker yields the CPU to the model workers beside it
 
 
 class WorkerProcess:
@@ -71,6 +72,9 @@ class WorkerProcess:
         import torch
 
         torch.set_num_threads(self.settings.torch_thread_count())
+        if self.settings.worker_train and not self.models.serves_all() and not self.models.served_names():
+            os.nice(TRAINER_NICENESS)  # a worker for trainings only: edits on the same machine go first
+            log.info("worker %s runs trainings only, at niceness +%d", self.worker_id, TRAINER_NICENESS)
         threading.Thread(target=self._watchdog_loop, name="watchdog", daemon=True).start()
         if self.models.serves_model(self.models.default):
             try:
