@@ -8,8 +8,10 @@ store under the job's name, so every worker serves it within a heartbeat. Progre
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 
 from core.records import FAILED, SUCCEEDED, Records
@@ -22,6 +24,31 @@ from diffusegae.training.quick import QuickGAE, gae_on_base
 from worker.progress import Cancelled, StepReporter
 
 log = logging.getLogger("diffusegae.worker")
+
+SERIES_EVERY_S, SERIES_POINTS = 1.0, 200
+
+
+class LossSeries:
+    """The GAE's loss for the job's JSON: one point per SERIES_EVERY_S of training (at most SERIES_POINTS, thinned by
+    halves when full), written to the record's `losses` field as [[step, loss], ...]."""
+
+    def __init__(self, records: Records, key: str) -> None:
+        self.records, self.key = records, key
+        self.points: list[list[float]] = []
+        self._at = 0.0
+
+    def add(self, step: int, loss: float) -> None:
+        now = time.monotonic()
+        if now - self._at < SERIES_EVERY_S:
+            return
+        self._at = now
+        self.points.append([step, round(float(loss), 6)])
+        if len(self.points) > SERIES_POINTS:
+            self.points = self.points[::2]
+        self.flush()
+
+    def flush(self) -> None:
+        self.records.set_fields(self.key, losses=json.dumps(self.points))
 
 
 def run_training(records: Records, store: Store, registry: ModelRegistry, key: str) -> None:
@@ -46,13 +73,21 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         data = load_folder(data_dir / "images", data_dir / "labels.csv", read_info(base).resolution)
         log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps", key, spec.dataset, len(data), spec.base_model,
                  spec.steps)
+        losses = LossSeries(records, key)
         try:
             with StepReporter(records, [key], cancellable=True, interval=0.5) as report:
+                def on_step(done: int, logs: dict[str, float]) -> None:
+                    report(done, spec.steps)
+                    losses.add(done, logs["loss"])
+
                 out = gae_on_base(base, data, Path(tmp) / "model", spec.name, QuickGAE(steps=spec.steps, seed=spec.seed),
-                                  description=f"trained on dataset {facts.get('name', spec.dataset)}",
-                                  on_step=lambda done: report(done, spec.steps), log=lambda m: log.info("%s: %s", key, m))
+                                  description=f"trained on dataset {facts.get('name', spec.dataset)}", on_step=on_step,
+                                  on_stage=lambda stage: records.announce(key, stage=stage),
+                                  log=lambda m: log.info("%s: %s", key, m))
+            losses.flush()
         except Cancelled:
             log.info("%s: cancelled", key)
             return
+        records.announce(key, stage="registering")
         registry.add(out, spec.name)
-    records.finish(key, SUCCEEDED, model=spec.name)
+    records.finish(key, SUCCEEDED, model=spec.name, stage="done")

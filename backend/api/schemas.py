@@ -325,10 +325,18 @@ class WebhookOut(BaseModel):
     last_error: str | None = None
 
 
+class TrainingProgress(BaseModel):
+    stage: str = Field(description="queued, gae (training the GAE), domain (its domain check), prototypes, "
+                                   "registering, done")
+    losses: list[tuple[int, float]] = Field(description="the GAE's loss: [step, loss] about once a second")
+    eta_s: float | None = Field(None, description="while the GAE trains: seconds left at the pace so far")
+
+
 class JobOut(BaseModel):
     id: str
     kind: Literal["recombine", "interpolate", "train"]
     model: str | None = Field(None, description="a training that succeeded: the model it registered")
+    training: TrainingProgress | None = Field(None, description="a training: its stage, loss series and time left")
     state: JobState
     progress: Progress
     error: str | None = None

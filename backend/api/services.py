@@ -25,6 +25,7 @@ from backend.api.schemas import (
     Progress,
     RecombineRequest,
     Sampling,
+    TrainingProgress,
     WebhookOut,
 )
 from backend.api.uploads import ImageFacts, UploadError, check_image
@@ -245,6 +246,14 @@ def webhook_out(rec: dict[str, str]) -> WebhookOut | None:
                       last_error=status.get("last_error"))
 
 
+def training_progress(rec: dict[str, str]) -> TrainingProgress:
+    """A training job's stage, loss series and, while its GAE trains, the time left at its pace so far."""
+    done, total, started = _num(rec, "done"), _num(rec, "total"), _num(rec, "started")
+    stage = rec.get("stage") or ("queued" if rec.get("state") == QUEUED else "preparing")
+    eta = (time.time() - started) / done * (total - done) if stage == "gae" and done > 0 and started else None
+    return TrainingProgress(stage=stage, losses=_json_field(rec, "losses") or [], eta_s=round(eta, 1) if eta else None)
+
+
 def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: UrlSigner = unsigned,
             warnings: list[DomainWarning] | None = None) -> JobOut:
     """`warnings`: of the job's images (backend.api.domain.job_warnings), which need Redis reads."""
@@ -254,6 +263,7 @@ def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: Url
     x0_step = int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None
     return JobOut(id=jid, kind=rec.get("kind", "recombine"), state=state,
                   model=(rec.get("model") or None) if rec.get("kind") == "train" and done else None,
+                  training=training_progress(rec) if rec.get("kind") == "train" else None,
                   progress=Progress(done=int(_num(rec, "done")), total=int(_num(rec, "total") or _num(rec, "steps"))),
                   error=rec.get("error") or None,
                   result_url=sign(f"/api/jobs/{jid}/result.png") if done else None, frames=frames,

@@ -29,7 +29,7 @@ def encode_z_sem(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.d
 
 def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime,
               *, batch_size: int = 256, seed: int = 0, resume: bool = False,
-              on_step: Callable[[int], None] | None = None) -> GroupAutoencoder:
+              on_step: Callable[[int, dict[str, float]], None] | None = None) -> GroupAutoencoder:
     """Train the GAE on latents of `data` and write it (with the z_sem mean/std) into the model folder `out`."""
     z_sem = encode_z_sem(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
     sampler = GroupSampler(data.labels, data.attributes)

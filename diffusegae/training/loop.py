@@ -45,12 +45,12 @@ class LoopConfig:
 
 def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, state_path: Path, *,
              on_save: Callable[[int, nn.Module], None], resume: bool = False, desc: str = "train",
-             on_step: Callable[[int], None] | None = None) -> nn.Module:
+             on_step: Callable[[int, dict[str, float]], None] | None = None) -> nn.Module:
     """Train `model` with `loss_fn(model, step)` and return its EMA copy.
 
     `on_save(step, ema_model)` runs on rank 0 at every checkpoint and at the end; it writes the
     inference weights. `state_path` holds what `resume` needs (weights, EMA, optimiser, step).
-    `on_step(steps_done)` after every step (progress; it may raise to stop the run).
+    `on_step(steps_done, logs)` after every step, with that step's losses (progress; it may raise to stop the run).
     """
     model.to(rt.device)
     ema = EMA(model, cfg.ema_decay)
@@ -95,7 +95,7 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
         n_acc += 1
         bar.update(1)
         if on_step is not None:
-            on_step(step + 1)
+            on_step(step + 1, logs)
         if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
             means = {k: v / n_acc for k, v in acc.items()}
             bar.set_postfix({k: f"{v:.4g}" for k, v in means.items() if k in ("loss", "l_dae", "l_gae")})

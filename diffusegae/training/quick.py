@@ -37,16 +37,18 @@ class QuickGAE:
 
 
 def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: QuickGAE = QuickGAE(), *,
-                description: str = "", on_step: Callable[[int], None] | None = None,
-                log: Callable[[str], None] | None = None) -> Path:
+                description: str = "", on_step: Callable[[int, dict[str, float]], None] | None = None,
+                on_stage: Callable[[str], None] | None = None, log: Callable[[str], None] | None = None) -> Path:
     """Write into `out` a model named `name`: `base`'s autoencoder, a GAE trained on `data` (its images at the base's
     resolution), model.json (the base's sampling defaults), the domain check (on a held-back fifth of `data`) and
-    the value prototypes -> `out`."""
+    the value prototypes -> `out`. `on_stage` is told each stage as it starts: "gae", "domain", "prototypes";
+    `on_step(step, losses)` follows the GAE's steps."""
     from diffusegae.editing import Editor
     from diffusegae.fitting.domain import fit_model_domain, stand_in_split
     from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
 
     log = log or (lambda m: None)
+    on_stage = on_stage or (lambda s: None)
     src, folder = ModelFolder(base), ModelFolder(out)
     shutil.copytree(src.root / "autoencoder", folder.root / "autoencoder")
     ae = folder.load_autoencoder()
@@ -56,6 +58,7 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
     gae_cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, hidden=cfg.hidden,
                         bottleneck=cfg.bottleneck, chunk_sizes=default_chunk_sizes(len(data.attributes)))
     torch.manual_seed(cfg.seed)
+    on_stage("gae")
     log(f"GAE: {cfg.steps} steps on {len(data)} images, chunks {gae_cfg.chunk_sizes}")
     train_gae(gae_cfg, ae, data, folder.root, LoopConfig(steps=cfg.steps, lr=cfg.lr, ema_decay=cfg.ema_decay,
                                                          save_every=10**9, log_every=max(1, cfg.steps // 20)),
@@ -67,10 +70,12 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
                                        default_sampler=base_manifest.default_sampler, spacing=base_manifest.spacing,
                                        dataset="folder", description=description))
     editor = Editor.load(folder.root, "cpu")
+    on_stage("domain")
     log("domain check ...")
     train, test = stand_in_split(data, cfg.seed)
     fit_model_domain(folder, editor, train, test, {"test": test.images}, dataset="folder", seed=cfg.seed,
                      ood_images=cfg.domain_ood_images)
+    on_stage("prototypes")
     log("value prototypes ...")
     save_prototypes(folder.edits_dir, *fit_prototypes(editor, data))
     return folder.root

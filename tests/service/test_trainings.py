@@ -28,6 +28,8 @@ def test_a_dataset_becomes_a_model_that_serves_edits(tiny_model):
             done = wait_job(client, job.json()["id"], timeout=300)
             assert done["state"] == "succeeded", (done, st.logs())
             assert done["model"] == "my-toys" and done["progress"] == {"done": 30, "total": 30}
+            assert done["training"]["stage"] == "done" and done["training"]["losses"]  # [step, loss], about 1/s
+            assert all(1 <= step <= 30 and loss > 0 for step, loss in done["training"]["losses"])
             entry = wait_for(lambda: next((m for m in client.get("/api/models").json()["models"]
                                            if m["name"] == "my-toys" and m["status"] == "ready"), None), 30,
                              what="the trained model served")
