@@ -11,11 +11,15 @@ No torch here: the worker fills them from `diffusegae.editing.ModelInfo` and the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+# A model's name; also a Celery queue's suffix. The library's twin is diffusegae.registry.MODEL_NAME (the library
+# imports nothing of core): the two must agree.
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 DomainScore = Literal["roundtrip", "mahalanobis", "roundtrip+chunks"]
 
 
@@ -112,7 +116,6 @@ class LoadedModel(_Contract):
 class ServedModel(ModelContract):
     """A model as a route gets it: the contract plus where it runs (empty while no live worker has it loaded)."""
 
-    status: Literal["ready"] = "ready"
     device: str = ""
     runtime: str = Field("", description="what runs the networks: onnx (ONNX Runtime) or torch")
     runtime_note: str = Field("", description="why the runtime set is not the one in use (empty when it is)")

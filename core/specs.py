@@ -13,6 +13,7 @@ batch items) in the queue, and never share a sampler batch with it.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -88,6 +89,16 @@ _JOB_SPEC: TypeAdapter[RecombineSpec | InterpolateSpec] = TypeAdapter(JobSpec)
 def parse_job_spec(raw: str) -> RecombineSpec | InterpolateSpec:
     """A job record's `spec` field -> its spec (pydantic.ValidationError when it is not one, or a training's)."""
     return _JOB_SPEC.validate_json(raw)
+
+
+def spec_model(raw: str) -> str:
+    """The model a job record's `spec` field names ("" when none: a record from before models were named, a
+    training's, or one that is not JSON)."""
+    try:
+        model = json.loads(raw or "{}").get("model")
+    except (ValueError, AttributeError):
+        return ""
+    return model if isinstance(model, str) else ""
 
 
 def parse_train_spec(raw: str) -> TrainSpec:

@@ -116,6 +116,9 @@ class Store:
     def has_original(self, image_id: str) -> bool:
         return self.blobs.exists(self.original_key(image_id))
 
+    def has_image_png(self, image_id: str) -> bool:
+        return self.blobs.exists(self.image_png_key(image_id))
+
     def put_image_png(self, image_id: str, data: bytes) -> None:
         self.blobs.put(self.image_png_key(image_id), data)
 

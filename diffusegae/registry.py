@@ -34,7 +34,7 @@ from typing import Protocol
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.model_folder import ModelFolder
 
-MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # core.models.MODEL_NAME, for the service: the two agree
 MARKER = "registered.json"
 WEIGHT_SUFFIX = ".safetensors"  # files a fetch without weights leaves out
 

@@ -55,7 +55,7 @@ def encode_images(proc: Worker, keys: list[str]) -> None:
         iid = proc.records.id_of(key)
         stored = proc.store.latents(iid)
         meta = latents_meta(stored)
-        if _usable(proc, meta) and proc.store.blobs.exists(proc.store.image_png_key(iid)):
+        if _usable(proc, meta) and proc.store.has_image_png(iid):
             # encoded before (a redelivered task, or a re-upload after Redis lost its records)
             lat = load_latents(stored, ed.device)
             proc.records.finish(key, SUCCEEDED, model=proc.fingerprint, chunks=json.dumps(chunk_lists(ed, lat.z_dis)[0]),

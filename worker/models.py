@@ -32,6 +32,9 @@ from diffusegae.registry import ModelRegistry, RegisteredModel, RegistryError, S
 
 log = logging.getLogger("diffusegae.worker")
 
+KNOWN_FRESH_S = 1.0  # how long one registry read serves (a removed or added model is seen within it)
+
+
 class ModelUnavailable(RuntimeError):
     """A unit's model is not registered, or it could not be loaded: the units that need it fail with the reason."""
 
@@ -105,12 +108,21 @@ class ModelSet:
         self._held: OrderedDict[str, Held] = OrderedDict()  # least recently used first
         self._contracts: dict[tuple[str, str], tuple[ModelContract, Path] | str] = {}  # (name, version) -> read
         self._lock = threading.Lock()  # the heartbeat reads status while a task loads
+        self._known: tuple[float, dict[str, RegisteredModel]] | None = None  # (when read, the registry)
 
     def _default_name(self) -> str:
         try:
             return ModelFolder(self.settings.model_dir).read_manifest().name
         except CheckpointError:
             return self.settings.model_dir.name
+
+    def known(self) -> dict[str, RegisteredModel]:
+        """The registry, read at most once per KNOWN_FRESH_S: every batch, heartbeat and queue check asks it, and with
+        the S3 store a read is a listing and a request per registered model."""
+        now = time.monotonic()
+        if self._known is None or now - self._known[0] >= KNOWN_FRESH_S:
+            self._known = (now, self.registry.models())
+        return self._known[1]
 
     @staticmethod
     def _version(model: RegisteredModel) -> str:
@@ -129,7 +141,7 @@ class ModelSet:
         (`none`: no model; a worker that runs trainings only)."""
         if not self.serves_all():
             return [m for m in self.serves if m != "none"]
-        return sorted(known if known is not None else self.registry.models())
+        return sorted(known if known is not None else self.known())
 
     def queues(self) -> list[str]:
         train = [train_queue(self.settings.queue)] if self.settings.worker_train else []
@@ -138,7 +150,7 @@ class ModelSet:
     def get(self, name: str) -> Held:
         """The loaded model `name`, fetching it from the store and loading it (and unloading the least recently used)
         when needed. StoreUnavailable passes through (the batch is tried again); other failures are ModelUnavailable."""
-        known = self.registry.models().get(name)
+        known = self.known().get(name)
         if known is None:
             self.unload(name)
             raise ModelUnavailable(f"model {name!r} is not registered (it was removed, or never added)")
@@ -214,7 +226,7 @@ class ModelSet:
         """Every registered model's entry -> (entries, the local folder each was read from). A registered model's
         light files (no weights) are fetched into the cache to be read; contracts are kept per model version."""
         out, folders = {}, {}
-        for name, m in self.registry.models().items():
+        for name, m in self.known().items():
             error, contract, folder = m.error, None, None
             if not error:
                 key = (name, self._version(m))

@@ -16,7 +16,6 @@ that no live worker serves, once they waited DGAE_UNSERVED_TIMEOUT.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -34,7 +33,7 @@ from core.models import ALL_MODELS, serves
 from core.queue import RESTART_EXIT_CODE, Dispatcher, waiting_messages
 from core.records import FAILED, Records
 from core.settings import Settings
-from core.specs import TRAIN_GROUP, model_of_group
+from core.specs import TRAIN_GROUP, model_of_group, spec_model
 from core.store import Store
 from worker.batches import Worker, decode_jobs, encode_images
 from worker.models import ModelSet, ModelUnavailable, model_files
@@ -164,10 +163,7 @@ class WorkerProcess:
         were named: the default model)."""
         if self.records.is_image_key(key):
             return self.records.fields(key, "model_name")["model_name"] or self.models.default
-        try:
-            return json.loads(self.records.fields(key, "spec")["spec"] or "{}").get("model") or self.models.default
-        except ValueError:
-            return self.models.default
+        return spec_model(self.records.fields(key, "spec")["spec"]) or self.models.default
 
     def fail_unserved(self) -> None:
         """Fail the units that waited DGAE_UNSERVED_TIMEOUT for a model no live worker serves."""
@@ -222,32 +218,17 @@ class WorkerProcess:
         from worker.training import run_training
 
         key = self.records.job_key(job_id)
-        owner = self.records.fields(key, "deployment")["deployment"]
-        if owner and owner != self.deployment:
-            self.give_back(key, owner)
+        if not self._ours(key):
             return
         if not self.records.claim(key, self.worker_id, 1):
             log.info("%s: done, cancelled or taken by a live worker; nothing to do", key)
             return
-        self._busy = True
-        try:
-            self._until_stored(lambda: run_training(self.records, self.store, self.models.registry, key), key)
-        except redis.ConnectionError:
-            log.exception("training %s: Redis is unreachable", key)
-            raise
-        except Exception as e:
-            log.exception("training %s failed", key)
-            self.records.finish(key, FAILED, f"{type(e).__name__}: {e}")
-        finally:
-            self._busy = False
-            self._idle_since = time.monotonic()
+        self._execute(key, [key], lambda: run_training(self.records, self.store, self.models.registry, key))
 
     def _run(self, key: str, work: Callable[[Worker, list[str]], None]) -> None:
         """Claim `key` and its batch mates, run `work` on them in their model; any error fails exactly the claimed
         units."""
-        owner = self.records.fields(key, "deployment")["deployment"]
-        if owner and owner != self.deployment:
-            self.give_back(key, owner)
+        if not self._ours(key):
             return
         model = self.model_of(key)
         if not self.models.serves_model(model):  # a task sent to a queue this worker reads before models had queues
@@ -260,26 +241,41 @@ class WorkerProcess:
             metrics.unclaimed(self.records, key)
             return
         log.info("%s: claimed %d unit(s) of model %s for one sampler batch", key, len(keys), model)
-        self._busy = True
+
         def attempt() -> None:
             held = self.models.get(model)
             work(Worker(self.records, self.store, model, held.editor, held.fingerprint, self.claim,
                         self.settings.x0_preview_min_steps), keys)
 
         try:
+            self._execute(key, keys, attempt)
+        finally:
+            metrics.units_closed(self.records, keys)
+
+    def _ours(self, key: str) -> bool:
+        """Whether `key` is this deployment's unit; another's goes back to the queue (core.deployment)."""
+        owner = self.records.fields(key, "deployment")["deployment"]
+        if owner and owner != self.deployment:
+            self.give_back(key, owner)
+            return False
+        return True
+
+    def _execute(self, key: str, keys: list[str], attempt: Callable[[], None]) -> None:
+        """Run the claimed units' work; any error fails exactly them, with the reason."""
+        self._busy = True
+        try:
             self._until_stored(attempt, key)
         except redis.ConnectionError:
             # Redis went away mid-batch: the units stay claimed by this worker, whose restart frees them.
-            log.exception("batch of %s: Redis is unreachable", key)
+            log.exception("work of %s: Redis is unreachable", key)
             raise
         except Exception as e:
-            log.exception("batch of %s failed", key)
+            log.exception("work of %s failed", key)
             for k in keys:
                 self.records.finish(k, FAILED, str(e) if isinstance(e, ModelUnavailable) else f"{type(e).__name__}: {e}")
         finally:
             self._busy = False
             self._idle_since = time.monotonic()
-            metrics.units_closed(self.records, keys)
 
     def _until_stored(self, run: Callable[[], None], key: str) -> None:
         """Run a batch; while the object store does not answer, run it again with backoff (its units stay claimed:

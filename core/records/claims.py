@@ -61,7 +61,7 @@ class Claims(Part):
     def fail_queued(self, group: str, before: float, error: str) -> list[str]:
         """Fail the units of `group` queued before `before` (unix seconds) -> their keys (those still queued)."""
         pending = self.keys.pending(group)
-        failed = [k for k in self._r.zrangebyscore(pending, "-inf", f"({before}") if self.finish(k, "failed", error)]
+        failed = [k for k in self._r.zrangebyscore(pending, "-inf", f"({before}") if self.finish(k, FAILED, error)]
         self._r.zremrangebyscore(pending, "-inf", f"({before}")
         return failed
 

@@ -52,7 +52,8 @@ def dataset_out(facts: dict, sign: UrlSigner) -> DatasetOut:
     return DatasetOut.model_validate({**facts, "contact_sheets": sheets})
 
 
-def _owned(s: ServicesDep, owner: str, dataset_id: str) -> dict:
+def owned_dataset(s: ServicesDep, owner: str, dataset_id: str) -> dict:
+    """The facts of the caller's dataset; 404 (the same for another owner's) when there is none."""
     facts = s.store.dataset(dataset_id) if valid_id(dataset_id) and s.records.owns_dataset(owner, dataset_id) else None
     if facts is None:
         raise HTTPException(404, f"dataset {dataset_id!r} not found; upload it (POST /api/datasets)")
@@ -103,14 +104,14 @@ def list_datasets(s: ServicesDep, owner: OwnerDep, sign: SignerDep) -> DatasetLi
 @router.get("/{dataset_id}", response_model=DatasetOut, responses=error_responses(404))
 def get_dataset(s: ServicesDep, owner: OwnerDep, sign: SignerDep, dataset_id: DatasetId) -> DatasetOut:
     """Images per value of each attribute, resolution, warnings, and a contact sheet per attribute."""
-    return dataset_out(_owned(s, owner, dataset_id), sign)
+    return dataset_out(owned_dataset(s, owner, dataset_id), sign)
 
 
 @router.get("/{dataset_id}/contact/{index}.png", response_class=Response,
             responses={200: {"content": {"image/png": {}}}, **error_responses(404)})
 def get_contact_sheet(s: ServicesDep, owner: OwnerDep, dataset_id: DatasetId, index: int) -> Response:
     """The contact sheet of attribute `index` (the order of `attributes`): a row of thumbnails per value."""
-    facts = _owned(s, owner, dataset_id)
+    facts = owned_dataset(s, owner, dataset_id)
     png = s.store.dataset_file(dataset_id, f"contact/{index}.png") if 0 <= index < len(facts["attributes"]) else None
     if png is None:
         raise HTTPException(404, f"dataset {dataset_id} has no attribute {index}")
@@ -119,7 +120,7 @@ def get_contact_sheet(s: ServicesDep, owner: OwnerDep, dataset_id: DatasetId, in
 
 @router.delete("/{dataset_id}", status_code=204, response_class=Response, responses=error_responses(404))
 def delete_dataset(s: ServicesDep, owner: OwnerDep, dataset_id: DatasetId) -> Response:
-    _owned(s, owner, dataset_id)
+    owned_dataset(s, owner, dataset_id)
     s.store.remove_dataset(dataset_id)
     s.records.drop_dataset_owner(owner, dataset_id)
     return Response(status_code=204)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, Response
@@ -12,12 +11,12 @@ from backend.api.deps import ServicesDep, SignerDep, UrlSigner
 from backend.api.errors import error_responses
 from backend.api.registry import ModelView, read_models
 from backend.api.schemas import Limits, ModelDetail, ModelList, ModelSummary
-from core.models import ModelEntry
+from core.models import MODEL_NAME, ModelEntry
+from core.specs import spec_model
 
 router = APIRouter(prefix="/api/models", tags=["models"])
 
-MODEL_NAME_PATTERN = "^[a-z0-9][a-z0-9._-]{0,63}$"  # diffusegae.registry.MODEL_NAME
-Name = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="a model's name (GET /api/models)")]
+Name = Annotated[str, Path(pattern=f"^{MODEL_NAME.pattern}$", description="a model's name (GET /api/models)")]
 _MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")  # the card's raw HTML is escaped, not rendered
 
 
@@ -103,7 +102,7 @@ def delete_model(s: ServicesDep, name: Name,
         raise HTTPException(409, f"model {name} is shipped with the deployment and cannot be deleted")
     if not force:
         images = s.records.images_in_model(name, limit=1000)
-        jobs = [k for k in s.records.open_jobs() if _job_model(s, k) == name]
+        jobs = [k for k in s.records.open_jobs() if spec_model(s.records.fields(k, "spec")["spec"]) == name]
         if images or jobs:
             raise HTTPException(409, f"model {name} is used by {len(images)}{'+' if len(images) >= 1000 else ''} image(s) "
                                      f"and {len(jobs)} queued or running job(s); DELETE with ?force=true to delete it "
@@ -112,10 +111,3 @@ def delete_model(s: ServicesDep, name: Name,
     s.records.drop_model(name)
     s.models_read = None  # this process's next read sees it gone
     return Response(status_code=204)
-
-
-def _job_model(s: ServicesDep, key: str) -> str:
-    try:
-        return json.loads(s.records.fields(key, "spec")["spec"] or "{}").get("model", "")
-    except ValueError:
-        return ""

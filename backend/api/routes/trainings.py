@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses
 from backend.api.registry import chosen_model, read_models
+from backend.api.routes.datasets import owned_dataset
 from backend.api.schemas import JobOut, TrainingRequest
 from backend.api.services import job_out_now
+from core.models import MODEL_NAME
 from core.specs import TrainSpec
-from core.store import new_id, valid_id
+from core.store import new_id
 
 router = APIRouter(prefix="/api/trainings", tags=["trainings"])
-
-MODEL_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")  # diffusegae.registry.MODEL_NAME
 
 
 @router.post("", status_code=202, response_model=JobOut, responses=error_responses(404, 409, 422, 503))
@@ -25,9 +23,7 @@ def start_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: Train
     """Train a GAE for the caller's dataset on the base model's diffusion autoencoder, then its domain check and value
     prototypes, and register the result as `name` (served without a restart). A job: GET /api/jobs/{id} (and its
     events) shows the steps done, DELETE /api/jobs/{id} stops it; once it succeeded its `model` is the new model's."""
-    facts = s.store.dataset(body.dataset) if valid_id(body.dataset) and s.records.owns_dataset(owner, body.dataset) else None
-    if facts is None:
-        raise HTTPException(404, f"dataset {body.dataset!r} not found; upload it (POST /api/datasets)")
+    facts = owned_dataset(s, owner, body.dataset)
     if not MODEL_NAME.fullmatch(body.name):
         raise HTTPException(422, f"name: {body.name!r} is not a model name (1-64 lowercase letters, digits, '.', '_' or "
                                  "'-', starting with a letter or digit)")
