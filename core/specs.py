@@ -74,6 +74,8 @@ class TrainSpec(_Spec):
     name: str
     steps: int
     seed: int = 0
+    checkpoint_every: int = 0  # GAE steps between checkpoints in the store (0: none before the end)
+    resume_from: str = ""  # the id of the stopped training whose last checkpoint this one continues
     lane: Lane = "bulk"
 
     def image_ids(self) -> list[str]:

@@ -11,6 +11,9 @@ an S3 bucket when scaled).
     datasets/<id>/images/<path>          an uploaded dataset's images (paths as its labels.csv names them)
     datasets/<id>/labels.csv             its labels; contact/<attribute>.png: its contact sheets
     datasets/<id>/dataset.json           written last: what it holds (the dataset exists once this does)
+    trainings/<job_id>/<stage>_state.pt  a training's last checkpoint of a stage (weights, EMA, optimiser, step,
+                                         batch generator): a redelivered or resumed training continues from it
+    trainings/<job_id>/sample.png        its figure at that checkpoint (reconstructions and swaps)
 
 Every write is whole (the folder backend renames a temporary file into place, S3 PUT is atomic), so a reader
 never sees half a blob and two workers redoing the same job cannot corrupt each other's output.
@@ -67,12 +70,20 @@ class Store:
         return cls(settings.store_dir, open_blobs(settings.store_url, settings.store_dir, settings.s3_endpoint,
                                                   settings.redis_timeout))
 
-    def remove_model(self, name: str) -> None:
-        """Delete a registered model (diffusegae.registry's layout): its marker first, so that it is gone at once,
-        then its files."""
+    @staticmethod
+    def model_marker_key(name: str) -> str:
+        """The blob whose presence makes a registered model exist (diffusegae.registry's layout)."""
         if not name or "/" in name or name.startswith("."):
             raise ValueError(f"not a model name: {name!r}")
-        self.blobs.delete(f"models/{name}/registered.json")
+        return f"models/{name}/registered.json"
+
+    def model_registered(self, name: str) -> bool:
+        """Whether the store holds a model registered as `name` (before any worker has published it)."""
+        return self.blobs.exists(self.model_marker_key(name))
+
+    def remove_model(self, name: str) -> None:
+        """Delete a registered model: its marker first, so that it is gone at once, then its files."""
+        self.blobs.delete(self.model_marker_key(name))
         self.blobs.delete_prefix(f"models/{name}/")
 
     # --- keys ---
@@ -151,6 +162,32 @@ class Store:
     def forget_job(self, job_id: str) -> None:
         self.blobs.delete(self.result_key(job_id))
         self.blobs.delete_prefix(f"results/{_checked(job_id)}/")  # an interpolation's frames
+        self.forget_training(job_id)
+
+    # --- training checkpoints ---
+    @staticmethod
+    def training_state_key(job_id: str, stage: str) -> str:
+        if not re.fullmatch(r"[a-z0-9]+", stage):
+            raise ValueError(f"not a stage name: {stage!r}")
+        return f"trainings/{_checked(job_id)}/{stage}_state.pt"
+
+    def put_training_state(self, job_id: str, stage: str, data: bytes) -> None:
+        self.blobs.put(self.training_state_key(job_id, stage), data)
+
+    def training_state(self, job_id: str, stage: str) -> bytes | None:
+        return self._maybe(self.training_state_key(job_id, stage))
+
+    def drop_training_state(self, job_id: str, stage: str) -> None:
+        self.blobs.delete(self.training_state_key(job_id, stage))
+
+    def put_training_sample(self, job_id: str, png: bytes) -> None:
+        self.blobs.put(f"trainings/{_checked(job_id)}/sample.png", png)
+
+    def training_sample(self, job_id: str) -> bytes | None:
+        return self._maybe(f"trainings/{_checked(job_id)}/sample.png")
+
+    def forget_training(self, job_id: str) -> None:
+        self.blobs.delete_prefix(f"trainings/{_checked(job_id)}/")
 
     # --- datasets ---
     def put_dataset(self, dataset_id: str, files: dict[str, bytes], facts: dict) -> None:

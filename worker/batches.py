@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from PIL import Image
@@ -27,6 +27,7 @@ from core.specs import ENCODE_LANE, InterpolateSpec, RecombineSpec, encode_group
 from core.store import Store
 from diffusegae.editing import Editor, Latents
 from worker.progress import Cancelled, StepReporter
+from worker.recent import RecentLatents
 from worker.tensors import SpecError, chunk_lists, latents_bytes, latents_meta, load_latents, png_bytes, rows_for, strip
 
 log = logging.getLogger("diffusegae.worker")
@@ -45,6 +46,7 @@ class Worker:
     fingerprint: str  # of the loaded model: latents made by another model are redone
     claim: Callable[[str], list[str]]  # claims a unit and its batch mates -> their keys
     x0_preview_min_steps: int = 50  # decodes of this many steps or more publish x0 estimates while they run
+    recent: RecentLatents = field(default_factory=RecentLatents)  # the process's: latents read lately
 
 
 def encode_images(proc: Worker, keys: list[str]) -> None:
@@ -121,8 +123,9 @@ def encode_missing(proc: Worker, image_ids: set[str]) -> tuple[dict[str, bytes],
     while waiting:
         encoded = False  # by this pass: look again at once, no wait
         for iid in sorted(waiting):
-            data = proc.store.latents(iid)
+            data = proc.recent.get(proc.fingerprint, iid) or proc.store.latents(iid)
             if _usable(proc, latents_meta(data)):
+                proc.recent.put(proc.fingerprint, iid, data)
                 stored[iid] = data
                 waiting.discard(iid)
                 continue
@@ -226,7 +229,9 @@ def _write_results(proc: Worker, live: list[tuple[str, RecombineSpec | Interpola
         if isinstance(spec, InterpolateSpec):
             for i, im in enumerate(mine):
                 proc.store.put_frame(jid, i, png_bytes(im))
-            proc.store.put_result(jid, png_bytes(strip(mine)))
+            result = png_bytes(strip(mine))
         else:
-            proc.store.put_result(jid, png_bytes(mine[0]))
+            result = png_bytes(mine[0])
+        proc.store.put_result(jid, result)
+        proc.records.put_hot_result(key, result)
         proc.records.finish(key, SUCCEEDED)

@@ -37,6 +37,7 @@ from core.specs import TRAIN_GROUP, model_of_group, spec_model
 from core.store import Store
 from worker.batches import Worker, decode_jobs, encode_images
 from worker.models import ModelSet, ModelUnavailable, model_files
+from worker.recent import RecentLatents
 
 log = logging.getLogger("diffusegae.worker")
 
@@ -62,6 +63,8 @@ class WorkerProcess:
         self._idle_since = time.monotonic()
         self._waiting_since: float | None = None  # idle with messages in the queue since
         self._redis_lost = False
+        self.recent = RecentLatents()
+        self._live: tuple[float, list[dict]] | None = None  # the live workers' heartbeats and when they were read
         Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
 
     # --- lifecycle ---
@@ -245,7 +248,7 @@ class WorkerProcess:
         def attempt() -> None:
             held = self.models.get(model)
             work(Worker(self.records, self.store, model, held.editor, held.fingerprint, self.claim,
-                        self.settings.x0_preview_min_steps), keys)
+                        self.settings.x0_preview_min_steps, self.recent), keys)
 
         try:
             self._execute(key, keys, attempt)
@@ -302,8 +305,17 @@ class WorkerProcess:
         self._send_again(key)
 
     def claim(self, key: str) -> list[str]:
-        """`key` and queued units of its group, up to the batch size of its lane."""
+        """`key` and queued units of its group, up to the batch size of its lane and this worker's share of them
+        among the idle workers serving its model (core/records/lua/claim.lua)."""
         interactive = self.records.lane_of(key) == "interactive"
         limit = self.settings.max_sampler_batch if interactive else self.settings.max_bulk_batch
-        return self.records.claim(key, self.worker_id, limit)
+        return self.records.claim(key, self.worker_id, limit, self.peers(self.model_of(key)))
+
+    def peers(self, model: str) -> list[str]:
+        """The other live workers of this deployment that serve `model` (the heartbeats, read at most once a second)."""
+        now = time.monotonic()
+        if self._live is None or now - self._live[0] > 1.0:
+            self._live = (now, self.records.workers())
+        return [w["id"] for w in self._live[1] if w.get("id") != self.worker_id and w.get("store") == self.deployment
+                and (ALL_MODELS in w.get("serves", ()) or model in w.get("serves", ()))]
 

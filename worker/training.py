@@ -4,6 +4,14 @@ The dataset's images and labels.csv come from the store into a temporary folder;
 writes a whole model folder there (GAE, manifest, domain check, value prototypes); the registry puts it into the
 store under the job's name, so every worker serves it within a heartbeat. Progress is the GAE's steps
 (worker.progress.StepReporter: cancelling the job stops it at the next step); the job closes with the model's name.
+
+Every `checkpoint_every` steps the GAE's state goes to the store (trainings/<job id>/gae_state.pt, the record's
+`checkpoint_step` says which). A training whose worker died is redelivered to another (the claim protocol) and
+continues from its own last checkpoint; one started with `resume_from` (POST /api/trainings/{id}/resume after a
+cancel or a failure) continues from that training's. Either way the loss series goes on from where it was.
+Each checkpoint also renders a sample figure (reconstructions and swaps of a few of the dataset's images) into the
+store (trainings/<job id>/sample.png; `sample_step`). A finished training's checkpoint is deleted: its model is
+registered.
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
+from PIL import Image
+
 from core.records import FAILED, SUCCEEDED, Records
 from core.specs import parse_train_spec
 from core.store import Store
@@ -22,6 +33,7 @@ from diffusegae.editing import read_info
 from diffusegae.registry import ModelRegistry
 from diffusegae.training.quick import QuickGAE, gae_on_base
 from worker.progress import Cancelled, StepReporter
+from worker.tensors import png_bytes
 
 log = logging.getLogger("diffusegae.worker")
 
@@ -32,9 +44,9 @@ class LossSeries:
     """The GAE's loss for the job's JSON: one point per SERIES_EVERY_S of training (at most SERIES_POINTS, thinned by
     halves when full), written to the record's `losses` field as [[step, loss], ...]."""
 
-    def __init__(self, records: Records, key: str) -> None:
+    def __init__(self, records: Records, key: str, points: list[list[float]] | None = None) -> None:
         self.records, self.key = records, key
-        self.points: list[list[float]] = []
+        self.points: list[list[float]] = points or []
         self._at = 0.0
 
     def add(self, step: int, loss: float) -> None:
@@ -71,23 +83,57 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         (data_dir / "labels.csv").write_bytes(store.dataset_file(spec.dataset, "labels.csv") or b"")
         base = registry.local(spec.base_model)
         data = load_folder(data_dir / "images", data_dir / "labels.csv", read_info(base).resolution)
-        log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps", key, spec.dataset, len(data), spec.base_model,
-                 spec.steps)
-        losses = LossSeries(records, key)
+        job_id = records.id_of(key)
+        resume_from, step, points = _checkpoint(records, store, key, spec.resume_from, Path(tmp) / "resume")
+        log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps%s", key, spec.dataset, len(data),
+                 spec.base_model, spec.steps, f", from the checkpoint at step {step}" if resume_from else "")
+        if resume_from:
+            records.announce(key, resumed_step=step, checkpoint_step=step)
+        losses = LossSeries(records, key, points)
+
+        def on_checkpoint(done: int, state: Path) -> None:
+            store.put_training_state(job_id, "gae", state.read_bytes())
+            records.announce(key, checkpoint_step=done)
+
+        def on_sample(done: int, figure: Image.Image) -> None:
+            store.put_training_sample(job_id, png_bytes(figure))
+            records.announce(key, sample_step=done)
+
         try:
             with StepReporter(records, [key], cancellable=True, interval=0.5) as report:
                 def on_step(done: int, logs: dict[str, float]) -> None:
                     report(done, spec.steps)
                     losses.add(done, logs["loss"])
 
-                out = gae_on_base(base, data, Path(tmp) / "model", spec.name, QuickGAE(steps=spec.steps, seed=spec.seed),
+                cfg = QuickGAE(steps=spec.steps, seed=spec.seed, save_every=spec.checkpoint_every)
+                out = gae_on_base(base, data, Path(tmp) / "model", spec.name, cfg,
                                   description=f"trained on dataset {facts.get('name', spec.dataset)}", on_step=on_step,
                                   on_stage=lambda stage: records.announce(key, stage=stage),
-                                  log=lambda m: log.info("%s: %s", key, m))
+                                  log=lambda m: log.info("%s: %s", key, m), resume_from=resume_from,
+                                  on_checkpoint=on_checkpoint, on_sample=on_sample)
             losses.flush()
         except Cancelled:
-            log.info("%s: cancelled", key)
+            log.info("%s: cancelled (its last checkpoint stays in the store)", key)
             return
         records.announce(key, stage="registering")
         registry.add(out, spec.name)
     records.finish(key, SUCCEEDED, model=spec.name, stage="done")
+    store.drop_training_state(job_id, "gae")  # nothing to resume; the sample figure stays with the job
+
+
+def _checkpoint(records: Records, store: Store, key: str, resume_from: str,
+                where: Path) -> tuple[Path | None, int, list[list[float]]]:
+    """The checkpoint a training continues from: its own (it was redelivered after its worker died), else the one of
+    the training it resumes -> (its state file under `where`, its step, the loss series up to it); (None, 0, []) for
+    a fresh start."""
+    for source in (records.id_of(key), resume_from):
+        if not source or (state := store.training_state(source, "gae")) is None:
+            continue
+        where.mkdir(parents=True, exist_ok=True)
+        path = where / "gae_state.pt"
+        path.write_bytes(state)
+        step = int(torch.load(path, map_location="cpu", weights_only=True)["step"])
+        raw = records.fields(records.job_key(source), "losses")["losses"]
+        points = [p for p in (json.loads(raw) if raw else []) if p[0] <= step]
+        return path, step, points
+    return None, 0, []

@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if sender and sending:
             sender.stop()
             await sending
+        await services.records.close_changes()
         services.records.close()
         services.dispatcher.app.close()
 

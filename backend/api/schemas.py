@@ -121,6 +121,9 @@ class TrainingRequest(RequestModel):
                                                       "quick path), then its domain check and value prototypes")
     steps: int = Field(2000, ge=1, le=200_000, description="GAE optimiser steps (about 0.7 s each on a 2-core CPU)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    checkpoint_every: int | None = Field(None, ge=1, le=200_000, description="GAE steps between checkpoints in the "
+                                         "store, from which a training continues after its worker died or after "
+                                         "POST /api/trainings/{id}/resume (default: a tenth of the steps, at least 50)")
 
 
 class EncodeRequest(RequestModel):
@@ -330,6 +333,13 @@ class TrainingProgress(BaseModel):
                                    "registering, done")
     losses: list[tuple[int, float]] = Field(description="the GAE's loss: [step, loss] about once a second")
     eta_s: float | None = Field(None, description="while the GAE trains: seconds left at the pace so far")
+    checkpoint_step: int | None = Field(None, description="the step of the last checkpoint in the store")
+    resumed_step: int | None = Field(None, description="the checkpoint's step this run continued from (after its "
+                                                       "worker died, or a resume)")
+    resume_from: str | None = Field(None, description="a resumed training: the id of the one it continues")
+    sample_url: str | None = Field(None, description="the figure of the last checkpoint: a few of the dataset's "
+                                                     "images, their reconstructions, then one row of swaps per "
+                                                     "attribute (each image takes it from the next)")
 
 
 class JobOut(BaseModel):

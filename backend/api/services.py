@@ -224,6 +224,11 @@ def submit_job(s: Services, owner: str, spec: JobSpec, batch: str = "", callback
     return job_id
 
 
+def result_png(s: Services, job_id: str) -> bytes | None:
+    """A finished job's result: Redis's copy while it is hot (core.records.hot), else the store's."""
+    return s.records.hot_result(s.records.job_key(job_id)) or s.store.result(job_id)
+
+
 def _owned(s: Services, owner: str, what: str, key: Callable[[str], str], unit_id: str) -> dict[str, str]:
     """The record of the caller's job or batch; 404 (the same for another owner's) when there is none."""
     rec = s.records.get(key(unit_id)) if valid_id(unit_id) else None
@@ -246,12 +251,20 @@ def webhook_out(rec: dict[str, str]) -> WebhookOut | None:
                       last_error=status.get("last_error"))
 
 
-def training_progress(rec: dict[str, str]) -> TrainingProgress:
+def training_progress(rec: dict[str, str], sign: UrlSigner = unsigned) -> TrainingProgress:
     """A training job's stage, loss series and, while its GAE trains, the time left at its pace so far."""
     done, total, started = _num(rec, "done"), _num(rec, "total"), _num(rec, "started")
+    resumed = _num(rec, "resumed_step")  # steps done before this run started: not part of its pace
     stage = rec.get("stage") or ("queued" if rec.get("state") == QUEUED else "preparing")
-    eta = (time.time() - started) / done * (total - done) if stage == "gae" and done > 0 and started else None
-    return TrainingProgress(stage=stage, losses=_json_field(rec, "losses") or [], eta_s=round(eta, 1) if eta else None)
+    eta = ((time.time() - started) / (done - resumed) * (total - done)
+           if stage == "gae" and done > resumed and started else None)
+    spec = _json_field(rec, "spec") or {}
+    return TrainingProgress(stage=stage, losses=_json_field(rec, "losses") or [], eta_s=round(eta, 1) if eta else None,
+                            checkpoint_step=int(rec["checkpoint_step"]) if rec.get("checkpoint_step") else None,
+                            resumed_step=int(resumed) if rec.get("resumed_step") else None,
+                            resume_from=spec.get("resume_from") or None,
+                            sample_url=sign(f"/api/jobs/{rec['id']}/sample.png?step={int(_num(rec, 'sample_step'))}")
+                            if rec.get("sample_step") else None)
 
 
 def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: UrlSigner = unsigned,
@@ -263,7 +276,7 @@ def job_out(rec: dict[str, str], queue_position: int | None = None, *, sign: Url
     x0_step = int(_num(rec, "x0_step")) if rec.get("x0_preview") and state == RUNNING else None
     return JobOut(id=jid, kind=rec.get("kind", "recombine"), state=state,
                   model=(rec.get("model") or None) if rec.get("kind") == "train" and done else None,
-                  training=training_progress(rec) if rec.get("kind") == "train" else None,
+                  training=training_progress(rec, sign) if rec.get("kind") == "train" else None,
                   progress=Progress(done=int(_num(rec, "done")), total=int(_num(rec, "total") or _num(rec, "steps"))),
                   error=rec.get("error") or None,
                   result_url=sign(f"/api/jobs/{jid}/result.png") if done else None, frames=frames,

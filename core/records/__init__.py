@@ -46,6 +46,7 @@ The package, by concern:
     outbox.py     the webhook outbox
     presence.py   heartbeats, the published registry of models, shared secrets
     retention.py  last use of each record, forgetting one
+    hot.py        a just-finished job's result, for a minute, so that a waiting client need not ask the store
     events.py     waiting on a unit's announcements (async)
 
 `Records` mixes the parts into the one object a process holds, so a caller writes `records.finish(...)` and
@@ -55,10 +56,14 @@ No code outside this package touches the Redis client.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+
 import redis
 
 from core.records.claims import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Claims
-from core.records.events import Changes
+from core.records.events import Announcements, Changes
+from core.records.hot import HotResults
 from core.records.keys import Keys
 from core.records.outbox import Outbox
 from core.records.owners import Owners
@@ -69,12 +74,14 @@ from core.records.units import Units
 __all__ = ["CANCELLED", "FAILED", "QUEUED", "RUNNING", "SUCCEEDED", "TERMINAL", "Changes", "Keys", "Records"]
 
 
-class Records(Units, Claims, Owners, Outbox, Presence, Retention):
+class Records(Units, Claims, Owners, Outbox, Presence, Retention, HotResults):
     """Typed access to the records; one instance per process (the client pools connections)."""
 
     def __init__(self, client: redis.Redis, prefix: str, url: str = "", timeout: float = 2.0) -> None:
         super().__init__(client, Keys(prefix))
         self._url, self._timeout = url, timeout  # for the asyncio client of `changes`
+        self._announcements: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Announcements] = \
+            weakref.WeakKeyDictionary()  # one pub/sub connection per event loop
 
     @classmethod
     def connect(cls, url: str, prefix: str, timeout: float = 2.0) -> Records:
@@ -83,10 +90,22 @@ class Records(Units, Claims, Owners, Outbox, Presence, Retention):
         return cls(client, prefix, url, timeout)
 
     def changes(self, key: str) -> Changes:
-        """The announcements of the unit `key`, to wait on in an async context (core.records.events)."""
+        """The announcements of the unit `key`, to wait on in the running event loop (core.records.events)."""
         if not self._url:
             raise RuntimeError("these Records were made without a Redis URL and cannot subscribe: use Records.connect")
-        return Changes(self._url, self._timeout, self.keys.events(key))
+        loop = asyncio.get_running_loop()
+        hub = self._announcements.get(loop)
+        if hub is None:
+            hub = self._announcements[loop] = Announcements(self._url, self._timeout)
+        return hub.changes(self.keys.events(key))
+
+    async def close_changes(self) -> None:
+        """Close the running event loop's pub/sub connection (at shutdown; waiters left poll)."""
+        hub = self._announcements.pop(asyncio.get_running_loop(), None)
+        if hub is not None:
+            await hub.close()
 
     def close(self) -> None:
         self._r.close()
+        if "_bytes" in self.__dict__:
+            self._bytes.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -24,11 +25,12 @@ class Claims(Part):
         self._cancel = register(client, "cancel")
         self._orphans = register(client, "orphans")
 
-    def claim(self, key: str, worker_id: str, max_units: int) -> list[str]:
+    def claim(self, key: str, worker_id: str, max_units: int, peers: Iterable[str] = ()) -> list[str]:
         """Claim `key` for `worker_id` with up to `max_units - 1` queued units of its group -> the claimed keys
-        (`key` first), or [] when `key` is closed or a live worker holds it."""
+        (`key` first), or [] when `key` is closed or a live worker holds it. `peers`: the other live workers that
+        could run the group; of what waits, this worker takes its share among itself and the idle ones."""
         return self._claim(keys=[key, self.keys.running, self.keys.sbatch(key)],
-                           args=[self.keys.layout, worker_id, max_units, time.time()])
+                           args=[self.keys.layout, worker_id, max_units, time.time(), *peers])
 
     def progress(self, keys: list[str], done: int, total: int) -> list[str]:
         """Record the steps done of the running units among `keys` -> every unit's state."""

@@ -53,6 +53,11 @@ class Keys:
         return f"{self.prefix}workers"
 
     @staticmethod
+    def hot_result(unit: str) -> str:
+        """A just-finished job's result PNG (bytes, expiring; core.records.hot)."""
+        return f"{unit}:png"
+
+    @staticmethod
     def events(unit: str) -> str:
         """The pub/sub channel on which every change of the unit `unit` (a key) is announced."""
         return f"{unit}:events"

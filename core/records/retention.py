@@ -27,7 +27,8 @@ class Retention(Part):
 
     def forget(self, key: str, cutoff: float) -> bool:
         """Delete the record `key` (with its owner entries) if it is still unused since `cutoff` and not open."""
-        return bool(self._forget(keys=[key, self.keys.used, self.keys.owners(key), self.keys.sbatch(key)],
+        return bool(self._forget(keys=[key, self.keys.used, self.keys.owners(key), self.keys.sbatch(key),
+                                       self.keys.hot_result(key)],
                                  args=[self.keys.layout, cutoff, self.keys.id_of(key)]))
 
     def open_jobs(self) -> list[str]:

@@ -1,4 +1,5 @@
-"""The model card's figures: swap grids (paper Fig. 6/7), interpolation strips (Fig. 8/9), the perplexity heat-map."""
+"""The model card's figures: swap grids (paper Fig. 6/7), interpolation strips (Fig. 8/9), the perplexity heat-map;
+a training's sample figure."""
 
 from __future__ import annotations
 
@@ -53,6 +54,20 @@ def random_xT_variations(editor: Editor, x0: torch.Tensor, lat: Latents, seeds: 
         recon = editor.decode(lat.z_dis[i: i + 1], lat.x_T[i: i + 1], steps=steps)
         random = editor.decode(lat.z_dis[[i] * seeds], editor.random_x_T(range(seeds)), steps=steps)
         rows.append(Editor.to_images(x0[i: i + 1]) + Editor.to_images(recon) + Editor.to_images(random))
+    return _grid(rows)
+
+
+@torch.no_grad()
+def training_sample(editor: Editor, x0: torch.Tensor, steps: int) -> Image.Image:
+    """A training's progress at a glance: the images x0 (n, 3, R, R), their reconstructions (inferred x_T), then per
+    attribute each image with that attribute from the next one (the last takes the first's)."""
+    n = x0.shape[0]
+    lat = editor.encode(x0, steps=steps)
+    donors = [(i + 1) % n for i in range(n)]
+    rows = [Editor.to_images(x0), Editor.to_images(editor.decode(lat.z_dis, lat.x_T, steps=steps))]
+    for attribute in editor.info.attributes:
+        z = recombine(lat.z_dis, {attribute: (lat.z_dis[donors], 1.0)}, editor.slices)
+        rows.append(Editor.to_images(editor.decode(z, lat.x_T, steps=steps)))
     return _grid(rows)
 
 

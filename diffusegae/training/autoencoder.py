@@ -60,7 +60,7 @@ def train_autoencoder(cfg: AutoencoderConfig, data: LabeledImages, out: Path, lo
                         step=total)
 
     ema = run_loop(model, loss_fn, loop, rt, folder.runs / "autoencoder_state.pt", on_save=on_save,
-                   resume=resume, desc="autoencoder")
+                   resume=resume, desc="autoencoder", rng=gen)
     return ema.ae
 
 

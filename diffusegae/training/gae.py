@@ -27,10 +27,17 @@ def encode_z_sem(ae: DiffusionAutoencoder, images: torch.Tensor, device: torch.d
     return torch.cat([ae.encode(images[i: i + batch].to(device)).cpu() for i in range(0, images.shape[0], batch)])
 
 
+def state_path(out: Path) -> Path:
+    """Where stage 2 keeps what a resumed run needs (weights, EMA, optimiser, step, batch generator)."""
+    return ModelFolder(out).runs / "gae_state.pt"
+
+
 def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out: Path, loop: LoopConfig, rt: Runtime,
               *, batch_size: int = 256, seed: int = 0, resume: bool = False,
-              on_step: Callable[[int, dict[str, float]], None] | None = None) -> GroupAutoencoder:
-    """Train the GAE on latents of `data` and write it (with the z_sem mean/std) into the model folder `out`."""
+              on_step: Callable[[int, dict[str, float]], None] | None = None,
+              on_checkpoint: Callable[[int, Path], None] | None = None) -> GroupAutoencoder:
+    """Train the GAE on latents of `data` and write it (with the z_sem mean/std) into the model folder `out`.
+    `resume`: continue from the state in `out`'s runs/ (`state_path`); hooks as run_loop's."""
     z_sem = encode_z_sem(ae, data.images, rt.device)  # (N, 512): the cache the whole stage reads
     sampler = GroupSampler(data.labels, data.attributes)
     torch.manual_seed(seed * 1000 + rt.rank)  # before the model: its initial weights are part of the run
@@ -52,8 +59,8 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
     def on_save(step: int, ema: nn.Module) -> None:
         save_module(ModelFolder(out).gae_weights, ema.gae, to_json_dict(cfg), step=step)
 
-    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, ModelFolder(out).runs / "gae_state.pt", on_save=on_save,
-                   resume=resume, desc="gae", on_step=on_step)
+    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, state_path(out), on_save=on_save, resume=resume, desc="gae",
+                   on_step=on_step, rng=gen, on_checkpoint=on_checkpoint)
     return ema.gae
 
 

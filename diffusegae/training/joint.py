@@ -73,5 +73,5 @@ def train_joint(ae: DiffusionAutoencoder, gae: GroupAutoencoder, data: LabeledIm
         save_module(folder.gae_weights, ema.gae, to_json_dict(ema.gae.cfg), step=total, stage="joint")
 
     ema = run_loop(model, loss_fn, loop, rt, folder.runs / "joint_state.pt", on_save=on_save, resume=resume,
-                   desc="joint")
+                   desc="joint", rng=gen)
     return ema.ae, ema.gae

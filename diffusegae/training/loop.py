@@ -20,7 +20,6 @@ from diffusegae.training.common import EMA, Runtime, load_state, save_state, wra
 LossFn = Callable[[nn.Module, int], tuple[torch.Tensor, dict[str, float]]]
 
 
-
 @dataclass(frozen=True)
 class LoopConfig:
     steps: int  # total optimiser steps (a resumed run continues up to this count)
@@ -45,11 +44,16 @@ class LoopConfig:
 
 def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, state_path: Path, *,
              on_save: Callable[[int, nn.Module], None], resume: bool = False, desc: str = "train",
-             on_step: Callable[[int, dict[str, float]], None] | None = None) -> nn.Module:
+             on_step: Callable[[int, dict[str, float]], None] | None = None,
+             rng: torch.Generator | None = None,
+             on_checkpoint: Callable[[int, Path], None] | None = None) -> nn.Module:
     """Train `model` with `loss_fn(model, step)` and return its EMA copy.
 
     `on_save(step, ema_model)` runs on rank 0 at every checkpoint and at the end; it writes the
-    inference weights. `state_path` holds what `resume` needs (weights, EMA, optimiser, step).
+    inference weights. `state_path` holds what `resume` needs (weights, EMA, optimiser, step, and the states of
+    `rng`, the generator `loss_fn` draws its batches from, and of torch's global generators (dropout), so that a
+    resumed run draws what the whole one would).
+    `on_checkpoint(step, state_path)` after each checkpoint is whole (e.g. to copy it elsewhere).
     `on_step(steps_done, logs)` after every step, with that step's losses (progress; it may raise to stop the run).
     """
     model.to(rt.device)
@@ -62,6 +66,12 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
         ema.shadow.load_state_dict(st["ema"])
         opt.load_state_dict(st["opt"])
         start = int(st["step"])
+        if rng is not None and "rng" in st:
+            rng.set_state(st["rng"])
+        if "torch_rng" in st:  # dropout draws from the global generator
+            torch.set_rng_state(st["torch_rng"].cpu())
+        if "cuda_rng" in st and rt.device.type == "cuda":
+            torch.cuda.set_rng_state(st["cuda_rng"].cpu(), rt.device)
     elif resume and rt.is_main:
         print(f"no state at {state_path}; starting from step 0")
     train_model = wrap_ddp(model, rt)
@@ -75,8 +85,11 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
     def checkpoint(step: int) -> None:
         if rt.is_main:
             save_state(state_path, model=model.state_dict(), ema=ema.shadow.state_dict(), opt=opt.state_dict(),
-                       step=step)
+                       step=step, torch_rng=torch.get_rng_state(), **({"rng": rng.get_state()} if rng is not None else {}),
+                       **({"cuda_rng": torch.cuda.get_rng_state(rt.device)} if rt.device.type == "cuda" else {}))
             on_save(step, ema.shadow)
+            if on_checkpoint is not None:
+                on_checkpoint(step, state_path)
 
     for step in range(start, cfg.steps):
         train_model.train()

@@ -13,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from PIL import Image
 
 from diffusegae.config import GAEConfig, default_chunk_sizes
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.model_folder import ModelFolder, manifest_for
 from diffusegae.training.common import Runtime
-from diffusegae.training.gae import train_gae
+from diffusegae.training.gae import state_path, train_gae
 from diffusegae.training.loop import LoopConfig
+
+SAMPLE_IMAGES = 4  # images in a training's sample figure
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,23 @@ class QuickGAE:
     domain_ood_images: int = 40  # out-of-domain images per kind the domain calibration measures
     hidden: int = 1024  # the GAE's widths (config.GAEConfig's defaults; smaller trains faster on a CPU)
     bottleneck: int = 256
+    save_every: int = 0  # steps between checkpoints (0: none before the end)
 
 
 def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: QuickGAE = QuickGAE(), *,
                 description: str = "", on_step: Callable[[int, dict[str, float]], None] | None = None,
-                on_stage: Callable[[str], None] | None = None, log: Callable[[str], None] | None = None) -> Path:
+                on_stage: Callable[[str], None] | None = None, log: Callable[[str], None] | None = None,
+                resume_from: Path | None = None, on_checkpoint: Callable[[int, Path], None] | None = None,
+                on_sample: Callable[[int, Image.Image], None] | None = None) -> Path:
     """Write into `out` a model named `name`: `base`'s autoencoder, a GAE trained on `data` (its images at the base's
     resolution), model.json (the base's sampling defaults), the domain check (on a held-back fifth of `data`) and
     the value prototypes -> `out`. `on_stage` is told each stage as it starts: "gae", "domain", "prototypes";
-    `on_step(step, losses)` follows the GAE's steps."""
+    `on_step(step, losses)` follows the GAE's steps. The GAE checkpoints every `cfg.save_every` steps and at the end
+    (`on_checkpoint(step, state file)` after each, then `on_sample(step, figure)`: reconstructions and swaps of
+    SAMPLE_IMAGES of the dataset's images, evaluation.figures.training_sample); `resume_from`, such a state file,
+    continues from its step."""
     from diffusegae.editing import Editor
+    from diffusegae.evaluation.figures import training_sample
     from diffusegae.fitting.domain import fit_model_domain, stand_in_split
     from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
 
@@ -57,18 +67,33 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
                          f"{ae.cfg.resolution} px")
     gae_cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, hidden=cfg.hidden,
                         bottleneck=cfg.bottleneck, chunk_sizes=default_chunk_sizes(len(data.attributes)))
-    torch.manual_seed(cfg.seed)
-    on_stage("gae")
-    log(f"GAE: {cfg.steps} steps on {len(data)} images, chunks {gae_cfg.chunk_sizes}")
-    train_gae(gae_cfg, ae, data, folder.root, LoopConfig(steps=cfg.steps, lr=cfg.lr, ema_decay=cfg.ema_decay,
-                                                         save_every=10**9, log_every=max(1, cfg.steps // 20)),
-              Runtime(torch.device("cpu"), 0, 1), batch_size=min(cfg.batch_size, len(data)), seed=cfg.seed,
-              on_step=on_step)
-    shutil.rmtree(folder.runs, ignore_errors=True)
     base_manifest = src.read_manifest()
     folder.write_manifest(manifest_for(name, data.attributes, data.values, default_steps=base_manifest.default_steps,
                                        default_sampler=base_manifest.default_sampler, spacing=base_manifest.spacing,
                                        dataset="folder", description=description))
+    shown = data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:SAMPLE_IMAGES]]
+
+    def checkpointed(step: int, state: Path) -> None:
+        if on_checkpoint is not None:
+            on_checkpoint(step, state)
+        if on_sample is not None:  # the checkpoint wrote the EMA GAE into the folder: the model as it is now
+            with torch.random.fork_rng(devices=[]):  # loading draws initial weights: the training's draws stay its own
+                figure = training_sample(Editor.load(folder.root, "cpu"), shown, base_manifest.default_steps)
+            on_sample(step, figure)
+
+    torch.manual_seed(cfg.seed)
+    on_stage("gae")
+    if resume_from is not None:
+        state_path(folder.root).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(resume_from, state_path(folder.root))
+    log(f"GAE: {cfg.steps} steps on {len(data)} images, chunks {gae_cfg.chunk_sizes}"
+        + (f", resumed from {resume_from}" if resume_from is not None else ""))
+    train_gae(gae_cfg, ae, data, folder.root, LoopConfig(steps=cfg.steps, lr=cfg.lr, ema_decay=cfg.ema_decay,
+                                                         save_every=cfg.save_every or 10**9,
+                                                         log_every=max(1, cfg.steps // 20)),
+              Runtime(torch.device("cpu"), 0, 1), batch_size=min(cfg.batch_size, len(data)), seed=cfg.seed,
+              on_step=on_step, resume=resume_from is not None, on_checkpoint=checkpointed)
+    shutil.rmtree(folder.runs, ignore_errors=True)
     editor = Editor.load(folder.root, "cpu")
     on_stage("domain")
     log("domain check ...")

@@ -45,6 +45,7 @@ def test_a_session_of_every_kind_of_write_leaves_the_same_keys_as_before(records
     records.claim(records.job_key(JOB), "w1", 1)
     records.progress([records.job_key(JOB)], 1, 4)
     records.announce(records.job_key(JOB), x0_step=1)
+    records.put_hot_result(records.job_key(JOB), b"png")
     records.finish(records.job_key(JOB), SUCCEEDED)
     records.webhook_result(records.claim_webhook(30), {"state": "delivered", "attempts": 1}, None)
     assert records.waiting() == {"interactive": 0, "bulk": 2}
@@ -56,6 +57,7 @@ def test_a_session_of_every_kind_of_write_leaves_the_same_keys_as_before(records
         "<p>workers": "zset",
         "<p>models": "hash",
         "<p>model:m:files": "hash",
+        f"<p>job:{JOB}:png": "string",
         f"<p>image:{IMAGE}": "hash",
         f"<p>image:{DONOR}": "hash",
         "<p>pending:encode:m": "zset",
@@ -80,5 +82,5 @@ def test_a_session_of_every_kind_of_write_leaves_the_same_keys_as_before(records
     assert records.forget(records.image_key(IMAGE), cutoff=float("inf"))
     assert records.forget(records.job_key(JOB), cutoff=float("inf"))
     gone = {f"<p>image:{IMAGE}", f"<p>owners:<p>image:{IMAGE}", f"<p>sbatch:<p>image:{IMAGE}", f"<p>job:{JOB}",
-            f"<p>sbatch:<p>job:{JOB}", "<p>hb:w1", "<p>workers"}
-    assert gone.isdisjoint(_layout(records, rdb)) and len(_layout(records, rdb)) == 23 - len(gone)
+            f"<p>sbatch:<p>job:{JOB}", f"<p>job:{JOB}:png", "<p>hb:w1", "<p>workers"}
+    assert gone.isdisjoint(_layout(records, rdb)) and len(_layout(records, rdb)) == 24 - len(gone)

@@ -202,3 +202,18 @@ def test_queued_units_of_a_group_fail_once_they_waited_too_long(records):
     assert records.get(records.image_key(old))["state"] == FAILED and records.get(records.image_key(old))["error"] == "no worker"
     assert records.get(records.image_key(new))["state"] == QUEUED
     assert records.pending_groups()[encode_group("b")] > cutoff
+
+
+def test_a_claim_takes_its_share_of_what_waits_among_the_idle_workers(records):
+    keys = _jobs(records, 16)
+    for w in ("w1", "w2", "w3"):
+        _alive(records, w)
+    first = records.claim(keys[0], "w1", 16, peers=["w2"])
+    assert len(first) == 8, "two idle workers: half each"
+    second = records.claim(keys[8], "w2", 16, peers=["w1"])
+    assert len(second) == 8 and not set(first) & set(second), "the other busy: all that is left"
+    more = _jobs(records, 9)
+    third = records.claim(more[0], "w3", 16, peers=["w1", "w2"])
+    assert len(third) == 9, "every peer busy: everything, up to the batch size"
+    alone = _jobs(records, 5)
+    assert len(records.claim(alone[0], "w3", 3)) == 3, "no peers: up to the batch size"

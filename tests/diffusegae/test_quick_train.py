@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import torch
 from PIL import Image
 
@@ -43,3 +44,38 @@ def test_own_images_become_a_model_with_domain_check_and_prototypes(tiny_model, 
                             "--images", str(images), "--labels", str(tmp_path / "labels.csv"), "--out", str(out)],
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert again.returncode != 0 and "not empty" in again.stderr
+
+
+def test_a_gae_stopped_after_a_checkpoint_resumes_to_the_weights_of_the_whole_run(tiny_model, tmp_path):
+    """The checkpoint holds weights, EMA, optimiser, step and the batch generator: a run stopped after it and resumed
+    ends exactly where the uninterrupted run does."""
+    from diffusegae.config import GAEConfig, default_chunk_sizes
+    from diffusegae.training.common import Runtime
+    from diffusegae.training.gae import train_gae
+    from diffusegae.training.loop import LoopConfig
+
+    ae = ModelFolder(tiny_model).load_autoencoder()
+    data = tiny_toys(16)
+    cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, hidden=32, bottleneck=16,
+                    chunk_sizes=default_chunk_sizes(len(data.attributes)))
+    loop = LoopConfig(steps=12, lr=1e-3, ema_decay=0.9, save_every=5, log_every=100)
+    rt = Runtime(torch.device("cpu"), 0, 1)
+    whole = train_gae(cfg, ae, data, tmp_path / "whole", loop, rt, batch_size=8, seed=3)
+
+    class Killed(Exception):
+        pass
+
+    def killed_at_8(step: int, logs: dict) -> None:
+        if step == 8:
+            raise Killed
+
+    saved: list[int] = []
+    with pytest.raises(Killed):
+        train_gae(cfg, ae, data, tmp_path / "cut", loop, rt, batch_size=8, seed=3, on_step=killed_at_8,
+                  on_checkpoint=lambda step, path: saved.append(step))
+    assert saved == [5]
+    resumed = train_gae(cfg, ae, data, tmp_path / "cut", loop, rt, batch_size=8, seed=3, resume=True,
+                        on_checkpoint=lambda step, path: saved.append(step))
+    assert saved == [5, 10, 12]
+    theirs = resumed.state_dict()
+    assert all(torch.equal(v, theirs[k]) for k, v in whole.state_dict().items())

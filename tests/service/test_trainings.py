@@ -44,3 +44,66 @@ def test_a_dataset_becomes_a_model_that_serves_edits(tiny_model):
             again = client.post("/api/trainings", json=body)
             assert again.status_code == 409 and "my-toys" in again.json()["detail"]
             assert client.post("/api/trainings", json={**body, "dataset": "f" * 32, "name": "other"}).status_code == 404
+
+
+def _upload(client: httpx.Client) -> str:
+    files = {f"{i}{b}{p}.png": toy_png(i, b, p, 16) for i, b, p in GRID}
+    labels = "file,vehicle,ground,view\n" + "".join(f"{i}{b}{p}.png,v{i},g{b},w{p}\n" for i, b, p in GRID)
+    ds = client.post("/api/datasets", files={"file": ("mine.zip", zipped({**files, "labels.csv": labels.encode()}))},
+                     data={"resolution": "16"})
+    assert ds.status_code == 201, ds.text
+    return ds.json()["id"]
+
+
+def _training(client: httpx.Client, job_id: str) -> dict:
+    return client.get(f"/api/jobs/{job_id}").json()
+
+
+def test_a_killed_training_worker_s_training_continues_from_its_checkpoint_and_a_cancelled_one_resumes(tiny_model):
+    """SIGKILL of the training worker mid-GAE: the job is redelivered to a new training worker, which continues from
+    the last checkpoint in the store (not step 0); cancelled, the job keeps that checkpoint, and POST .../resume
+    continues it in a new job to a served model."""
+    train_env = {"DGAE_WORKER_MODELS": "none", "DGAE_WORKER_TRAIN": "1"}
+    with Stack(tiny_model) as st:
+        st.start_worker()
+        trainer = st.start_worker(env=train_env)
+        st.url = st.start_api()
+        st.wait_healthy(st.url, workers=2)
+        with httpx.Client(base_url=st.url, timeout=60) as client:
+            body = {"dataset": _upload(client), "name": "resumed-toys", "steps": 80, "checkpoint_every": 10}
+            first = client.post("/api/trainings", json=body).json()["id"]
+            at = wait_for(lambda: (_training(client, first)["training"]["checkpoint_step"] or 0) >= 10 or None, 300,
+                          0.02, what="the first checkpoint")
+            trainer.kill()  # SIGKILL, mid-GAE
+            trainer.wait()
+            killed_at = _training(client, first)
+            assert killed_at["state"] == "running" and killed_at["progress"]["done"] < 80, killed_at
+            st.start_worker(env=train_env)
+            again = wait_for(lambda: (j := _training(client, first))["training"]["resumed_step"] and j, 120,
+                             what="the training redelivered to the new worker")
+            checkpoint = killed_at["training"]["checkpoint_step"]
+            assert at and again["training"]["resumed_step"] == checkpoint >= 10, (again, st.logs())
+            assert again["progress"]["done"] >= checkpoint  # from the checkpoint, not from step 0
+            assert [s for s, _ in again["training"]["losses"]] == sorted(s for s, _ in again["training"]["losses"])
+            later = wait_for(lambda: (j := _training(client, first))["training"]["checkpoint_step"] > checkpoint and j,
+                             300, what="a checkpoint of the continued run")
+            assert client.delete(f"/api/jobs/{first}").status_code == 200
+            cancelled = wait_for(lambda: (j := _training(client, first))["state"] == "cancelled" and j, 10,
+                                 what="the cancel")
+            saved = cancelled["training"]["checkpoint_step"]
+            assert saved >= later["training"]["checkpoint_step"]
+            wrong = client.post(f"/api/trainings/{'0' * 32}/resume")
+            assert wrong.status_code == 404
+            second = client.post(f"/api/trainings/{first}/resume")
+            assert second.status_code == 202, second.text
+            resumed = wait_job(client, second.json()["id"], timeout=600)
+            assert resumed["state"] == "succeeded", (resumed, st.logs())
+            assert resumed["training"]["resume_from"] == first and resumed["training"]["resumed_step"] == saved
+            assert resumed["model"] == "resumed-toys" and resumed["progress"]["done"] == 80
+            sample = client.get(resumed["training"]["sample_url"])  # the figure of the last checkpoint
+            assert sample.status_code == 200 and sample.content.startswith(b"\x89PNG"), sample.text
+            assert client.post(f"/api/trainings/{second.json()['id']}/resume").status_code == 409  # succeeded
+            refused = client.post(f"/api/trainings/{first}/resume")  # its model exists now
+            assert refused.status_code == 409 and "resumed-toys" in refused.json()["detail"]
+            wait_for(lambda: any(m["name"] == "resumed-toys" and m["status"] == "ready"
+                                 for m in client.get("/api/models").json()["models"]), 30, what="the model served")

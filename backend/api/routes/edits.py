@@ -17,6 +17,7 @@ from backend.api.services import (
     interpolate_spec,
     job_out_now,
     recombine_spec,
+    result_png,
     submit_job,
     wait_until_finished,
 )
@@ -35,7 +36,7 @@ async def _respond(s: ServicesDep, job_id: str, wait: float | None, sign: UrlSig
     key = s.records.job_key(job_id)
     rec = await wait_until_finished(s, key, wait) if wait else await run_in_threadpool(s.records.get, key)
     if wait and rec and rec.get("state") == SUCCEEDED:
-        png = await run_in_threadpool(s.store.result, job_id)
+        png = await run_in_threadpool(result_png, s, job_id)
         if png is not None:
             return Response(png, media_type="image/png", headers={"X-Job-Id": job_id})
     return JSONResponse(job_out_now(s, rec, sign=sign).model_dump(), status_code=202)
@@ -54,13 +55,14 @@ async def recombine(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: Reco
     Attributes not named keep the base's chunk. x_T: the base's inferred one (default) or a seeded random one.
     While a slider moves, a client sends `preview: true` (few steps) with a `supersede` key, then the final request.
     """
-    async def create() -> str:
-        url = callback(s, body.callback_url)
-        spec = await run_in_threadpool(recombine_spec, s, owner, body)
-        job_id = await run_in_threadpool(submit_job, s, owner, spec, "", url)
+    def start(url: str) -> str:
+        job_id = submit_job(s, owner, recombine_spec(s, owner, body), "", url)
         if body.supersede:
-            await run_in_threadpool(s.records.supersede, owner, body.supersede, job_id)
+            s.records.supersede(owner, body.supersede, job_id)
         return job_id
+
+    async def create() -> str:
+        return await run_in_threadpool(start, callback(s, body.callback_url))  # one thread hop: each costs CPU
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("recombine", body), create)
     return await _respond(s, job_id, wait, sign)
@@ -75,8 +77,7 @@ async def interpolate(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: In
     """
     async def create() -> str:
         url = callback(s, body.callback_url)
-        spec = await run_in_threadpool(interpolate_spec, s, owner, body)
-        return await run_in_threadpool(submit_job, s, owner, spec, "", url)
+        return await run_in_threadpool(lambda: submit_job(s, owner, interpolate_spec(s, owner, body), "", url))
 
     job_id = await idempotent(s, owner, idempotency_key, _body_hash("interpolate", body), create)
     return await _respond(s, job_id, wait, sign)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from backend.api.deps import OwnerDep, ServicesDep, SignerDep
 from backend.api.schemas import JobOut
-from backend.api.services import job_out_now, owned_job, wait_until_finished
+from backend.api.services import job_out_now, owned_job, result_png, wait_until_finished
 from core.records import SUCCEEDED, TERMINAL
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -127,7 +127,19 @@ async def job_result(s: ServicesDep, owner: OwnerDep, job_id: str,
     if wait:
         rec = await wait_until_finished(s, s.records.job_key(job_id), wait) or rec
     _finished(rec)
-    return _png(await run_in_threadpool(s.store.result, job_id), f"the result of job {job_id}")
+    return _png(await run_in_threadpool(result_png, s, job_id), f"the result of job {job_id}")
+
+
+@router.get("/{job_id}/sample.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})
+async def training_sample(s: ServicesDep, owner: OwnerDep, job_id: str,
+                          step: Annotated[int | None, Query(ge=0, description="not read: the job's sample_url names "
+                                                                              "the step so that every new figure has "
+                                                                              "a URL of its own")] = None) -> Response:
+    """A training's figure at its last checkpoint (its `training.sample_url`); 404 before the first."""
+    rec = await run_in_threadpool(owned_job, s, owner, job_id)
+    if rec.get("kind") != "train":
+        raise HTTPException(404, f"job {job_id} is not a training")
+    return _png(await run_in_threadpool(s.store.training_sample, job_id), f"a sample figure of training {job_id}")
 
 
 @router.get("/{job_id}/frames/{index}.png", response_class=Response, responses={200: {"content": {"image/png": {}}}})

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
-from backend.api.deps import OwnerDep, ServicesDep, SignerDep
+from backend.api.deps import OwnerDep, Services, ServicesDep, SignerDep, UrlSigner
 from backend.api.errors import error_responses
-from backend.api.registry import chosen_model, read_models
+from backend.api.registry import ModelView, chosen_model, read_models
 from backend.api.routes.datasets import owned_dataset
 from backend.api.schemas import JobOut, TrainingRequest
-from backend.api.services import job_out_now
+from backend.api.services import job_out_now, owned_job
 from core.models import MODEL_NAME
-from core.specs import TrainSpec
+from core.records import CANCELLED, FAILED
+from core.specs import TrainSpec, parse_train_spec
 from core.store import new_id
 
 router = APIRouter(prefix="/api/trainings", tags=["trainings"])
@@ -28,18 +30,56 @@ def start_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: Train
         raise HTTPException(422, f"name: {body.name!r} is not a model name (1-64 lowercase letters, digits, '.', '_' or "
                                  "'-', starting with a letter or digit)")
     view = read_models(s, fresh=True)
-    if body.name in view.entries:
-        raise HTTPException(409, f"a model named {body.name!r} exists already; choose another name")
+    _name_free(s, view, body.name)
     base = chosen_model(s, body.base_model, view)
     if facts["resolution"] < base.resolution:
         raise HTTPException(422, f"dataset {body.dataset} was checked at {facts['resolution']} px, model {base.name} "
                                  f"works at {base.resolution} px: upload it again with resolution {base.resolution} or "
                                  "more")
+    _training_worker(view)
+    every = body.checkpoint_every or max(50, body.steps // 10)
+    spec = TrainSpec(dataset=body.dataset, base_model=base.name, name=body.name, steps=body.steps, seed=body.seed,
+                     checkpoint_every=every)
+    return _submit(s, owner, sign, spec)
+
+
+@router.post("/{job_id}/resume", status_code=202, response_model=JobOut, responses=error_responses(404, 409, 503))
+def resume_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: str) -> JSONResponse:
+    """Continue a cancelled or failed training from its last checkpoint: a new training job (its `training.resume_from`
+    names this one) that trains the same steps on the same dataset, starting at the checkpoint's step. 409 while it
+    is still queued or running, after it succeeded, or when it stopped before its first checkpoint."""
+    rec = owned_job(s, owner, job_id)
+    try:
+        spec = parse_train_spec(rec.get("spec", ""))
+    except ValidationError:
+        raise HTTPException(409, f"job {job_id} is not a training") from None
+    state = rec.get("state")
+    if state not in (CANCELLED, FAILED):
+        raise HTTPException(409, f"training {job_id} is {state}: only a cancelled or failed one can be resumed")
+    if s.store.training_state(job_id, "gae") is None:
+        raise HTTPException(409, f"training {job_id} stopped before its first checkpoint (every "
+                                 f"{spec.checkpoint_every} steps): start it again with POST /api/trainings")
+    owned_dataset(s, owner, spec.dataset)
+    view = read_models(s, fresh=True)
+    _name_free(s, view, spec.name)
+    _training_worker(view)
+    return _submit(s, owner, sign, spec.model_copy(update={"resume_from": job_id}))
+
+
+def _name_free(s: Services, view: ModelView, name: str) -> None:
+    """409 when `name` is taken: served, or registered a moment ago and not yet published by a worker."""
+    if name in view.entries or s.store.model_registered(name):
+        raise HTTPException(409, f"a model named {name!r} exists already; choose another name")
+
+
+def _training_worker(view: ModelView) -> None:
     if not any(w.get("train") for w in view.workers):
         raise HTTPException(503, "no live worker runs trainings: start one with `diffusegae worker --train` "
                                  "(`diffusegae serve` starts one)")
+
+
+def _submit(s: Services, owner: str, sign: UrlSigner, spec: TrainSpec) -> JSONResponse:
     job_id = new_id()
-    spec = TrainSpec(dataset=body.dataset, base_model=base.name, name=body.name, steps=body.steps, seed=body.seed)
     s.records.create_job(job_id, spec, owner=owner, deployment=s.deployment)
     s.dispatcher.train(job_id)
     rec = s.records.get(s.records.job_key(job_id))

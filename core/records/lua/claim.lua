@@ -1,5 +1,5 @@
--- KEYS: the unit, the running index, the unit's sampler batch set; ARGV: layout, me, max units, now.
--- -> the claimed keys (the unit first) or {}.
+-- KEYS: the unit, the running index, the unit's sampler batch set; ARGV: layout, me, max units, now, then the ids
+-- of the other live workers that could run the unit (its peers). -> the claimed keys (the unit first) or {}.
 local unit, running, sbatch = KEYS[1], KEYS[2], KEYS[3]
 local me, maxn, now = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 if not claimable(unit, me) then return {} end
@@ -19,6 +19,19 @@ for _, k in ipairs(redis.call('SMEMBERS', sbatch)) do
     table.insert(out, k)
   end
 end
+-- A fair share of what waits: split between this worker and its idle peers (those holding no running unit), so
+-- that one worker does not take every waiting request into one batch while another sits idle beside it.
+local idle, busy = 1, {}
+if #ARGV > 4 then
+  for _, k in ipairs(redis.call('ZRANGE', running, 0, -1)) do
+    local c = redis.call('HGET', k, 'claimant')
+    if c then busy[c] = true end
+  end
+  for i = 5, #ARGV do
+    if not busy[ARGV[i]] then idle = idle + 1 end
+  end
+end
+maxn = math.min(maxn, math.max(#out, math.ceil((#out + redis.call('ZCARD', pending)) / idle)))
 -- requests of the same group that are waiting: one sampler batch
 while #out < maxn do
   local nxt = redis.call('ZRANGE', pending, 0, 0)

@@ -1,7 +1,7 @@
--- KEYS: a record, the used index, the record's owners set, its sampler batch set; ARGV: layout, cutoff, the
+-- KEYS: a record, the used index, the record's owners set, its sampler batch set, its hot result; ARGV: layout, cutoff, the
 -- record's id. Deletes it when it was last used before the cutoff and is not open (an image: no open job uses
 -- it, as every job touches its images when made). -> 1 when deleted.
-local key, used, owners, sbatch = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local key, used, owners, sbatch, hot = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local cutoff, id = tonumber(ARGV[2]), ARGV[3]
 local last = redis.call('ZSCORE', used, key)
 if last and tonumber(last) >= cutoff then return 0 end
@@ -14,5 +14,5 @@ for _, o in ipairs(redis.call('SMEMBERS', owners)) do
 end
 local owner = redis.call('HGET', key, 'owner')
 if owner then redis.call('ZREM', name('owner_jobs', owner), id) end
-redis.call('DEL', key, owners, sbatch)
+redis.call('DEL', key, owners, sbatch, hot)
 return 1
