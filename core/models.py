@@ -12,7 +12,7 @@ No torch here: the worker fills them from `diffusegae.editing.ModelInfo` and the
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -133,3 +133,18 @@ def serves(worker: dict[str, Any], model: str, registered: Collection[str]) -> b
 def model_queue(queue: str, model: str) -> str:
     """The Celery queue of one model's units: only workers that serve the model consume it."""
     return f"{queue}.{model}"
+
+
+def model_stem(text: str) -> str:
+    """A model name made of any text (a dataset's file name): lowercase, other characters as '-'."""
+    return re.sub(r"[^a-z0-9._-]+", "-", text.lower().rsplit(".", 1)[0]).strip("-._")[:56] or "model"
+
+
+def free_version(stem: str, taken: Callable[[str], bool]) -> str | None:
+    """`stem`, else `stem`-v2, -v3, ...: the first that is not `taken` (None past -v999). A training named by
+    default gets a new version; a model is never overwritten."""
+    for version in range(1, 1000):
+        name = stem if version == 1 else f"{stem}-v{version}"
+        if not taken(name):
+            return name
+    return None

@@ -72,9 +72,11 @@ class TrainSpec(_Spec):
     dataset: str
     base_model: str
     name: str
+    versioned: bool = False  # the name was chosen by default: taken by the time it registers, the next version is
     steps: int
     seed: int = 0
     checkpoint_every: int = 0  # GAE steps between checkpoints in the store (0: none before the end)
+    chunk_sizes: tuple[int, ...] | None = None  # z_dis dimensions per attribute (None: config.default_chunk_sizes)
     resume_from: str = ""  # the id of the stopped training whose last checkpoint this one continues
     lane: Lane = "bulk"
 

@@ -273,9 +273,12 @@ class WorkerProcess:
             log.exception("work of %s: Redis is unreachable", key)
             raise
         except Exception as e:
+            from worker.training import TrainingError
+
             log.exception("work of %s failed", key)
             for k in keys:
-                self.records.finish(k, FAILED, str(e) if isinstance(e, ModelUnavailable) else f"{type(e).__name__}: {e}")
+                self.records.finish(k, FAILED, str(e) if isinstance(e, ModelUnavailable | TrainingError)
+                                    else f"{type(e).__name__}: {e}")
         finally:
             self._busy = False
             self._idle_since = time.monotonic()

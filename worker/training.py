@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from core.models import free_version
 from core.records import FAILED, SUCCEEDED, Records
 from core.specs import parse_train_spec
 from core.store import Store
@@ -63,6 +65,10 @@ class LossSeries:
         self.records.set_fields(self.key, losses=json.dumps(self.points))
 
 
+class TrainingError(Exception):
+    """A training that cannot go on, with the reason in words (the job's error as it is)."""
+
+
 def run_training(records: Records, store: Store, registry: ModelRegistry, key: str) -> None:
     """Run the training of the claimed job `key` and close its record (succeeded with `model`, failed, cancelled)."""
     spec = parse_train_spec(records.fields(key, "spec")["spec"])
@@ -70,7 +76,7 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
     if facts is None:
         records.finish(key, FAILED, f"dataset {spec.dataset} is gone (deleted?)")
         return
-    if spec.name in registry.models():
+    if spec.name in registry.models() and not spec.versioned:
         records.finish(key, FAILED, f"a model named {spec.name!r} was registered meanwhile; train under another name")
         return
     with tempfile.TemporaryDirectory(prefix="dgae-train-") as tmp:
@@ -82,7 +88,10 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
             target.write_bytes(store.blobs.get(blob))
         (data_dir / "labels.csv").write_bytes(store.dataset_file(spec.dataset, "labels.csv") or b"")
         base = registry.local(spec.base_model)
-        data = load_folder(data_dir / "images", data_dir / "labels.csv", read_info(base).resolution)
+        try:
+            data = load_folder(data_dir / "images", data_dir / "labels.csv", read_info(base).resolution)
+        except (ValueError, OSError) as e:
+            raise TrainingError(f"the dataset cannot be read: {e}") from e
         job_id = records.id_of(key)
         resume_from, step, points = _checkpoint(records, store, key, spec.resume_from, Path(tmp) / "resume")
         log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps%s", key, spec.dataset, len(data),
@@ -90,6 +99,12 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         if resume_from:
             records.announce(key, resumed_step=step, checkpoint_step=step)
         losses = LossSeries(records, key, points)
+
+        stage = ["preparing"]
+
+        def entered(name: str) -> None:
+            stage[0] = name
+            records.announce(key, stage=name)
 
         def on_checkpoint(done: int, state: Path) -> None:
             store.put_training_state(job_id, "gae", state.read_bytes())
@@ -105,19 +120,32 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
                     report(done, spec.steps)
                     losses.add(done, logs["loss"])
 
-                cfg = QuickGAE(steps=spec.steps, seed=spec.seed, save_every=spec.checkpoint_every)
+                cfg = QuickGAE(steps=spec.steps, seed=spec.seed, save_every=spec.checkpoint_every,
+                               chunk_sizes=spec.chunk_sizes)
                 out = gae_on_base(base, data, Path(tmp) / "model", spec.name, cfg,
                                   description=f"trained on dataset {facts.get('name', spec.dataset)}", on_step=on_step,
-                                  on_stage=lambda stage: records.announce(key, stage=stage),
+                                  on_stage=entered,
                                   log=lambda m: log.info("%s: %s", key, m), resume_from=resume_from,
                                   on_checkpoint=on_checkpoint, on_sample=on_sample)
             losses.flush()
         except Cancelled:
             log.info("%s: cancelled (its last checkpoint stays in the store)", key)
             return
+        except FloatingPointError as e:  # the loss went NaN or infinite
+            raise TrainingError(str(e)) from e
+        except MemoryError as e:
+            raise TrainingError(f"out of memory in the {stage[0]} stage of training {spec.name}: free memory on the "
+                                "training worker's machine, or resume it on another (POST /api/trainings/{id}/resume)") from e
+        except RuntimeError as e:
+            if "out of memory" not in str(e).lower():
+                raise
+            raise TrainingError(f"out of memory in the {stage[0]} stage: {e}") from e
         records.announce(key, stage="registering")
-        registry.add(out, spec.name)
-    records.finish(key, SUCCEEDED, model=spec.name, stage="done")
+        name = spec.name
+        if spec.versioned and name in registry.models():  # another training of the dataset registered it meanwhile
+            name = free_version(re.sub(r"-v\d+$", "", name), lambda n: n in registry.models()) or name
+        registry.add(out, name)
+    records.finish(key, SUCCEEDED, model=name, stage="done")
     store.drop_training_state(job_id, "gae")  # nothing to resume; the sample figure stays with the job
 
 

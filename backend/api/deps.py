@@ -111,3 +111,6 @@ async def get_signer(services: ServicesDep, owner: OwnerDep) -> UrlSigner:
 
 
 SignerDep = Annotated[UrlSigner, Depends(get_signer)]
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
+                                              description="the same key and body give the same job (409: same key, other body)")]

@@ -115,12 +115,18 @@ class TrainingRequest(RequestModel):
     dataset: str = Field(description="an uploaded dataset's id (POST /api/datasets)")
     base_model: str | None = Field(None, max_length=64, description="whose diffusion autoencoder the new GAE is "
                                                                     "trained on (default: the default model)")
-    name: str = Field(min_length=1, max_length=64, description="the new model's name: 1-64 lowercase letters, "
-                                                               "digits, '.', '_' or '-'")
+    name: str | None = Field(None, min_length=1, max_length=64, description="the new model's name: 1-64 lowercase "
+                             "letters, digits, '.', '_' or '-' (409 when taken: a model is never overwritten). "
+                             "Default: the dataset's name made a model name, with -v2, -v3, ... when a training "
+                             "made it before")
+    chunk_sizes: list[int] | None = Field(None, min_length=2, max_length=10, description="z_dis dimensions per "
+                                          "attribute, in the dataset's column order (each 1-256, at most 512 in all). "
+                                          "Default: 60/20/20 for three attributes, else 100 split evenly")
     stages: Literal["gae"] = Field("gae", description="gae: a new GAE on the base's frozen autoencoder (the paper's "
                                                       "quick path), then its domain check and value prototypes")
     steps: int = Field(2000, ge=1, le=200_000, description="GAE optimiser steps (about 0.7 s each on a 2-core CPU)")
     seed: int = Field(0, ge=0, le=2**31 - 1)
+    callback_url: CallbackUrl = None
     checkpoint_every: int | None = Field(None, ge=1, le=200_000, description="GAE steps between checkpoints in the "
                                          "store, from which a training continues after its worker died or after "
                                          "POST /api/trainings/{id}/resume (default: a tenth of the steps, at least 50)")

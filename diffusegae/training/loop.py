@@ -94,6 +94,9 @@ def run_loop(model: nn.Module, loss_fn: LossFn, cfg: LoopConfig, rt: Runtime, st
     for step in range(start, cfg.steps):
         train_model.train()
         loss, logs = loss_fn(train_model, step)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"the loss became {loss.item()} at step {step + 1} of {cfg.steps} (lr {cfg.lr}): "
+                                     "try a lower learning rate or another seed")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         gnorm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

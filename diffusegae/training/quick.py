@@ -38,6 +38,7 @@ class QuickGAE:
     hidden: int = 1024  # the GAE's widths (config.GAEConfig's defaults; smaller trains faster on a CPU)
     bottleneck: int = 256
     save_every: int = 0  # steps between checkpoints (0: none before the end)
+    chunk_sizes: tuple[int, ...] | None = None  # z_dis dimensions per attribute (None: config.default_chunk_sizes)
 
 
 def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: QuickGAE = QuickGAE(), *,
@@ -66,7 +67,8 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
         raise ValueError(f"the data is at {data.images.shape[-1]} px, the base model's autoencoder at "
                          f"{ae.cfg.resolution} px")
     gae_cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, hidden=cfg.hidden,
-                        bottleneck=cfg.bottleneck, chunk_sizes=default_chunk_sizes(len(data.attributes)))
+                        bottleneck=cfg.bottleneck,
+                        chunk_sizes=cfg.chunk_sizes or default_chunk_sizes(len(data.attributes)))
     base_manifest = src.read_manifest()
     folder.write_manifest(manifest_for(name, data.attributes, data.values, default_steps=base_manifest.default_steps,
                                        default_sampler=base_manifest.default_sampler, spacing=base_manifest.spacing,

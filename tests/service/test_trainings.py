@@ -107,3 +107,30 @@ def test_a_killed_training_worker_s_training_continues_from_its_checkpoint_and_a
             assert refused.status_code == 409 and "resumed-toys" in refused.json()["detail"]
             wait_for(lambda: any(m["name"] == "resumed-toys" and m["status"] == "ready"
                                  for m in client.get("/api/models").json()["models"]), 30, what="the model served")
+
+
+def test_unnamed_trainings_of_a_dataset_are_versions_and_a_retried_request_is_one_training(tiny_model):
+    with Stack(tiny_model) as st:
+        st.start_worker()
+        st.start_worker(env={"DGAE_WORKER_MODELS": "none", "DGAE_WORKER_TRAIN": "1"})
+        st.url = st.start_api()
+        st.wait_healthy(st.url, workers=2)
+        with httpx.Client(base_url=st.url, timeout=60) as client:
+            body = {"dataset": _upload(client), "steps": 20, "chunk_sizes": [10, 6, 4]}
+            wrong = client.post("/api/trainings", json={**body, "chunk_sizes": [10, 6]})
+            assert wrong.status_code == 422 and "3 attributes" in wrong.json()["detail"]
+            key = {"Idempotency-Key": "first"}
+            first = client.post("/api/trainings", json=body, headers=key)
+            assert first.status_code == 202, first.text
+            assert client.post("/api/trainings", json=body, headers=key).json()["id"] == first.json()["id"]
+            assert client.post("/api/trainings", json={**body, "steps": 21}, headers=key).status_code == 409
+            second = client.post("/api/trainings", json=body)  # while the first runs: its name is not taken yet
+            done = [wait_job(client, j.json()["id"], timeout=300) for j in (first, second)]
+            assert [d["state"] for d in done] == ["succeeded", "succeeded"], (done, st.logs())
+            assert [d["model"] for d in done] == ["mine", "mine-v2"]  # the dataset's name, then a new version
+            third = client.post("/api/trainings", json={**body, "steps": 1})
+            assert wait_job(client, third.json()["id"], timeout=300)["model"] == "mine-v3"
+            model = wait_for(lambda: next((m for m in client.get("/api/models").json()["models"]
+                                           if m["name"] == "mine" and m["status"] == "ready"), None), 30,
+                             what="the first version served")
+            assert model["chunk_sizes"] == [10, 6, 4]

@@ -16,10 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from backend.api.bodies import parse_spec
-from backend.api.deps import OwnerDep, ServicesDep, SignerDep
+from backend.api.deps import IdempotencyKey, OwnerDep, ServicesDep, SignerDep
 from backend.api.errors import error_responses, validation_message
 from backend.api.registry import chosen_model, read_models
-from backend.api.routes.edits import IdempotencyKey
 from backend.api.schemas import BatchOut, BatchRequest, RecombineRequest
 from backend.api.services import (
     add_image,

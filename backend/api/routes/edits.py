@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import OwnerDep, ServicesDep, SignerDep, UrlSigner
+from backend.api.deps import IdempotencyKey, OwnerDep, ServicesDep, SignerDep, UrlSigner
 from backend.api.schemas import InterpolateRequest, JobOut, RecombineRequest
 from backend.api.services import (
     callback,
@@ -26,8 +26,6 @@ from core.records import SUCCEEDED
 router = APIRouter(prefix="/api", tags=["edits"])
 
 Wait = Annotated[float | None, Query(ge=0, description="wait up to this many seconds and return the PNG if done by then")]
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
-                                              description="the same key and body give the same job (409: same key, other body)")]
 _RESPONSES = {202: {"model": JobOut, "description": "the job (queued, or not done within ?wait=)"},
               200: {"content": {"image/png": {}}, "description": "with ?wait=: the result image"}}
 

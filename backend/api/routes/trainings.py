@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from backend.api.deps import OwnerDep, Services, ServicesDep, SignerDep, UrlSigner
+from backend.api.deps import IdempotencyKey, OwnerDep, Services, ServicesDep, SignerDep, UrlSigner
 from backend.api.errors import error_responses
 from backend.api.registry import ModelView, chosen_model, read_models
 from backend.api.routes.datasets import owned_dataset
 from backend.api.schemas import JobOut, TrainingRequest
-from backend.api.services import job_out_now, owned_job
-from core.models import MODEL_NAME
+from backend.api.services import callback, idempotent, job_out_now, owned_job
+from core.models import MODEL_NAME, free_version, model_stem
 from core.records import CANCELLED, FAILED
 from core.specs import TrainSpec, parse_train_spec
 from core.store import new_id
@@ -21,26 +24,55 @@ router = APIRouter(prefix="/api/trainings", tags=["trainings"])
 
 
 @router.post("", status_code=202, response_model=JobOut, responses=error_responses(404, 409, 422, 503))
-def start_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: TrainingRequest) -> JSONResponse:
+async def start_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, body: TrainingRequest,
+                         idempotency_key: IdempotencyKey = None) -> JSONResponse:
     """Train a GAE for the caller's dataset on the base model's diffusion autoencoder, then its domain check and value
     prototypes, and register the result as `name` (served without a restart). A job: GET /api/jobs/{id} (and its
     events) shows the steps done, DELETE /api/jobs/{id} stops it; once it succeeded its `model` is the new model's."""
+    async def create() -> str:
+        return await run_in_threadpool(_start, s, owner, body, callback(s, body.callback_url))
+
+    body_hash = hashlib.sha256(f"train\0{body.model_dump_json()}".encode()).hexdigest()
+    return await run_in_threadpool(_answer, s, sign, await idempotent(s, owner, idempotency_key, body_hash, create))
+
+
+def _start(s: Services, owner: str, body: TrainingRequest, url: str) -> str:
     facts = owned_dataset(s, owner, body.dataset)
-    if not MODEL_NAME.fullmatch(body.name):
-        raise HTTPException(422, f"name: {body.name!r} is not a model name (1-64 lowercase letters, digits, '.', '_' or "
-                                 "'-', starting with a letter or digit)")
     view = read_models(s, fresh=True)
-    _name_free(s, view, body.name)
+    if body.name is not None:
+        if not MODEL_NAME.fullmatch(body.name):
+            raise HTTPException(422, f"name: {body.name!r} is not a model name (1-64 lowercase letters, digits, '.', "
+                                     "'_' or '-', starting with a letter or digit)")
+        _name_free(s, view, body.name)
     base = chosen_model(s, body.base_model, view)
     if facts["resolution"] < base.resolution:
         raise HTTPException(422, f"dataset {body.dataset} was checked at {facts['resolution']} px, model {base.name} "
                                  f"works at {base.resolution} px: upload it again with resolution {base.resolution} or "
                                  "more")
+    if body.chunk_sizes is not None:
+        _check_chunks(body.chunk_sizes, facts["attributes"])
     _training_worker(view)
-    every = body.checkpoint_every or max(50, body.steps // 10)
-    spec = TrainSpec(dataset=body.dataset, base_model=base.name, name=body.name, steps=body.steps, seed=body.seed,
-                     checkpoint_every=every)
-    return _submit(s, owner, sign, spec)
+    spec = TrainSpec(dataset=body.dataset, base_model=base.name, name=body.name or _new_version(s, view, facts["name"]),
+                     versioned=body.name is None,
+                     steps=body.steps, seed=body.seed, checkpoint_every=body.checkpoint_every or max(50, body.steps // 10),
+                     chunk_sizes=tuple(body.chunk_sizes) if body.chunk_sizes else None)
+    return _submit(s, owner, spec, url)
+
+
+def _check_chunks(sizes: list[int], attributes: list[str]) -> None:
+    if len(sizes) != len(attributes):
+        raise HTTPException(422, f"chunk_sizes: {len(sizes)} sizes for the dataset's {len(attributes)} attributes "
+                                 f"({', '.join(attributes)}): one per attribute, in that order")
+    if not all(1 <= c <= 256 for c in sizes) or sum(sizes) > 512:
+        raise HTTPException(422, f"chunk_sizes: {sizes}: each must be 1-256 and all together at most 512")
+
+
+def _new_version(s: Services, view: ModelView, dataset_name: str) -> str:
+    stem = model_stem(dataset_name)
+    name = free_version(stem, lambda n: n in view.entries or s.store.model_registered(n))
+    if name is None:
+        raise HTTPException(409, f"models {stem} to {stem}-v999 exist: name this one")
+    return name
 
 
 @router.post("/{job_id}/resume", status_code=202, response_model=JobOut, responses=error_responses(404, 409, 503))
@@ -63,7 +95,7 @@ def resume_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: st
     view = read_models(s, fresh=True)
     _name_free(s, view, spec.name)
     _training_worker(view)
-    return _submit(s, owner, sign, spec.model_copy(update={"resume_from": job_id}))
+    return _answer(s, sign, _submit(s, owner, spec.model_copy(update={"resume_from": job_id}), rec.get("callback", "")))
 
 
 def _name_free(s: Services, view: ModelView, name: str) -> None:
@@ -78,9 +110,13 @@ def _training_worker(view: ModelView) -> None:
                                  "(`diffusegae serve` starts one)")
 
 
-def _submit(s: Services, owner: str, sign: UrlSigner, spec: TrainSpec) -> JSONResponse:
+def _submit(s: Services, owner: str, spec: TrainSpec, url: str) -> str:
     job_id = new_id()
-    s.records.create_job(job_id, spec, owner=owner, deployment=s.deployment)
+    s.records.create_job(job_id, spec, owner=owner, deployment=s.deployment, **({"callback": url} if url else {}))
     s.dispatcher.train(job_id)
+    return job_id
+
+
+def _answer(s: Services, sign: UrlSigner, job_id: str) -> JSONResponse:
     rec = s.records.get(s.records.job_key(job_id))
     return JSONResponse(job_out_now(s, rec, sign=sign).model_dump(), status_code=202)
