@@ -73,7 +73,8 @@ class TrainSpec(_Spec):
     base_model: str
     name: str
     versioned: bool = False  # the name was chosen by default: taken by the time it registers, the next version is
-    steps: int
+    steps: int  # with budget_s: at most this many
+    budget_s: float = 0  # > 0: the worker plans the steps that fit (diffusegae.training.quick.steps_for_budget)
     seed: int = 0
     checkpoint_every: int = 0  # GAE steps between checkpoints in the store (0: none before the end)
     chunk_sizes: tuple[int, ...] | None = None  # z_dis dimensions per attribute (None: config.default_chunk_sizes)

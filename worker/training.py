@@ -16,6 +16,7 @@ registered.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -28,12 +29,13 @@ from PIL import Image
 
 from core.models import free_version
 from core.records import FAILED, SUCCEEDED, Records
-from core.specs import parse_train_spec
+from core.specs import TrainSpec, parse_train_spec
 from core.store import Store
+from diffusegae.data.dataset import LabeledImages
 from diffusegae.data.folder import load_folder
 from diffusegae.editing import read_info
 from diffusegae.registry import ModelRegistry
-from diffusegae.training.quick import QuickGAE, gae_on_base
+from diffusegae.training.quick import BUDGET_GAE_SHARE, QuickGAE, gae_on_base, steps_for_budget
 from worker.progress import Cancelled, StepReporter
 from worker.tensors import png_bytes
 
@@ -93,9 +95,12 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         except (ValueError, OSError) as e:
             raise TrainingError(f"the dataset cannot be read: {e}") from e
         job_id = records.id_of(key)
+        cfg = QuickGAE(steps=spec.steps, seed=spec.seed, save_every=spec.checkpoint_every, chunk_sizes=spec.chunk_sizes)
+        steps = _planned_steps(records, key, spec, base, data, cfg)
+        cfg = dataclasses.replace(cfg, steps=steps)
         resume_from, step, points = _checkpoint(records, store, key, spec.resume_from, Path(tmp) / "resume")
         log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps%s", key, spec.dataset, len(data),
-                 spec.base_model, spec.steps, f", from the checkpoint at step {step}" if resume_from else "")
+                 spec.base_model, steps, f", from the checkpoint at step {step}" if resume_from else "")
         if resume_from:
             records.announce(key, resumed_step=step, checkpoint_step=step)
         losses = LossSeries(records, key, points)
@@ -117,11 +122,9 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         try:
             with StepReporter(records, [key], cancellable=True, interval=0.5) as report:
                 def on_step(done: int, logs: dict[str, float]) -> None:
-                    report(done, spec.steps)
+                    report(done, steps)
                     losses.add(done, logs["loss"])
 
-                cfg = QuickGAE(steps=spec.steps, seed=spec.seed, save_every=spec.checkpoint_every,
-                               chunk_sizes=spec.chunk_sizes)
                 out = gae_on_base(base, data, Path(tmp) / "model", spec.name, cfg,
                                   description=f"trained on dataset {facts.get('name', spec.dataset)}", on_step=on_step,
                                   on_stage=entered,
@@ -147,6 +150,21 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         registry.add(out, name)
     records.finish(key, SUCCEEDED, model=name, stage="done")
     store.drop_training_state(job_id, "gae")  # nothing to resume; the sample figure stays with the job
+
+
+def _planned_steps(records: Records, key: str, spec: TrainSpec, base: Path, data: LabeledImages,
+                   cfg: QuickGAE) -> int:
+    """The GAE's steps: the spec's, or with a time budget those that fit it at the pace measured here, planned once
+    (a redelivered training keeps its plan: the record's `total`)."""
+    if not spec.budget_s:
+        return spec.steps
+    planned = int(records.fields(key, "total")["total"] or 0)
+    if not planned:
+        planned = steps_for_budget(base, data, spec.budget_s, cfg)
+        log.info("%s: %d GAE steps fit %.0f%% of the %.0f s budget here", key, planned, 100 * BUDGET_GAE_SHARE,
+                 spec.budget_s)
+        records.progress([key], 0, planned)
+    return planned
 
 
 def _checkpoint(records: Records, store: Store, key: str, resume_from: str,

@@ -124,12 +124,17 @@ class TrainingRequest(RequestModel):
                                           "Default: 60/20/20 for three attributes, else 100 split evenly")
     stages: Literal["gae"] = Field("gae", description="gae: a new GAE on the base's frozen autoencoder (the paper's "
                                                       "quick path), then its domain check and value prototypes")
-    steps: int = Field(2000, ge=1, le=200_000, description="GAE optimiser steps (about 0.7 s each on a 2-core CPU)")
+    steps: int = Field(2000, ge=1, le=200_000, description="GAE optimiser steps (about 0.7 s each on a 2-core CPU); "
+                                                          "with budget_s, at most this many")
+    budget_s: float | None = Field(None, ge=10, le=7 * 86400, description="a time budget in seconds: the training "
+                                   "worker measures its pace and trains the GAE steps that fill 60% of it (the rest: "
+                                   "encoding, domain check, prototypes); the job's progress total says how many")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     callback_url: CallbackUrl = None
     checkpoint_every: int | None = Field(None, ge=1, le=200_000, description="GAE steps between checkpoints in the "
                                          "store, from which a training continues after its worker died or after "
-                                         "POST /api/trainings/{id}/resume (default: a tenth of the steps, at least 50)")
+                                         "POST /api/trainings/{id}/resume (default: a tenth of the steps, at least 50; 50 with "
+                                         "budget_s)")
 
 
 class EncodeRequest(RequestModel):

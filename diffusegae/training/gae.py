@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from diffusegae.models.autoencoder import DiffusionAutoencoder
 from diffusegae.models.gae import GroupAutoencoder
 from diffusegae.training.common import Runtime, generator_for
 from diffusegae.training.gae_losses import gae_losses
-from diffusegae.training.loop import LoopConfig, run_loop
+from diffusegae.training.loop import LoopConfig, LossFn, run_loop
 
 
 @torch.no_grad()
@@ -46,6 +48,19 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
     z_norm = gae.normalize(z_sem).to(rt.device)
     gen = generator_for(seed, rt)
 
+    loss_fn = _loss_fn(cfg, sampler, z_norm, batch_size, gen)
+
+    def on_save(step: int, ema: nn.Module) -> None:
+        save_module(ModelFolder(out).gae_weights, ema.gae, to_json_dict(cfg), step=step)
+
+    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, state_path(out), on_save=on_save, resume=resume, desc="gae",
+                   on_step=on_step, rng=gen, on_checkpoint=on_checkpoint)
+    return ema.gae
+
+
+def _loss_fn(cfg: GAEConfig, sampler: GroupSampler, z_norm: torch.Tensor, batch_size: int,
+             gen: torch.Generator) -> LossFn:
+    """Stage 2's loss on a batch of groups drawn from `sampler` (z_norm: (N, 512), the normalised z_sem)."""
     def loss_fn(m: nn.Module, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         anchors, partners = sampler.sample(batch_size, gen)
         swaps = None
@@ -56,12 +71,26 @@ def train_gae(cfg: GAEConfig, ae: DiffusionAutoencoder, data: LabeledImages, out
         losses = m(z_norm[anchors], z_norm[partners], gen, swaps)
         return losses["l_gae"], {k: v.item() for k, v in losses.items()}
 
-    def on_save(step: int, ema: nn.Module) -> None:
-        save_module(ModelFolder(out).gae_weights, ema.gae, to_json_dict(cfg), step=step)
+    return loss_fn
 
-    ema = run_loop(_GAEForward(gae), loss_fn, loop, rt, state_path(out), on_save=on_save, resume=resume, desc="gae",
-                   on_step=on_step, rng=gen, on_checkpoint=on_checkpoint)
-    return ema.gae
+
+def seconds_per_step(cfg: GAEConfig, data: LabeledImages, batch_size: int, steps: int = 10) -> float:
+    """The wall time of one stage-2 optimiser step on this machine: the median of `steps` after a warm-up, on random
+    codes (a step costs the same whatever the codes are). The training's random draws are left as they were."""
+    with torch.random.fork_rng(devices=[]):
+        model = _GAEForward(GroupAutoencoder(cfg))
+        loss_fn = _loss_fn(cfg, GroupSampler(data.labels, data.attributes), torch.randn(len(data), cfg.z_sem_dim),
+                           batch_size, torch.Generator().manual_seed(0))
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        times = []
+        for step in range(steps + 1):
+            start = time.perf_counter()
+            loss, _ = loss_fn(model, step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
 
 
 class _GAEForward(nn.Module):

@@ -19,7 +19,7 @@ from diffusegae.config import GAEConfig, default_chunk_sizes
 from diffusegae.data.dataset import LabeledImages
 from diffusegae.model_folder import ModelFolder, manifest_for
 from diffusegae.training.common import Runtime
-from diffusegae.training.gae import state_path, train_gae
+from diffusegae.training.gae import seconds_per_step, state_path, train_gae
 from diffusegae.training.loop import LoopConfig
 
 SAMPLE_IMAGES = 4  # images in a training's sample figure
@@ -39,6 +39,23 @@ class QuickGAE:
     bottleneck: int = 256
     save_every: int = 0  # steps between checkpoints (0: none before the end)
     chunk_sizes: tuple[int, ...] | None = None  # z_dis dimensions per attribute (None: config.default_chunk_sizes)
+
+
+BUDGET_GAE_SHARE = 0.6  # of a time budget, the GAE's steps; the rest: encoding the images, domain check, prototypes
+
+
+def steps_for_budget(base: Path, data: LabeledImages, budget_s: float, cfg: QuickGAE = QuickGAE()) -> int:
+    """GAE steps that fill BUDGET_GAE_SHARE of `budget_s` seconds at the pace of a step measured here (at most
+    `cfg.steps`, at least 1)."""
+    ae_cfg, _ = ModelFolder(base).read_configs()
+    gae_cfg = _gae_config(cfg, data, ae_cfg.z_sem_dim)
+    per_step = seconds_per_step(gae_cfg, data, min(cfg.batch_size, len(data)))
+    return max(1, min(cfg.steps, int(budget_s * BUDGET_GAE_SHARE / per_step)))
+
+
+def _gae_config(cfg: QuickGAE, data: LabeledImages, z_sem_dim: int) -> GAEConfig:
+    return GAEConfig(attributes=data.attributes, z_sem_dim=z_sem_dim, hidden=cfg.hidden, bottleneck=cfg.bottleneck,
+                     chunk_sizes=cfg.chunk_sizes or default_chunk_sizes(len(data.attributes)))
 
 
 def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: QuickGAE = QuickGAE(), *,
@@ -66,9 +83,7 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
     if data.images.shape[-1] != ae.cfg.resolution:
         raise ValueError(f"the data is at {data.images.shape[-1]} px, the base model's autoencoder at "
                          f"{ae.cfg.resolution} px")
-    gae_cfg = GAEConfig(attributes=data.attributes, z_sem_dim=ae.cfg.z_sem_dim, hidden=cfg.hidden,
-                        bottleneck=cfg.bottleneck,
-                        chunk_sizes=cfg.chunk_sizes or default_chunk_sizes(len(data.attributes)))
+    gae_cfg = _gae_config(cfg, data, ae.cfg.z_sem_dim)
     base_manifest = src.read_manifest()
     folder.write_manifest(manifest_for(name, data.attributes, data.values, default_steps=base_manifest.default_steps,
                                        default_sampler=base_manifest.default_sampler, spacing=base_manifest.spacing,

@@ -128,8 +128,9 @@ def test_unnamed_trainings_of_a_dataset_are_versions_and_a_retried_request_is_on
             done = [wait_job(client, j.json()["id"], timeout=300) for j in (first, second)]
             assert [d["state"] for d in done] == ["succeeded", "succeeded"], (done, st.logs())
             assert [d["model"] for d in done] == ["mine", "mine-v2"]  # the dataset's name, then a new version
-            third = client.post("/api/trainings", json={**body, "steps": 1})
-            assert wait_job(client, third.json()["id"], timeout=300)["model"] == "mine-v3"
+            third = client.post("/api/trainings", json={**body, "steps": 5000, "budget_s": 10})  # steps that fit
+            budgeted = wait_job(client, third.json()["id"], timeout=300)
+            assert budgeted["model"] == "mine-v3" and 1 <= budgeted["progress"]["total"] < 5000, budgeted
             model = wait_for(lambda: next((m for m in client.get("/api/models").json()["models"]
                                            if m["name"] == "mine" and m["status"] == "ready"), None), 30,
                              what="the first version served")

@@ -54,7 +54,8 @@ def _start(s: Services, owner: str, body: TrainingRequest, url: str) -> str:
     _training_worker(view)
     spec = TrainSpec(dataset=body.dataset, base_model=base.name, name=body.name or _new_version(s, view, facts["name"]),
                      versioned=body.name is None,
-                     steps=body.steps, seed=body.seed, checkpoint_every=body.checkpoint_every or max(50, body.steps // 10),
+                     steps=body.steps, budget_s=body.budget_s or 0, seed=body.seed,
+                     checkpoint_every=body.checkpoint_every or (50 if body.budget_s else max(50, body.steps // 10)),
                      chunk_sizes=tuple(body.chunk_sizes) if body.chunk_sizes else None)
     return _submit(s, owner, spec, url)
 
@@ -95,7 +96,9 @@ def resume_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: st
     view = read_models(s, fresh=True)
     _name_free(s, view, spec.name)
     _training_worker(view)
-    return _answer(s, sign, _submit(s, owner, spec.model_copy(update={"resume_from": job_id}), rec.get("callback", "")))
+    planned = int(rec.get("total") or spec.steps)  # the steps the stopped one planned (its budget's)
+    resumed = spec.model_copy(update={"resume_from": job_id, "steps": planned, "budget_s": 0})
+    return _answer(s, sign, _submit(s, owner, resumed, rec.get("callback", "")))
 
 
 def _name_free(s: Services, view: ModelView, name: str) -> None:
