@@ -7,7 +7,10 @@ with the same diffusion autoencoder": a person's own labelled images become a mo
 
 from __future__ import annotations
 
+import os
+import platform
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,10 +88,24 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
                          f"{ae.cfg.resolution} px")
     gae_cfg = _gae_config(cfg, data, ae.cfg.z_sem_dim)
     base_manifest = src.read_manifest()
+    picked = torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:SAMPLE_IMAGES]
+    shown = data.images[picked]  # (n, 3, R, R): the examples, and the images of the sample figures
+    (folder.root / "examples").mkdir(parents=True, exist_ok=True)
+    for i, im in enumerate(Editor.to_images(shown)):
+        im.save(folder.root / "examples" / f"{i}.png")
+    labels = [{a: data.values[j][int(v)] for j, (a, v) in enumerate(zip(data.attributes, data.labels[k]))}
+              for k in picked.tolist()]
     folder.write_manifest(manifest_for(name, data.attributes, data.values, default_steps=base_manifest.default_steps,
                                        default_sampler=base_manifest.default_sampler, spacing=base_manifest.spacing,
-                                       dataset="folder", description=description))
-    shown = data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(cfg.seed))[:SAMPLE_IMAGES]]
+                                       dataset="folder", description=description,
+                                       examples=tuple(f"examples/{i}.png" for i in range(len(picked))),
+                                       example_labels=tuple(labels)))
+    started, took, last = time.monotonic(), {}, {}
+
+    def stepped(step: int, logs: dict[str, float]) -> None:
+        last.update(logs, step=step)
+        if on_step is not None:
+            on_step(step, logs)
 
     def checkpointed(step: int, state: Path) -> None:
         if on_checkpoint is not None:
@@ -96,6 +113,8 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
         if on_sample is not None:  # the checkpoint wrote the EMA GAE into the folder: the model as it is now
             with torch.random.fork_rng(devices=[]):  # loading draws initial weights: the training's draws stay its own
                 figure = training_sample(Editor.load(folder.root, "cpu"), shown, base_manifest.default_steps)
+            (folder.root / "eval").mkdir(exist_ok=True)
+            figure.save(folder.root / "eval" / "training_sample.png")
             on_sample(step, figure)
 
     torch.manual_seed(cfg.seed)
@@ -109,15 +128,50 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
                                                          save_every=cfg.save_every or 10**9,
                                                          log_every=max(1, cfg.steps // 20)),
               Runtime(torch.device("cpu"), 0, 1), batch_size=min(cfg.batch_size, len(data)), seed=cfg.seed,
-              on_step=on_step, resume=resume_from is not None, on_checkpoint=checkpointed)
+              on_step=stepped, resume=resume_from is not None, on_checkpoint=checkpointed)
     shutil.rmtree(folder.runs, ignore_errors=True)
+    took["gae"] = time.monotonic() - started
     editor = Editor.load(folder.root, "cpu")
     on_stage("domain")
     log("domain check ...")
     train, test = stand_in_split(data, cfg.seed)
     fit_model_domain(folder, editor, train, test, {"test": test.images}, dataset="folder", seed=cfg.seed,
                      ood_images=cfg.domain_ood_images)
+    took["domain"] = time.monotonic() - started - took["gae"]
     on_stage("prototypes")
     log("value prototypes ...")
     save_prototypes(folder.edits_dir, *fit_prototypes(editor, data))
+    took["prototypes"] = time.monotonic() - started - took["gae"] - took["domain"]
+    (folder.root / "MODEL_CARD.md").write_text(_card(name, description, src.read_manifest().name, data, gae_cfg, cfg,
+                                                     last, took, resumed=resume_from is not None))
     return folder.root
+
+
+def _card(name: str, description: str, base: str, data: LabeledImages, gae_cfg: GAEConfig, cfg: QuickGAE,
+          last: dict[str, float], took: dict[str, float], *, resumed: bool) -> str:
+    """MODEL_CARD.md of a model made by the quick path: what it was trained on, how, how long, on what machine."""
+    values = "\n".join(f"| {a} | {len(v)} | {', '.join(v[:12])}{' ...' if len(v) > 12 else ''} |"
+                       for a, v in zip(data.attributes, data.values))
+    losses = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k.startswith("l_"))
+    return f"""# {name}
+
+{description or "A model trained on the user's own images."} Made by the paper's quick path (PAPER.md section 3): a
+new GAE on the frozen diffusion autoencoder of **{base}**, then the domain check and the value prototypes.
+
+| attribute | values | names |
+| --- | --- | --- |
+{values}
+
+- Images: {len(data)} at {data.images.shape[-1]} px; z_dis chunks {list(gae_cfg.chunk_sizes)}.
+- GAE: {cfg.steps} steps{" (resumed from a checkpoint)" if resumed else ""}, batch {min(cfg.batch_size, len(data))}, \
+lr {cfg.lr}, EMA {cfg.ema_decay}, widths {cfg.hidden}/{cfg.bottleneck}, seed {cfg.seed}; last step's losses: \
+{losses or "none (no steps run here)"}.
+- Wall time: GAE {took["gae"]:.0f} s{" (this run)" if resumed else ""}, domain check {took["domain"]:.0f} s, \
+prototypes {took["prototypes"]:.0f} s, on {platform.machine()} with {os.cpu_count()} cores, \
+{torch.get_num_threads()} torch threads.
+
+The figure `eval/training_sample.png` (when the training rendered one) shows, by rows, a few of the dataset's images,
+their reconstructions (inferred x_T), then per attribute each image with that attribute from the next one.
+
+Not measured here: swap accuracy needs an attribute classifier of the dataset (`diffusegae evaluate`).
+"""

@@ -37,6 +37,10 @@ def test_own_images_become_a_model_with_domain_check_and_prototypes(tiny_model, 
     assert (folder.domain_dir / "model.json").is_file() and (folder.edits_dir / "prototypes.safetensors").is_file()
     ed = Editor.load(out, "cpu")
     assert ed.info.attributes == ("shape", "ground", "turn") and ed.prototypes is not None
+    assert len(folder.example_files()) == 4 and all(set(labels) == {"shape", "ground", "turn"}
+                                                      for _, labels in folder.examples())
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "# my-model" in card and "60 steps" in card and "Wall time: GAE" in card
     base = Editor.load(tiny_model, "cpu")
     mine, theirs = ed.ae.state_dict(), base.ae.state_dict()
     assert mine.keys() == theirs.keys() and all(torch.equal(mine[k], theirs[k]) for k in mine)  # the base's, frozen
