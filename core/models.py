@@ -64,6 +64,8 @@ class ModelContract(_Contract):
     domain: DomainCheck | None = Field(None, description="None: no domain statistics, uploads are not judged")
     value_edits: bool = Field(False, description="it has value prototypes: an attribute can be set to a named value "
                                                  "without a donor image")
+    diffae_edits: bool = Field(False, description="it has Diff-AE's directions: method diffae moves z_sem towards a "
+                                                  "named value")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelContract:

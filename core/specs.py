@@ -48,6 +48,7 @@ class RecombineSpec(Sampling):
     kind: Literal["recombine"] = "recombine"
     base: str
     attributes: dict[str, Blend]  # only the named attributes change
+    method: Literal["gae", "diffae"] = "gae"  # diffae: values only, each weight the amplitude of a z_sem move
 
     def image_ids(self) -> list[str]:
         return [self.base, *(b.donor for b in self.attributes.values() if b.donor)]

@@ -18,6 +18,8 @@ from diffusegae.data.images import square_resize, to_image, to_tensor
 from diffusegae.diffusion.samplers import SAMPLERS, Sampler, model_calls
 from diffusegae.diffusion.schedule import DEFAULT_SPACING
 from diffusegae.domain import DomainCheck, load_domain
+from diffusegae.fitting.directions import load_directions
+from diffusegae.fitting.directions import move as move_along
 from diffusegae.fitting.prototypes import load_prototypes
 from diffusegae.model_folder import ModelFolder, load_parts
 from diffusegae.models.autoencoder import DiffusionAutoencoder
@@ -147,13 +149,16 @@ class Editor:
 
     def __init__(self, ae: DiffusionAutoencoder, gae: GroupAutoencoder, info: ModelInfo,
                  device: str | torch.device = "cpu", domain: DomainCheck | None = None,
-                 runtime: Runtime | None = None, prototypes: Mapping[str, torch.Tensor] | None = None) -> None:
+                 runtime: Runtime | None = None, prototypes: Mapping[str, torch.Tensor] | None = None,
+                 directions: Mapping[str, torch.Tensor] | None = None) -> None:
         self.ae, self.gae, self.info = ae.eval(), gae.eval(), info
         self.device = torch.device(device)
         self.domain = domain.to(self.device) if domain is not None else None  # None: the model has no statistics
         self.runtime = runtime or torch_runtime(self.ae, self.gae)  # runs the networks (diffusegae.runtime)
         # {attribute: (values, chunk)}, diffusegae.fitting.prototypes; None: no value edits (never fitted)
         self.prototypes = {a: p.to(self.device) for a, p in prototypes.items()} if prototypes is not None else None
+        # {attribute: (values, 512)} Diff-AE's unit directions in norm(z_sem), diffusegae.fitting.directions; None: none
+        self.directions = {a: d.to(self.device) for a, d in directions.items()} if directions is not None else None
 
     @classmethod
     def load(cls, model_dir: Path, device: str | torch.device | None = None, *, runtime: str = "torch",
@@ -166,7 +171,10 @@ class Editor:
         folder = ModelFolder(model_dir)
         protos = load_prototypes(folder.edits_dir, dict(zip(info.attributes, info.chunk_sizes)),
                                  {a: len(v) for a, v in zip(info.attributes, info.values)})
-        return cls(ae, gae, info, device=device, domain=load_domain(folder.domain_dir), runtime=rt, prototypes=protos)
+        dirs = load_directions(folder.edits_dir, {a: len(v) for a, v in zip(info.attributes, info.values)},
+                               ae.cfg.z_sem_dim)
+        return cls(ae, gae, info, device=device, domain=load_domain(folder.domain_dir), runtime=rt, prototypes=protos,
+                   directions=dirs)
 
     def value_code(self, attribute: str, value: str) -> torch.Tensor:
         """A z_dis (D,) whose `attribute` chunk is the prototype of `value` (the other chunks are zero: a donor for
@@ -180,6 +188,20 @@ class Editor:
         code = torch.zeros(sum(self.info.chunk_sizes), device=self.device)
         code[self.slices[attribute]] = self.prototypes[attribute][names.index(value)]
         return code
+
+    def diffae_code(self, z_sem: torch.Tensor, edits: Mapping[str, tuple[str, float]]) -> torch.Tensor:
+        """Diff-AE's direction edit: z_sem (B, 512) moved towards each named value, {attribute: (value, alpha)}
+        (diffusegae.fitting.directions.move). ValueError for an unknown value or a model without directions."""
+        if self.directions is None:
+            raise ValueError(f"model {self.info.name} has no Diff-AE directions: run diffusegae fit-edits on it")
+        moves = {}
+        for attribute, (value, alpha) in edits.items():
+            names = self.info.values[self.info.attributes.index(attribute)]
+            if value not in names:
+                raise ValueError(f"{attribute} has no value {value!r}; its values: {', '.join(names[:20])}"
+                                 f"{' ...' if len(names) > 20 else ''}")
+            moves[attribute] = (names.index(value), float(alpha))
+        return move_along(z_sem.to(self.device), self.gae, self.directions, moves)
 
     def judge(self, lat: Latents) -> list[dict] | None:
         """Per image, whether its codes look like the training images' (`diffusegae.domain`); None without
@@ -241,9 +263,17 @@ class Editor:
         """z_dis (B, D) and x_T (B, 3, R, R) -> images (B, 3, R, R) in [-1, 1].
 
         `x0(done, x0_hat)` after every step: the sampler's current clean-image estimate (B, 3, R, R), for previews."""
+        return self.decode_z_sem(self.condition(z_dis.to(self.device)), x_T, steps=steps, sampler=sampler,
+                                 progress=progress, x0=x0)
+
+    @torch.no_grad()
+    def decode_z_sem(self, cond: torch.Tensor, x_T: torch.Tensor, *, steps: int | None = None,
+                     sampler: str | None = None, progress: Progress | None = None,
+                     x0: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+        """The decoder conditioned on z_sem (B, 512) itself (Diff-AE's edits; `decode` conditions on D(z_dis))."""
         steps = steps or self.info.default_steps
         ts, walks = self._check(steps, sampler or self.info.default_sampler)
-        cond = self.condition(z_dis.to(self.device))
+        cond = cond.to(self.device)
         callback = self._progress(progress, 0, len(ts))
         if x0 is not None:
             report = callback

@@ -49,11 +49,14 @@ def build_tiny_model(out: Path, *, ae_steps: int = 300, gae_steps: int = 300, se
 
 
 def fit_tiny_prototypes(out: Path, data: LabeledImages) -> None:
-    """What `diffusegae fit-edits` does, on the tiny model's own data: MODEL/edits (value prototypes)."""
+    """What `diffusegae fit-edits` does, on the tiny model's own data: MODEL/edits (value prototypes, Diff-AE's
+    directions)."""
     from diffusegae.editing import Editor
+    from diffusegae.fitting.directions import fit_directions, save_directions
     from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
 
     save_prototypes(ModelFolder(out).edits_dir, *fit_prototypes(Editor.load(out, "cpu"), data))
+    save_directions(ModelFolder(out).edits_dir, *fit_directions(Editor.load(out, "cpu"), data))
 
 
 def calibrate_tiny_domain(out: Path, data: LabeledImages, *, ood_images: int = 20) -> dict:

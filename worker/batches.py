@@ -28,7 +28,7 @@ from core.store import Store
 from diffusegae.editing import Editor, Latents
 from worker.progress import Cancelled, StepReporter
 from worker.recent import RecentLatents
-from worker.tensors import SpecError, chunk_lists, latents_bytes, latents_meta, load_latents, png_bytes, rows_for, strip
+from worker.tensors import SpecError, chunk_lists, condition_rows, latents_bytes, latents_meta, load_latents, png_bytes, strip
 
 log = logging.getLogger("diffusegae.worker")
 
@@ -172,7 +172,7 @@ def decode_jobs(proc: Worker, keys: list[str]) -> None:
             errors = [missing[i] for i in spec.image_ids() if i in missing]
             if errors:
                 raise SpecError("; ".join(errors))
-            rows.append(rows_for(proc.editor, spec, lat))
+            rows.append(condition_rows(proc.editor, spec, lat))
             live.append((key, spec))
         except (SpecError, KeyError, ValueError) as e:
             proc.records.finish(key, FAILED, str(e))
@@ -204,7 +204,7 @@ def _read_jobs(proc: Worker, keys: list[str]) -> list[tuple[str, RecombineSpec |
 def _sample(proc: Worker, live: list[tuple[str, RecombineSpec | InterpolateSpec]],
             rows: list[tuple[torch.Tensor, torch.Tensor]]) -> list[list[Image.Image]]:
     """One sampler batch over every job's rows -> each job's images (Cancelled when every job was cancelled)."""
-    z = torch.cat([r[0] for r in rows])  # (N, D) over all jobs' rows
+    z = torch.cat([r[0] for r in rows])  # (N, 512): the decoder's condition over all jobs' rows
     x = torch.cat([r[1] for r in rows])  # (N, 3, R, R)
     steps, sampler = live[0][1].steps, live[0][1].sampler
     long_render = steps >= proc.x0_preview_min_steps
@@ -212,7 +212,7 @@ def _sample(proc: Worker, live: list[tuple[str, RecombineSpec | InterpolateSpec]
     starts = [0, *ends[:-1]]
     with StepReporter(proc.records, [k for k, _ in live], cancellable=True,
                       x0_rows=starts if long_render else None) as report:
-        out = proc.editor.decode(z, x, steps=steps, sampler=sampler, progress=report,
+        out = proc.editor.decode_z_sem(z, x, steps=steps, sampler=sampler, progress=report,
                                  x0=report.x0 if long_render else None)
     metrics.sampler_batch("decode", z.shape[0], steps)
     images = Editor.to_images(out)

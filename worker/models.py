@@ -26,6 +26,7 @@ from core.queue import train_queue
 from core.settings import Settings
 from diffusegae.checkpoint import CheckpointError
 from diffusegae.editing import Editor, read_info
+from diffusegae.fitting.directions import DIRECTIONS
 from diffusegae.fitting.prototypes import PROTOTYPES
 from diffusegae.model_folder import ModelFolder
 from diffusegae.registry import ModelRegistry, RegisteredModel, RegistryError, Shelf
@@ -63,7 +64,7 @@ def contract_of(name: str, folder: Path) -> ModelContract:
         default_steps=info.default_steps, default_sampler=info.default_sampler, samplers=info.samplers,
         spacing=info.spacing, description=info.description, dataset=info.dataset, examples=len(f.example_files()),
         example_labels=info.example_labels, domain=DomainCheck(score=domain.score) if domain is not None else None,
-        value_edits=(f.edits_dir / PROTOTYPES).is_file())
+        value_edits=(f.edits_dir / PROTOTYPES).is_file(), diffae_edits=(f.edits_dir / DIRECTIONS).is_file())
 
 
 def key_metrics(folder: Path) -> dict[str, Any]:

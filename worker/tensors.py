@@ -63,7 +63,7 @@ def frame_weights(frames: int) -> list[float]:
 
 def rows_for(editor: Editor, spec: RecombineSpec | InterpolateSpec,
              lat: Mapping[str, Latents]) -> tuple[torch.Tensor, torch.Tensor]:
-    """One job -> its rows of the sampler batch: z_dis (N, D) and x_T (N, 3, R, R).
+    """One job (method gae) -> its rows of the sampler batch: z_dis (N, D) and x_T (N, 3, R, R).
 
     recombine: N = 1; each named attribute blends the base chunk towards its donor's or its value's prototype
     (neither keeps the base's chunk). interpolate: N = frames, lerp of z_dis and slerp of x_T from base to donor.
@@ -81,6 +81,19 @@ def rows_for(editor: Editor, spec: RecombineSpec | InterpolateSpec,
     if spec.x_T == "random":
         x = editor.random_x_T([spec.seed] * n)
     return z, x
+
+
+def condition_rows(editor: Editor, spec: RecombineSpec | InterpolateSpec,
+                   lat: Mapping[str, Latents]) -> tuple[torch.Tensor, torch.Tensor]:
+    """One job -> what the decoder runs on: its condition z_sem (N, 512) and x_T (N, 3, R, R). Method gae: D(z_dis)
+    of `rows_for`; method diffae: the base's z_sem moved towards each named value (Diff-AE's directions, `weight`
+    the amplitude), with the base's x_T or a seeded random one."""
+    if isinstance(spec, RecombineSpec) and spec.method == "diffae":
+        base = lat[spec.base]
+        cond = editor.diffae_code(base.z_sem, {a: (b.value, b.weight) for a, b in spec.attributes.items() if b.value})
+        return cond, editor.random_x_T([spec.seed]) if spec.x_T == "random" else base.x_T
+    z, x = rows_for(editor, spec, lat)
+    return editor.condition(z), x
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -67,6 +67,12 @@ class RecombineRequest(Sampling):
     base: str = Field(description="image id of the base image")
     attributes: dict[str, AttributeEdit] = Field(default_factory=dict,
                                                  description="per attribute an optional donor and a weight; others keep the base")
+    method: Literal["gae", "diffae"] = Field("gae", description="gae: the GAE's z_dis chunks blended towards donors' "
+                                             "or values' (the paper's swap). diffae: Diff-AE's direction edit: z_sem "
+                                             "moved towards each attribute's named value along its classifier's "
+                                             "weight, `weight` the amplitude alpha (Diff-AE's demo: -0.5..0.5); values "
+                                             "only, no donors (422), and only where the model has the directions "
+                                             "(GET /api/models: diffae_edits)")
     callback_url: CallbackUrl = None
     preview: bool = Field(False, description="a quick draft while a control moves: the model's preview_steps "
                                              "(GET /api/model) unless steps is given")
@@ -232,6 +238,7 @@ class ModelOut(BaseModel):
     domain: DomainCheck | None = Field(None, description="how uploads are judged in or out of domain; null: they are not")
     value_edits: bool = Field(False, description="an attribute can be set to one of its `values` by name, without a "
                                                  "donor image (recombine `{\"value\": ...}`)")
+    diffae_edits: bool = Field(False, description="recombine takes method diffae (Diff-AE's direction edits)")
     device: str | None = None
     runtime: str | None = Field(None, description="what runs the model: onnx (ONNX Runtime) or torch")
     runtime_note: str | None = Field(None, description="why the runtime set is not the one in use (empty when it is)")
@@ -261,6 +268,7 @@ class ModelSummary(BaseModel):
     dataset: str = ""
     description: str = ""
     value_edits: bool = Field(False, description="an attribute can be set to a named value without a donor image")
+    diffae_edits: bool = Field(False, description="recombine takes method diffae (Diff-AE's direction edits)")
     thumbnail_url: str | None = Field(None, description="its first example image")
     metrics: dict = Field(default_factory=dict, description="key figures of its evaluation (eval/metrics.json)")
     url: str = Field(description="all about it: its card, examples and figures")

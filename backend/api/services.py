@@ -158,9 +158,21 @@ def same_model(s: Services, owner: str, model: ServedModel, image_id: str, what:
     return image_id
 
 
-def check_value(model: ServedModel, attribute: str, value: str, where: str) -> None:
-    """422 unless `model` can set `attribute` to the named `value` (it has prototypes, and the value exists)."""
-    if not model.value_edits:
+def check_diffae(model: ServedModel, body: RecombineRequest, where: str) -> None:
+    """422 unless `model` has Diff-AE's directions and every edit names a value (Diff-AE's edits take no donors)."""
+    if not model.diffae_edits:
+        raise HTTPException(422, f"{where}method: model {model.name} has no Diff-AE directions (diffusegae fit-edits "
+                                 "fits them); use method gae")
+    donors = [name for name, edit in body.attributes.items() if edit.donor]
+    if donors:
+        raise HTTPException(422, f"{where}attributes.{donors[0]}: method diffae moves z_sem towards a named value: give "
+                                 '{"value": ..., "weight": alpha} (Diff-AE: -0.5..0.5); donor images are for method gae')
+
+
+def check_value(model: ServedModel, attribute: str, value: str, where: str, *, prototypes: bool = True) -> None:
+    """422 unless `model` can set `attribute` to the named `value` (it has prototypes, unless another method sets it,
+    and the value exists)."""
+    if prototypes and not model.value_edits:
         raise HTTPException(422, f"{where}attributes.{attribute}.value: model {model.name} has no value prototypes "
                                  "(diffusegae fit-edits makes them); give a donor image instead")
     names = model.values[attribute]
@@ -179,14 +191,17 @@ def recombine_spec(s: Services, owner: str, body: RecombineRequest, where: str =
     check_attributes(model, list(body.attributes), where)
     sampled = sampling(model, body, where)
     attrs = {}
+    method = getattr(body, "method", "gae")
+    if method == "diffae":
+        check_diffae(model, body, where)
     for name, edit in body.attributes.items():
         donor = same_model(s, owner, model, edit.donor, f"{where}donor image of {name}") if edit.donor else None
         if edit.value is not None:
-            check_value(model, name, edit.value, where)
+            check_value(model, name, edit.value, where, prototypes=method == "gae")
         attrs[name] = Blend(donor=donor, value=edit.value, weight=edit.weight)
     if body.preview and body.steps is None:
         sampled["steps"] = preview_steps(s, model)
-    return RecombineSpec(model=model.name, base=base, attributes=attrs, lane=lane, **sampled)
+    return RecombineSpec(model=model.name, base=base, attributes=attrs, lane=lane, method=method, **sampled)
 
 
 def interpolate_spec(s: Services, owner: str, body: InterpolateRequest) -> InterpolateSpec:

@@ -111,7 +111,9 @@ def cmd_calibrate_domain(args: argparse.Namespace) -> None:
 
 
 def fit_edits_of(args: argparse.Namespace, model: Path, ed=None) -> dict:
-    """Fit what the edit methods need beside the GAE into MODEL/edits (value prototypes) -> what was fitted."""
+    """Fit what the edit methods need beside the GAE into MODEL/edits (value prototypes, Diff-AE's directions) ->
+    what was fitted."""
+    from diffusegae.fitting.directions import fit_directions, save_directions
     from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
     from diffusegae.model_folder import ModelFolder
 
@@ -123,7 +125,11 @@ def fit_edits_of(args: argparse.Namespace, model: Path, ed=None) -> dict:
     protos, config = fit_prototypes(ed, data)
     save_prototypes(folder.edits_dir, protos, config)
     _log(f"wrote {folder.edits_dir}: prototypes of {sum(len(c) for c in config.counts.values())} values")
-    return config.to_json()
+    _log("Diff-AE directions: one-vs-rest classifiers on norm(z_sem) ...")
+    directions, fitted = fit_directions(ed, data)
+    save_directions(folder.edits_dir, directions, fitted)
+    _log(f"wrote {folder.edits_dir}: directions, accuracy on the fitting images {dict(fitted.accuracy)}")
+    return {**config.to_json(), "directions": fitted.to_json()}
 
 
 def cmd_fit_edits(args: argparse.Namespace) -> None:

@@ -68,13 +68,15 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
                 on_sample: Callable[[int, Image.Image], None] | None = None) -> Path:
     """Write into `out` a model named `name`: `base`'s autoencoder, a GAE trained on `data` (its images at the base's
     resolution), model.json (the base's sampling defaults), the domain check (on a held-back fifth of `data`) and
-    the value prototypes -> `out`. `on_stage` is told each stage as it starts: "gae", "domain", "prototypes";
+    the value prototypes and Diff-AE's directions -> `out`. `on_stage` is told each stage as it starts: "gae",
+    "domain", "prototypes";
     `on_step(step, losses)` follows the GAE's steps. The GAE checkpoints every `cfg.save_every` steps and at the end
     (`on_checkpoint(step, state file)` after each, then `on_sample(step, figure)`: reconstructions and swaps of
     SAMPLE_IMAGES of the dataset's images, evaluation.figures.training_sample); `resume_from`, such a state file,
     continues from its step."""
     from diffusegae.editing import Editor
     from diffusegae.evaluation.figures import training_sample
+    from diffusegae.fitting.directions import fit_directions, save_directions
     from diffusegae.fitting.domain import fit_model_domain, stand_in_split
     from diffusegae.fitting.prototypes import fit_prototypes, save_prototypes
 
@@ -141,6 +143,7 @@ def gae_on_base(base: Path, data: LabeledImages, out: Path, name: str, cfg: Quic
     on_stage("prototypes")
     log("value prototypes ...")
     save_prototypes(folder.edits_dir, *fit_prototypes(editor, data))
+    save_directions(folder.edits_dir, *fit_directions(editor, data))  # Diff-AE's edits
     took["prototypes"] = time.monotonic() - started - took["gae"] - took["domain"]
     (folder.root / "MODEL_CARD.md").write_text(_card(name, description, src.read_manifest().name, data, gae_cfg, cfg,
                                                      last, took, resumed=resume_from is not None))

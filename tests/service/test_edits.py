@@ -109,3 +109,24 @@ def test_an_attribute_is_set_to_a_named_value_without_a_donor(client, images):
     assert both.status_code == 422 and "not both" in both.json()["detail"]
     unknown = client.post("/api/recombine", json={"base": images[0], "attributes": {"pose": {"value": "sideways"}}})
     assert unknown.status_code == 422 and "'sideways'" in unknown.json()["detail"] and repr(value) in unknown.json()["detail"]
+
+
+def test_method_diffae_moves_z_sem_towards_a_named_value_and_refuses_donors(client, images):
+    """Diff-AE's direction edit through the service: amplitude 0 decodes the base's own z_sem, a move changes the
+    image; donors and unknown values are 422s (the tiny model has directions: tests/tiny_model.py)."""
+    model = client.get("/api/model").json()
+    assert model["diffae_edits"] is True
+    value = model["values"]["background"][4]
+    edit = {"base": images[0], "method": "diffae"}
+    still = client.post("/api/recombine?wait=30", json={**edit, "attributes": {"background": {"value": value,
+                                                                                               "weight": 0}}})
+    moved = client.post("/api/recombine?wait=30", json={**edit, "attributes": {"background": {"value": value,
+                                                                                               "weight": 0.4}}})
+    assert still.status_code == moved.status_code == 200, (still.text, moved.text)
+    assert moved.content != still.content
+    donor = client.post("/api/recombine", json={**edit, "attributes": {"background": {"donor": images[1]}}})
+    assert donor.status_code == 422 and "donor images are for method gae" in donor.json()["detail"]
+    unknown = client.post("/api/recombine", json={**edit, "attributes": {"pose": {"value": "sideways"}}})
+    assert unknown.status_code == 422 and "'sideways'" in unknown.json()["detail"]
+    wrong = client.post("/api/recombine", json={**edit, "method": "asyrp"})
+    assert wrong.status_code == 422

@@ -5,7 +5,7 @@ import torch
 from core.specs import Blend, InterpolateSpec, RecombineSpec
 from diffusegae.data import toys
 from diffusegae.editing import Editor, recombine
-from worker.tensors import frame_weights, rows_for
+from worker.tensors import condition_rows, frame_weights, rows_for
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 
@@ -42,3 +42,18 @@ def test_random_x_T_is_seeded_and_interpolation_gives_one_row_per_frame(tiny_mod
     others = [i for i in range(z.shape[1]) if i not in range(pose.start, pose.stop)]
     assert torch.equal(z[:, others], lat[A].z_dis[:, others].expand(5, -1))
     assert frame_weights(5) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_diffae_rows_move_the_base_z_sem_and_gae_rows_condition_on_d_of_z_dis(tiny_model):
+    ed = Editor.load(tiny_model, "cpu")
+    lat = _latents(ed)
+    gae = RecombineSpec(model="m", base=A, attributes={"pose": Blend(donor=B, weight=1.0)}, x_T="inferred", seed=0,
+                        steps=4, sampler="ddim")
+    cond, x = condition_rows(ed, gae, lat)
+    assert torch.equal(cond, ed.condition(rows_for(ed, gae, lat)[0])) and torch.equal(x, lat[A].x_T)
+    diffae = RecombineSpec(model="m", base=A, attributes={"pose": Blend(donor=None, value="3", weight=0.3)}, x_T="random", seed=5,
+                           steps=4, sampler="ddim", method="diffae")
+    cond, x = condition_rows(ed, diffae, lat)
+    assert torch.allclose(cond, ed.diffae_code(lat[A].z_sem, {"pose": ("3", 0.3)})) and torch.equal(x, ed.random_x_T([5]))
+    still = diffae.model_copy(update={"attributes": {"pose": Blend(donor=None, value="3", weight=0.0)}, "x_T": "inferred"})
+    assert torch.allclose(condition_rows(ed, still, lat)[0], lat[A].z_sem, atol=1e-5)  # amplitude 0: no change

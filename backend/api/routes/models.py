@@ -31,6 +31,7 @@ def summary(view: ModelView, entry: ModelEntry, sign: UrlSigner) -> dict:
             "values": {a: list(v) for a, v in c.values.items()}, "chunk_sizes": list(c.chunk_sizes),
             "default_steps": c.default_steps, "limits": Limits(steps=(c.steps.min, c.steps.max)),
             "dataset": c.dataset, "description": c.description, "value_edits": c.value_edits,
+            "diffae_edits": c.diffae_edits,
             "thumbnail_url": sign(f"/api/models/{entry.name}/examples/0.png") if c.examples else None}
 
 
