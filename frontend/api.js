@@ -131,6 +131,28 @@ export const api = {
   cancelBatch: (id) => request("DELETE", `/api/batches/${id}`).then(() => undefined),
 };
 
+/** The Train page's calls: datasets, trainings and one model's details (errors: ApiError with the API's detail,
+ * which for a refused dataset names its rows or files). */
+export const trainApi = {
+  /** Upload a zip or tar of images with labels.csv, checked at `resolution` px: the dataset (DatasetOut). */
+  uploadDataset(file, resolution) {
+    const form = new FormData();
+    form.append("file", file, file.name || "dataset.zip");
+    if (resolution) form.append("resolution", String(resolution));
+    return json("POST", "/api/datasets", { form });
+  },
+  /** The caller's datasets, newest first. */
+  datasets: () => json("GET", "/api/datasets").then((b) => b.datasets || []),
+  dataset: (id) => json("GET", `/api/datasets/${id}`),
+  deleteDataset: (id) => request("DELETE", `/api/datasets/${id}`).then(() => null),
+  /** {dataset, name, base_model?, steps, seed, checkpoint_every?} -> the training job (JobOut, kind "train"). */
+  startTraining: (body) => json("POST", "/api/trainings", { json: body }),
+  /** A cancelled or failed training continued from its last checkpoint: a new job. */
+  resumeTraining: (jobId) => json("POST", `/api/trainings/${jobId}/resume`),
+  /** One model with its card (card_html), examples and figures. */
+  modelDetail: (name) => json("GET", `/api/models/${encodeURIComponent(name)}`),
+};
+
 /** URLs to load without headers, taken from the API's answers (signed there when the service has keys). */
 export const urls = {
   image: (img) => img.url || `/api/images/${img.id}/image.png`,

@@ -356,6 +356,15 @@ class TrainingProgress(BaseModel):
     resumed_step: int | None = Field(None, description="the checkpoint's step this run continued from (after its "
                                                        "worker died, or a resume)")
     resume_from: str | None = Field(None, description="a resumed training: the id of the one it continues")
+    steps_per_s: float | None = Field(None, description="while the GAE trains: this run's pace")
+    sample_step: int | None = Field(None, description="the step of the figure at sample_url")
+    dataset: str | None = Field(None, description="the dataset it trains on")
+    name: str | None = Field(None, description="the model it registers (a default name may move to the next version "
+                                               "if another training took it meanwhile: the job's `model` says)")
+    base_model: str | None = None
+    seed: int | None = None
+    checkpoint_every: int | None = None
+    budget_s: float | None = Field(None, description="its time budget, when it was given one")
     sample_url: str | None = Field(None, description="the figure of the last checkpoint: a few of the dataset's "
                                                      "images, their reconstructions, then one row of swaps per "
                                                      "attribute (each image takes it from the next)")

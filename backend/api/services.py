@@ -271,10 +271,15 @@ def training_progress(rec: dict[str, str], sign: UrlSigner = unsigned) -> Traini
     done, total, started = _num(rec, "done"), _num(rec, "total"), _num(rec, "started")
     resumed = _num(rec, "resumed_step")  # steps done before this run started: not part of its pace
     stage = rec.get("stage") or ("queued" if rec.get("state") == QUEUED else "preparing")
-    eta = ((time.time() - started) / (done - resumed) * (total - done)
-           if stage == "gae" and done > resumed and started else None)
+    pace = (done - resumed) / (time.time() - started) if stage == "gae" and done > resumed and started else None
+    eta = (total - done) / pace if pace else None
     spec = _json_field(rec, "spec") or {}
     return TrainingProgress(stage=stage, losses=_json_field(rec, "losses") or [], eta_s=round(eta, 1) if eta else None,
+                            steps_per_s=round(pace, 3) if pace else None,
+                            sample_step=int(_num(rec, "sample_step")) if rec.get("sample_step") else None,
+                            dataset=spec.get("dataset"), name=spec.get("name"), base_model=spec.get("base_model"),
+                            seed=spec.get("seed"), checkpoint_every=spec.get("checkpoint_every") or None,
+                            budget_s=spec.get("budget_s") or None,
                             checkpoint_step=int(rec["checkpoint_step"]) if rec.get("checkpoint_step") else None,
                             resumed_step=int(resumed) if rec.get("resumed_step") else None,
                             resume_from=spec.get("resume_from") or None,

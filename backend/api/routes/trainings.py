@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import JSONResponse
@@ -89,7 +90,9 @@ def resume_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: st
     state = rec.get("state")
     if state not in (CANCELLED, FAILED):
         raise HTTPException(409, f"training {job_id} is {state}: only a cancelled or failed one can be resumed")
-    if s.store.training_state(job_id, "gae") is None:
+    # its own checkpoint, else (stopped before its first) the one it had resumed from
+    source = job_id if s.store.training_state(job_id, "gae") is not None else spec.resume_from
+    if not source or s.store.training_state(source, "gae") is None:
         raise HTTPException(409, f"training {job_id} stopped before its first checkpoint (every "
                                  f"{spec.checkpoint_every} steps): start it again with POST /api/trainings")
     owned_dataset(s, owner, spec.dataset)
@@ -97,8 +100,12 @@ def resume_training(s: ServicesDep, owner: OwnerDep, sign: SignerDep, job_id: st
     _name_free(s, view, spec.name)
     _training_worker(view)
     planned = int(rec.get("total") or spec.steps)  # the steps the stopped one planned (its budget's)
-    resumed = spec.model_copy(update={"resume_from": job_id, "steps": planned, "budget_s": 0})
-    return _answer(s, sign, _submit(s, owner, resumed, rec.get("callback", "")))
+    resumed = spec.model_copy(update={"resume_from": source, "steps": planned, "budget_s": 0})
+    new = _submit(s, owner, resumed, rec.get("callback", ""))
+    step = int(rec.get("checkpoint_step") or 0)  # the curve so far, until the new run's worker takes it on
+    points = [p for p in json.loads(rec.get("losses") or "[]") if p[0] <= step]
+    s.records.set_fields(s.records.job_key(new), losses=json.dumps(points), checkpoint_step=step)
+    return _answer(s, sign, new)
 
 
 def _name_free(s: Services, view: ModelView, name: str) -> None:
