@@ -151,6 +151,42 @@ def cmd_evaluate_values(args: argparse.Namespace) -> None:
     print(json.dumps({a: result["inferred_xT"][a]["all"] for a in data.attributes}, indent=2))
 
 
+def cmd_evaluate_diffae(args: argparse.Namespace) -> None:
+    """Diff-AE's direction edits at each amplitude of `--alphas`, read strictly on the held-out pairs of evaluate
+    (as evaluate-values reads edits to a named value) -> MODEL/eval/diffae.json."""
+    from diffusegae.evaluation.metrics import encode_latents
+    from diffusegae.evaluation.strict import direction_swaps, draw_rows, facets_of
+    from diffusegae.model_folder import ModelFolder
+
+    folder = ModelFolder(args.model)
+    ed = editor_of(args)
+    if ed.directions is None:
+        raise SystemExit(f"{folder.root} has no Diff-AE directions: run diffusegae fit-edits --model {folder.root} first")
+    data_of_model(args, folder, ed)
+    data = load_data(args, split="test")
+    clf = classifier_of(args, folder, "nothing to read the edits with")
+    if clf is None:
+        raise SystemExit(1)
+    steps = args.edit_steps or ed.info.default_steps
+    facets = facets_of(data.attributes, data.values)
+    print(f"encoding {len(data)} held-out images at {steps} steps ...", file=sys.stderr, flush=True)
+    lat = encode_latents(ed, data.images, steps=steps)
+    pairs = draw_rows(data, args.pairs, 2, facets, seed=0)
+    sweep = []
+    for alpha in args.alphas:
+        print(f"{len(pairs)} bases, each attribute moved towards its donor's value, alpha {alpha} ...", file=sys.stderr,
+              flush=True)
+        sweep.append(direction_swaps(ed, clf, data, lat, pairs, alpha, steps=steps, facets=facets,
+                                     threshold=args.strict_threshold))
+    result = {"images": len(data), "edit_steps": steps, "threshold": args.strict_threshold,
+              "rule": "the strict reading of metrics.json (strict_rule), on its pairs: the base's z_sem moved towards "
+                      "the donor's value of one attribute along Diff-AE's direction (amplitude alpha, inferred x_T)",
+              "inferred_xT": sweep}
+    folder.eval_dir.mkdir(parents=True, exist_ok=True)
+    (folder.eval_dir / "diffae.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({r["alpha"]: {a: r[a]["all"] for a in data.attributes} for r in sweep}, indent=2))
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="metrics JSON + PNG figures on held-out data")
     add_editor_args(p)
@@ -186,6 +222,17 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--edit-steps", type=int, default=None)
     p.add_argument("--strict-threshold", type=float, default=0.9)
     p.set_defaults(func=cmd_evaluate_values, resolution=None)
+    p = sub.add_parser("evaluate-diffae", help="Diff-AE's direction edits at several amplitudes, read strictly on the "
+                       "held-out pairs of evaluate (writes MODEL/eval/diffae.json)")
+    add_editor_args(p)
+    add_data_args(p)
+    p.add_argument("--classifier", type=Path, default=None)
+    p.add_argument("--pairs", type=int, default=256, help="as the evaluation that wrote metrics.json")
+    p.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5, 0.8],
+                   help="amplitudes (Diff-AE's demo: -0.5..0.5)")
+    p.add_argument("--edit-steps", type=int, default=None)
+    p.add_argument("--strict-threshold", type=float, default=0.9)
+    p.set_defaults(func=cmd_evaluate_diffae, resolution=None)
 
     p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")
     add_data_args(p)

@@ -119,9 +119,9 @@ def test_a_misspelt_edit_is_refused(no_worker_api, attributes, field):
 
 
 def test_a_method_the_api_does_not_have_is_refused(no_worker_api):
-    client, _ = no_worker_api  # "method": "asyrp" used to run the GAE swap
+    client, _ = no_worker_api  # "method": "asyrp" used to run the GAE swap (before methods existed: unknown field)
     r = client.post("/api/recombine", json={"base": ID, "method": "asyrp"})
-    assert r.status_code == 422 and "body.method: unknown field" in r.json()["detail"], r.text
+    assert r.status_code == 422 and "body.method: Input should be 'gae' or 'diffae'" in r.json()["detail"], r.text
 
 
 def _png() -> bytes:

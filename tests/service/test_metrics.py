@@ -60,7 +60,7 @@ def test_metrics_move_with_a_real_recombine_and_show_no_ids(tiny_model):
     with Stack(tiny_model) as stack:
         stack.env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # unset: serve makes a private folder and shares it with its worker
         proc, url = stack.start_serve()
-        stack.wait_healthy(url)
+        stack.wait_healthy(url, workers=2)  # the model worker and the training worker
         with httpx.Client(base_url=url, timeout=60) as client:
             before = scrape(client)
             # serve's two worker processes: the model worker and the training worker
