@@ -143,17 +143,20 @@ def check_dataset(archive: dict[str, bytes], *, resolution: int, min_per_value: 
         if path in seen:
             raise UploadError(422, f"{LABELS} lists {path!r} twice (rows {seen[path]} and {number})")
         seen[path] = number
+    problems: list[str] = []  # every problem of the files and the labels, said at once
     present = {p[len(root):]: b for p, b in archive.items() if p.startswith(root) and p != labels_path}
     missing = [p for _, p, _ in rows if p not in present]
     if missing:
-        raise UploadError(422, f"{len(missing)} file(s) listed in {LABELS} are not in the archive: "
-                               f"{_listed(missing, len(missing))}")
+        problems.append(f"{len(missing)} file(s) listed in {LABELS} are not in the archive: "
+                        f"{_listed(missing, len(missing))}")
     unlisted = sorted(p for p in present if p not in seen)
     if unlisted:
-        raise UploadError(422, f"{len(unlisted)} file(s) in the archive are not listed in {LABELS}: "
-                               f"{_listed(unlisted, len(unlisted))} (list them, or leave them out of the archive)")
+        problems.append(f"{len(unlisted)} file(s) in the archive are not listed in {LABELS}: "
+                        f"{_listed(unlisted, len(unlisted))} (list them, or leave them out of the archive)")
     sizes, small = {}, []
     for _, path, _ in rows:
+        if path not in present:
+            continue
         facts = check_image(present[path], max_pixels=max_pixels, name=path, max_decodes=max_decodes)
         if facts.format not in FORMATS:
             raise UploadError(415, f"{path} is {facts.format}; datasets hold PNG, JPEG or WebP images")
@@ -161,21 +164,26 @@ def check_dataset(archive: dict[str, bytes], *, resolution: int, min_per_value: 
         if min(facts.width, facts.height) < resolution:
             small.append(f"{path} ({facts.width} x {facts.height})")
     if small:
-        raise UploadError(422, f"{len(small)} image(s) are smaller than the resolution asked ({resolution} px a side): "
-                               f"{_listed(small, len(small))}")
+        problems.append(f"{len(small)} image(s) are smaller than the resolution asked ({resolution} px a side): "
+                        f"{_listed(small, len(small))}")
     values = {a: tuple(dict.fromkeys(r[2][j] for r in rows)) for j, a in enumerate(attributes)}
     single = [f"{a} ({values[a][0]!r})" for a in attributes if len(values[a]) < 2]
     if single:
-        raise UploadError(422, f"attribute(s) with a single value, which nothing can be learned from: {', '.join(single)}")
+        problems.append(f"attribute(s) with a single value, which nothing can be learned from: {', '.join(single)}")
     counts = {a: {v: sum(1 for r in rows if r[2][j] == v) for v in values[a]} for j, a in enumerate(attributes)}
     few = [f"{a}={v!r} ({n})" for a in attributes for v, n in counts[a].items() if n < min_per_value]
     if few:
-        raise UploadError(422, f"value(s) with fewer than {min_per_value} images: {_listed(few, len(few))}")
-    lonely = _without_partner(rows, attributes, values)
+        problems.append(f"value(s) with fewer than {min_per_value} images: {_listed(few, len(few))}")
+    lonely = _without_partner(rows, attributes, values) if not single else []
     if lonely:
-        raise UploadError(422, f"{len(lonely)} image(s) have no partner that shares exactly one of their values, so no "
-                               f"GROUP(k,1) batch can use them; add images that differ from each in all attributes "
-                               f"but one: {_listed(lonely, len(lonely))}")
+        problems.append(f"{len(lonely)} image(s) have no partner that shares exactly one of their values, so no "
+                        f"GROUP(k,1) batch can use them; add images that differ from each in all attributes "
+                        f"but one: {_listed(lonely, len(lonely))}")
+    if len(problems) == 1:
+        raise UploadError(422, problems[0])
+    if problems:
+        raise UploadError(422, f"{len(problems)} problems: " + " ".join(f"({i}) {p}." for i, p in
+                                                                        enumerate(problems, 1)))
     files = {path: present[path] for _, path, _ in rows}
     return CheckedDataset(files=files, attributes=attributes, labels={p: v for _, p, v in rows}, values=values,
                           counts=counts, sizes=sizes, warnings=tuple(_warnings(files, counts)))

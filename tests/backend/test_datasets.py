@@ -94,6 +94,10 @@ CASES = {
     "too many attributes": (_labels(GOOD, LABELS.replace("pose\n", "pose," + ",".join(f"a{i}" for i in range(9)) + "\n")),
                             422, "at most 10"),
     "a path with ..": ({**GOOD, "../evil.png": toy_png(0, 0, 0)}, 422, "not a relative name"),
+    # every problem of the files and the labels is said at once, not one per upload
+    "missing and one value": (_labels(_without(GOOD, "img/1-1-1.png"), LABELS.replace(",pose1\n", ",pose0\n")), 422,
+                              "2 problems: (1) 1 file(s) listed in labels.csv are not in the archive: img/1-1-1.png. "
+                              "(2) attribute(s) with a single value"),
 }
 
 
