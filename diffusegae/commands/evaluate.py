@@ -172,19 +172,21 @@ def cmd_evaluate_diffae(args: argparse.Namespace) -> None:
     print(f"encoding {len(data)} held-out images at {steps} steps ...", file=sys.stderr, flush=True)
     lat = encode_latents(ed, data.images, steps=steps)
     pairs = draw_rows(data, args.pairs, 2, facets, seed=0)
-    sweep = []
-    for alpha in args.alphas:
-        print(f"{len(pairs)} bases, each attribute moved towards its donor's value, alpha {alpha} ...", file=sys.stderr,
-              flush=True)
-        sweep.append(direction_swaps(ed, clf, data, lat, pairs, alpha, steps=steps, facets=facets,
-                                     threshold=args.strict_threshold))
     result = {"images": len(data), "edit_steps": steps, "threshold": args.strict_threshold,
               "rule": "the strict reading of metrics.json (strict_rule), on its pairs: the base's z_sem moved towards "
-                      "the donor's value of one attribute along Diff-AE's direction (amplitude alpha, inferred x_T)",
-              "inferred_xT": sweep}
+                      "the donor's value of one attribute along Diff-AE's direction (amplitude alpha), decoded with "
+                      "the base's inferred x_T and with a seeded random one"}
+    for which, seed in (("inferred_xT", None), ("random_xT", 0)):
+        result[which] = []
+        for alpha in args.alphas:
+            print(f"{len(pairs)} bases, each attribute moved towards its donor's value, alpha {alpha}, {which} ...",
+                  file=sys.stderr, flush=True)
+            result[which].append(direction_swaps(ed, clf, data, lat, pairs, alpha, steps=steps, facets=facets,
+                                                 threshold=args.strict_threshold, seed=seed))
     folder.eval_dir.mkdir(parents=True, exist_ok=True)
     (folder.eval_dir / "diffae.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({r["alpha"]: {a: r[a]["all"] for a in data.attributes} for r in sweep}, indent=2))
+    print(json.dumps({w: {r["alpha"]: {a: r[a]["all"]["rate"] for a in data.attributes} for r in result[w]}
+                      for w in ("inferred_xT", "random_xT")}, indent=2))
 
 
 def add(sub: argparse._SubParsersAction) -> None:
