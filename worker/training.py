@@ -82,74 +82,89 @@ def run_training(records: Records, store: Store, registry: ModelRegistry, key: s
         records.finish(key, FAILED, f"a model named {spec.name!r} was registered meanwhile; train under another name")
         return
     with tempfile.TemporaryDirectory(prefix="dgae-train-") as tmp:
-        data_dir = Path(tmp) / "data"
-        (data_dir / "images").mkdir(parents=True)
-        for blob in store.blobs.keys(f"datasets/{spec.dataset}/images/"):
-            target = data_dir / "images" / blob.split("/images/", 1)[1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(store.blobs.get(blob))
-        (data_dir / "labels.csv").write_bytes(store.dataset_file(spec.dataset, "labels.csv") or b"")
         base = registry.local(spec.base_model)
-        try:
-            data = load_folder(data_dir / "images", data_dir / "labels.csv", read_info(base).resolution)
-        except (ValueError, OSError) as e:
-            raise TrainingError(f"the dataset cannot be read: {e}") from e
-        job_id = records.id_of(key)
+        data = _fetch_dataset(store, spec.dataset, Path(tmp) / "data", read_info(base).resolution)
         cfg = QuickGAE(steps=spec.steps, seed=spec.seed, save_every=spec.checkpoint_every, chunk_sizes=spec.chunk_sizes)
-        steps = _planned_steps(records, key, spec, base, data, cfg)
-        cfg = dataclasses.replace(cfg, steps=steps)
+        cfg = dataclasses.replace(cfg, steps=_planned_steps(records, key, spec, base, data, cfg))
         resume_from, step, points = _checkpoint(records, store, key, spec.resume_from, Path(tmp) / "resume")
         log.info("%s: a GAE for dataset %s (%d images) on %s, %d steps%s", key, spec.dataset, len(data),
-                 spec.base_model, steps, f", from the checkpoint at step {step}" if resume_from else "")
+                 spec.base_model, cfg.steps, f", from the checkpoint at step {step}" if resume_from else "")
         if resume_from:
             records.announce(key, resumed_step=step, checkpoint_step=step)
-        losses = LossSeries(records, key, points)
-
-        stage = ["preparing"]
-
-        def entered(name: str) -> None:
-            stage[0] = name
-            records.announce(key, stage=name)
-
-        def on_checkpoint(done: int, state: Path) -> None:
-            store.put_training_state(job_id, "gae", state.read_bytes())
-            records.announce(key, checkpoint_step=done)
-
-        def on_sample(done: int, figure: Image.Image) -> None:
-            store.put_training_sample(job_id, png_bytes(figure))
-            records.announce(key, sample_step=done)
-
+        follow = _Follow(records, store, key, cfg.steps, LossSeries(records, key, points))
         try:
-            with StepReporter(records, [key], cancellable=True, interval=0.5) as report:
-                def on_step(done: int, logs: dict[str, float]) -> None:
-                    report(done, steps)
-                    losses.add(done, logs["loss"])
-
+            with StepReporter(records, [key], cancellable=True, interval=0.5) as follow.report:
                 out = gae_on_base(base, data, Path(tmp) / "model", spec.name, cfg,
-                                  description=f"trained on dataset {facts.get('name', spec.dataset)}", on_step=on_step,
-                                  on_stage=entered,
-                                  log=lambda m: log.info("%s: %s", key, m), resume_from=resume_from,
-                                  on_checkpoint=on_checkpoint, on_sample=on_sample)
-            losses.flush()
+                                  description=f"trained on dataset {facts.get('name', spec.dataset)}",
+                                  on_step=follow.step, on_stage=follow.stage, log=lambda m: log.info("%s: %s", key, m),
+                                  resume_from=resume_from, on_checkpoint=follow.checkpoint, on_sample=follow.sample)
+            follow.losses.flush()
         except Cancelled:
             log.info("%s: cancelled (its last checkpoint stays in the store)", key)
             return
-        except FloatingPointError as e:  # the loss went NaN or infinite
-            raise TrainingError(str(e)) from e
-        except MemoryError as e:
-            raise TrainingError(f"out of memory in the {stage[0]} stage of training {spec.name}: free memory on the "
-                                "training worker's machine, or resume it on another (POST /api/trainings/{id}/resume)") from e
-        except RuntimeError as e:
-            if "out of memory" not in str(e).lower():
+        except (FloatingPointError, MemoryError, RuntimeError) as e:
+            reason = _reason(e, follow.stage_now)
+            if reason is e:
                 raise
-            raise TrainingError(f"out of memory in the {stage[0]} stage: {e}") from e
+            raise reason from e
         records.announce(key, stage="registering")
         name = spec.name
         if spec.versioned and name in registry.models():  # another training of the dataset registered it meanwhile
             name = free_version(re.sub(r"-v\d+$", "", name), lambda n: n in registry.models()) or name
         registry.add(out, name)
     records.finish(key, SUCCEEDED, model=name, stage="done")
-    store.drop_training_state(job_id, "gae")  # nothing to resume; the sample figure stays with the job
+    store.drop_training_state(records.id_of(key), "gae")  # nothing to resume; the sample figure stays with the job
+
+
+def _fetch_dataset(store: Store, dataset_id: str, folder: Path, resolution: int) -> LabeledImages:
+    """The stored dataset's images and labels.csv into `folder`, loaded at `resolution`."""
+    (folder / "images").mkdir(parents=True)
+    for blob in store.blobs.keys(f"datasets/{dataset_id}/images/"):
+        target = folder / "images" / blob.split("/images/", 1)[1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(store.blobs.get(blob))
+    (folder / "labels.csv").write_bytes(store.dataset_file(dataset_id, "labels.csv") or b"")
+    try:
+        return load_folder(folder / "images", folder / "labels.csv", resolution)
+    except (ValueError, OSError) as e:
+        raise TrainingError(f"the dataset cannot be read: {e}") from e
+
+
+class _Follow:
+    """What a running training tells its job: stage, steps and losses, checkpoints and sample figures (into the
+    store; the record says the step of each)."""
+
+    def __init__(self, records: Records, store: Store, key: str, steps: int, losses: LossSeries) -> None:
+        self.records, self.store, self.key, self.steps, self.losses = records, store, key, steps, losses
+        self.job_id = records.id_of(key)
+        self.stage_now = "preparing"
+        self.report: StepReporter | None = None
+
+    def stage(self, name: str) -> None:
+        self.stage_now = name
+        self.records.announce(self.key, stage=name)
+
+    def step(self, done: int, logs: dict[str, float]) -> None:
+        self.report(done, self.steps)
+        self.losses.add(done, logs["loss"])
+
+    def checkpoint(self, done: int, state: Path) -> None:
+        self.store.put_training_state(self.job_id, "gae", state.read_bytes())
+        self.records.announce(self.key, checkpoint_step=done)
+
+    def sample(self, done: int, figure: Image.Image) -> None:
+        self.store.put_training_sample(self.job_id, png_bytes(figure))
+        self.records.announce(self.key, sample_step=done)
+
+
+def _reason(e: Exception, stage: str) -> Exception:
+    """A training's failure in words (TrainingError), or `e` itself when it is none of those we can explain."""
+    if isinstance(e, FloatingPointError):  # the loss went NaN or infinite (run_loop says at which step)
+        return TrainingError(str(e))
+    if isinstance(e, MemoryError) or "out of memory" in str(e).lower():
+        return TrainingError(f"out of memory in the {stage} stage{f': {e}' if str(e) else ''}: free memory on the "
+                             "training worker's machine, or resume it on another (POST /api/trainings/{id}/resume)")
+    return e
 
 
 def _planned_steps(records: Records, key: str, spec: TrainSpec, base: Path, data: LabeledImages,
