@@ -66,3 +66,36 @@ export function dropTarget(node, { onImage, onFiles, onHover = () => {} }) {
     for (const [type, fn] of Object.entries(listeners)) node.removeEventListener(type, fn);
   };
 }
+
+/**
+ * A drop zone for files from the desktop with its file picker: `onFiles(files)` for files dropped on `zone`, chosen
+ * with `input` (opened by `browse`, or Enter / Space on the zone itself).
+ */
+export function fileDropzone(zone, input, browse, onFiles) {
+  input.addEventListener("change", () => {
+    const files = [...input.files];
+    input.value = "";
+    onFiles(files);
+  });
+  browse.addEventListener("click", () => input.click());
+  const hasFiles = (ev) => [...(ev.dataTransfer?.types || [])].includes("Files");
+  zone.addEventListener("dragover", (ev) => {
+    if (!hasFiles(ev)) return;
+    ev.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (ev) => {
+    zone.classList.remove("over");
+    const files = [...(ev.dataTransfer?.files || [])];
+    if (!files.length) return;
+    ev.preventDefault();
+    onFiles(files);
+  });
+  zone.addEventListener("keydown", (ev) => {
+    if (ev.target === zone && (ev.key === "Enter" || ev.key === " ")) {
+      ev.preventDefault();
+      input.click();
+    }
+  });
+}

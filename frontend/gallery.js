@@ -1,6 +1,6 @@
 // The gallery: upload (drop, file picker, samples), each image's encoding state and model, draggable cards.
 
-import { DRAG_TYPE } from "./drop-target.js";
+import { DRAG_TYPE, fileDropzone } from "./drop-target.js";
 import { el, part } from "./dom.js";
 import { guarded } from "./error-banner.js";
 import { imageLabel } from "./labels.js";
@@ -96,12 +96,7 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
   const count = root.querySelector(".count");
   const sharedNote = root.querySelector(".shared-note");
 
-  input.addEventListener("change", async (ev) => {
-    const files = [...ev.target.files];
-    input.value = "";
-    await store.upload(files);
-  });
-  part(root, "[data-action=browse]").addEventListener("click", () => input.click());
+  fileDropzone(dropzone, input, part(root, "[data-action=browse]"), (files) => store.upload(files));
   const setUploadingSamples = (on) => {
     state.uploadingSamples = on;
     if (samples) samples.disabled = on;
@@ -116,28 +111,6 @@ export function mount(root, { store, urls, showError, samples: sampleFiles, onUs
       }
     }, showError),
   );
-
-  // Files dragged in from the desktop.
-  const hasFiles = (ev) => [...(ev.dataTransfer?.types || [])].includes("Files");
-  dropzone.addEventListener("dragover", (ev) => {
-    if (!hasFiles(ev)) return;
-    ev.preventDefault();
-    dropzone.classList.add("over");
-  });
-  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
-  dropzone.addEventListener("drop", (ev) => {
-    dropzone.classList.remove("over");
-    const files = [...(ev.dataTransfer?.files || [])];
-    if (!files.length) return;
-    ev.preventDefault();
-    store.upload(files);
-  });
-  dropzone.addEventListener("keydown", (ev) => {
-    if (ev.target === dropzone && (ev.key === "Enter" || ev.key === " ")) {
-      ev.preventDefault();
-      input.click();
-    }
-  });
 
   function card(img) {
     const progress = typeof img.progress === "number" && img.status !== "ready" ? ` ${Math.round(img.progress * 100)}%` : "";

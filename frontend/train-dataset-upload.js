@@ -1,6 +1,7 @@
 // Uploading a dataset: a zip or tar of images with labels.csv, dropped or picked, checked by the API at a resolution
 // (POST /api/datasets). A refusal is shown in words where the upload is: the API's detail names the rows or files.
 
+import { fileDropzone } from "./drop-target.js";
 import { part } from "./dom.js";
 
 const ARCHIVE = /\.(zip|tar|tgz|tar\.gz|tar\.bz2|tar\.xz)$/i;
@@ -68,32 +69,7 @@ export function mount(root, { trainApi, onDataset, showError }) {
     }
   }
 
-  input.addEventListener("change", () => {
-    const files = [...input.files];
-    input.value = "";
-    upload(files);
-  });
-  browse.addEventListener("click", () => input.click());
-  const hasFiles = (ev) => [...(ev.dataTransfer?.types || [])].includes("Files");
-  dropzone.addEventListener("dragover", (ev) => {
-    if (!hasFiles(ev)) return;
-    ev.preventDefault();
-    dropzone.classList.add("over");
-  });
-  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
-  dropzone.addEventListener("drop", (ev) => {
-    dropzone.classList.remove("over");
-    const files = [...(ev.dataTransfer?.files || [])];
-    if (!files.length) return;
-    ev.preventDefault();
-    upload(files);
-  });
-  dropzone.addEventListener("keydown", (ev) => {
-    if (ev.target === dropzone && (ev.key === "Enter" || ev.key === " ")) {
-      ev.preventDefault();
-      input.click();
-    }
-  });
+  fileDropzone(dropzone, input, browse, upload);
   resolution.addEventListener("input", () => {
     state.typed = true;
     resolution.removeAttribute("aria-invalid");

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from diffusegae.commands.common import add_data_args, add_editor_args, classifier_of, data_of_model, editor_of, load_data
 from diffusegae.config import AutoencoderConfig
@@ -119,17 +122,30 @@ def cmd_curve(args: argparse.Namespace) -> None:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
 
 
-def cmd_evaluate_values(args: argparse.Namespace) -> None:
-    """Edits to a named value, read strictly, on the held-out pairs the full evaluation's strict swaps use (the same
-    rows, latents and steps: its donor swaps in metrics.json are the comparison) -> MODEL/eval/values.json."""
+@dataclass
+class _HeldOut:
+    """What evaluate-values and evaluate-diffae read edits on: evaluate's held-out pairs, their latents and reader."""
+    folder: Any
+    editor: Any
+    data: Any
+    classifier: Any
+    steps: int
+    facets: Any
+    latents: Any
+    pairs: Any
+
+
+def _held_out(args: argparse.Namespace, fitted: Callable[[Any], bool], missing: str) -> _HeldOut:
+    """The model (SystemExit unless `fitted(editor)`, saying it has no `missing`), its held-out split, the attribute
+    classifier, their latents at the edit steps and the pairs the full evaluation's strict swaps draw."""
     from diffusegae.evaluation.metrics import encode_latents
-    from diffusegae.evaluation.strict import draw_rows, facets_of, swaps
+    from diffusegae.evaluation.strict import draw_rows, facets_of
     from diffusegae.model_folder import ModelFolder
 
     folder = ModelFolder(args.model)
     ed = editor_of(args)
-    if ed.prototypes is None:
-        raise SystemExit(f"{folder.root} has no value prototypes: run diffusegae fit-edits --model {folder.root} first")
+    if not fitted(ed):
+        raise SystemExit(f"{folder.root} has no {missing}: run diffusegae fit-edits --model {folder.root} first")
     data_of_model(args, folder, ed)
     data = load_data(args, split="test")
     clf = classifier_of(args, folder, "nothing to read the edits with")
@@ -139,54 +155,61 @@ def cmd_evaluate_values(args: argparse.Namespace) -> None:
     facets = facets_of(data.attributes, data.values)
     print(f"encoding {len(data)} held-out images at {steps} steps ...", file=sys.stderr, flush=True)
     lat = encode_latents(ed, data.images, steps=steps)
-    pairs = draw_rows(data, args.pairs, 2, facets, seed=0)
-    print(f"{len(pairs)} bases, each attribute set to its donor's value by name ...", file=sys.stderr, flush=True)
-    result = {"images": len(data), "edit_steps": steps, "threshold": args.strict_threshold,
+    return _HeldOut(folder, ed, data, clf, steps, facets, lat, draw_rows(data, args.pairs, 2, facets, seed=0))
+
+
+def _write_eval(h: _HeldOut, name: str, result: dict) -> None:
+    h.folder.eval_dir.mkdir(parents=True, exist_ok=True)
+    (h.folder.eval_dir / name).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def cmd_evaluate_values(args: argparse.Namespace) -> None:
+    """Edits to a named value, read strictly, on the held-out pairs the full evaluation's strict swaps use (the same
+    rows, latents and steps: its donor swaps in metrics.json are the comparison) -> MODEL/eval/values.json."""
+    from diffusegae.evaluation.strict import swaps
+
+    h = _held_out(args, lambda ed: ed.prototypes is not None, "value prototypes")
+    print(f"{len(h.pairs)} bases, each attribute set to its donor's value by name ...", file=sys.stderr, flush=True)
+    result = {"images": len(h.data), "edit_steps": h.steps, "threshold": args.strict_threshold,
               "rule": "the strict reading of metrics.json (strict_rule), on its pairs: the base with one attribute set "
                       "to the donor's value through that value's prototype chunk (weight 1, inferred x_T)",
-              "inferred_xT": swaps(ed, clf, data, lat, pairs, steps=steps, facets=facets,
+              "inferred_xT": swaps(h.editor, h.classifier, h.data, h.latents, h.pairs, steps=h.steps, facets=h.facets,
                                    threshold=args.strict_threshold, by_value=True)}
-    folder.eval_dir.mkdir(parents=True, exist_ok=True)
-    (folder.eval_dir / "values.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({a: result["inferred_xT"][a]["all"] for a in data.attributes}, indent=2))
+    _write_eval(h, "values.json", result)
+    print(json.dumps({a: result["inferred_xT"][a]["all"] for a in h.data.attributes}, indent=2))
 
 
 def cmd_evaluate_diffae(args: argparse.Namespace) -> None:
     """Diff-AE's direction edits at each amplitude of `--alphas`, read strictly on the held-out pairs of evaluate
     (as evaluate-values reads edits to a named value) -> MODEL/eval/diffae.json."""
-    from diffusegae.evaluation.metrics import encode_latents
-    from diffusegae.evaluation.strict import direction_swaps, draw_rows, facets_of
-    from diffusegae.model_folder import ModelFolder
+    from diffusegae.evaluation.strict import direction_swaps
 
-    folder = ModelFolder(args.model)
-    ed = editor_of(args)
-    if ed.directions is None:
-        raise SystemExit(f"{folder.root} has no Diff-AE directions: run diffusegae fit-edits --model {folder.root} first")
-    data_of_model(args, folder, ed)
-    data = load_data(args, split="test")
-    clf = classifier_of(args, folder, "nothing to read the edits with")
-    if clf is None:
-        raise SystemExit(1)
-    steps = args.edit_steps or ed.info.default_steps
-    facets = facets_of(data.attributes, data.values)
-    print(f"encoding {len(data)} held-out images at {steps} steps ...", file=sys.stderr, flush=True)
-    lat = encode_latents(ed, data.images, steps=steps)
-    pairs = draw_rows(data, args.pairs, 2, facets, seed=0)
-    result = {"images": len(data), "edit_steps": steps, "threshold": args.strict_threshold,
+    h = _held_out(args, lambda ed: ed.directions is not None, "Diff-AE directions")
+    result = {"images": len(h.data), "edit_steps": h.steps, "threshold": args.strict_threshold,
               "rule": "the strict reading of metrics.json (strict_rule), on its pairs: the base's z_sem moved towards "
                       "the donor's value of one attribute along Diff-AE's direction (amplitude alpha), decoded with "
                       "the base's inferred x_T and with a seeded random one"}
     for which, seed in (("inferred_xT", None), ("random_xT", 0)):
         result[which] = []
         for alpha in args.alphas:
-            print(f"{len(pairs)} bases, each attribute moved towards its donor's value, alpha {alpha}, {which} ...",
+            print(f"{len(h.pairs)} bases, each attribute moved towards its donor's value, alpha {alpha}, {which} ...",
                   file=sys.stderr, flush=True)
-            result[which].append(direction_swaps(ed, clf, data, lat, pairs, alpha, steps=steps, facets=facets,
-                                                 threshold=args.strict_threshold, seed=seed))
-    folder.eval_dir.mkdir(parents=True, exist_ok=True)
-    (folder.eval_dir / "diffae.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({w: {r["alpha"]: {a: r[a]["all"]["rate"] for a in data.attributes} for r in result[w]}
+            result[which].append(direction_swaps(h.editor, h.classifier, h.data, h.latents, h.pairs, alpha,
+                                                 steps=h.steps, facets=h.facets, threshold=args.strict_threshold,
+                                                 seed=seed))
+    _write_eval(h, "diffae.json", result)
+    print(json.dumps({w: {r["alpha"]: {a: r[a]["all"]["rate"] for a in h.data.attributes} for r in result[w]}
                       for w in ("inferred_xT", "random_xT")}, indent=2))
+
+
+def _held_out_args(p: argparse.ArgumentParser) -> None:
+    """The arguments of `_held_out`."""
+    add_editor_args(p)
+    add_data_args(p)
+    p.add_argument("--classifier", type=Path, default=None)
+    p.add_argument("--pairs", type=int, default=256, help="as the evaluation that wrote metrics.json")
+    p.add_argument("--edit-steps", type=int, default=None)
+    p.add_argument("--strict-threshold", type=float, default=0.9)
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -217,23 +240,13 @@ def add(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate-values", help="edits to a named value, read strictly on the held-out pairs of "
                        "evaluate (writes MODEL/eval/values.json)")
-    add_editor_args(p)
-    add_data_args(p)
-    p.add_argument("--classifier", type=Path, default=None)
-    p.add_argument("--pairs", type=int, default=256, help="as the evaluation that wrote metrics.json")
-    p.add_argument("--edit-steps", type=int, default=None)
-    p.add_argument("--strict-threshold", type=float, default=0.9)
+    _held_out_args(p)
     p.set_defaults(func=cmd_evaluate_values, resolution=None)
     p = sub.add_parser("evaluate-diffae", help="Diff-AE's direction edits at several amplitudes, read strictly on the "
                        "held-out pairs of evaluate (writes MODEL/eval/diffae.json)")
-    add_editor_args(p)
-    add_data_args(p)
-    p.add_argument("--classifier", type=Path, default=None)
-    p.add_argument("--pairs", type=int, default=256, help="as the evaluation that wrote metrics.json")
+    _held_out_args(p)
     p.add_argument("--alphas", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5, 0.8],
                    help="amplitudes (Diff-AE's demo: -0.5..0.5)")
-    p.add_argument("--edit-steps", type=int, default=None)
-    p.add_argument("--strict-threshold", type=float, default=0.9)
     p.set_defaults(func=cmd_evaluate_diffae, resolution=None)
 
     p = sub.add_parser("curve", help="random-x_T attribute accuracy of each stage-1 snapshot")

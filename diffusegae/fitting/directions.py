@@ -17,7 +17,6 @@ The edited z_sem conditions the decoder directly: the GAE is not involved. Saved
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from diffusegae.checkpoint import CheckpointError, check_known_fields, load_json, load_tensors, save_tensors
+from diffusegae.checkpoint import CheckpointError
+from diffusegae.fitting.tables import load_table, save_table
 
 DIRECTIONS, CONFIG = "directions.safetensors", "directions.json"
 VERSION = 1
@@ -101,25 +101,11 @@ def move(z_sem: torch.Tensor, gae, directions: Mapping[str, torch.Tensor],
 
 
 def save_directions(folder: Path, directions: Mapping[str, torch.Tensor], config: DirectionConfig) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save_tensors(folder / DIRECTIONS, dict(directions), {"config": config.to_json()})
-    (folder / CONFIG).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    save_table(folder, DIRECTIONS, CONFIG, directions, config.to_json())
 
 
 def load_directions(folder: Path, values: Mapping[str, int], z_sem_dim: int) -> dict[str, torch.Tensor] | None:
     """MODEL/edits' directions, checked against the model (`values`: value count per attribute); None when the model
     has none (never fitted)."""
-    if not (folder / DIRECTIONS).is_file():
-        return None
-    raw = load_json(folder / CONFIG) if (folder / CONFIG).is_file() else {}
-    check_known_fields(DirectionConfig, raw, folder / CONFIG)
-    if raw.get("version", VERSION) != VERSION:
-        raise CheckpointError(f"{folder}: directions version {raw.get('version')}, this code reads {VERSION}: run "
-                              "diffusegae fit-edits again")
-    tensors, _ = load_tensors(folder / DIRECTIONS)
-    for attr, n in values.items():
-        t = tensors.get(attr)
-        if t is None or tuple(t.shape) != (n, z_sem_dim):
-            raise CheckpointError(f"{folder / DIRECTIONS}: {attr} is {None if t is None else tuple(t.shape)}, the "
-                                  f"model needs ({n}, {z_sem_dim}): run diffusegae fit-edits again")
-    return {a: tensors[a].float() for a in values}
+    return load_table(folder, DIRECTIONS, CONFIG, DirectionConfig, VERSION,
+                      {a: (n, z_sem_dim) for a, n in values.items()}, "directions")

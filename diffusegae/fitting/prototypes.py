@@ -13,7 +13,6 @@ the rest away. Saved in MODEL/edits/:
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,8 @@ from typing import Any
 
 import torch
 
-from diffusegae.checkpoint import CheckpointError, check_known_fields, load_json, load_tensors, save_tensors
+from diffusegae.checkpoint import CheckpointError
+from diffusegae.fitting.tables import load_table, save_table
 
 PROTOTYPES, CONFIG = "prototypes.safetensors", "prototypes.json"
 VERSION = 1
@@ -68,25 +68,11 @@ def fit_prototypes(ed, data, batch_size: int = 128) -> tuple[dict[str, torch.Ten
 
 
 def save_prototypes(folder: Path, protos: Mapping[str, torch.Tensor], config: PrototypeConfig) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    save_tensors(folder / PROTOTYPES, dict(protos), {"config": config.to_json()})
-    (folder / CONFIG).write_text(json.dumps(config.to_json(), indent=2) + "\n")
+    save_table(folder, PROTOTYPES, CONFIG, protos, config.to_json())
 
 
 def load_prototypes(folder: Path, attributes: Mapping[str, int], values: Mapping[str, int]) -> dict[str, torch.Tensor] | None:
     """MODEL/edits' prototypes, checked against the model (`attributes`: chunk size, `values`: value count, per
     attribute); None when the model has none (never fitted)."""
-    if not (folder / PROTOTYPES).is_file():
-        return None
-    raw = load_json(folder / CONFIG) if (folder / CONFIG).is_file() else {}
-    check_known_fields(PrototypeConfig, raw, folder / CONFIG)
-    if raw.get("version", VERSION) != VERSION:
-        raise CheckpointError(f"{folder}: prototypes version {raw.get('version')}, this code reads {VERSION}: run "
-                              "diffusegae fit-edits again")
-    tensors, _ = load_tensors(folder / PROTOTYPES)
-    for attr, size in attributes.items():
-        t = tensors.get(attr)
-        if t is None or tuple(t.shape) != (values[attr], size):
-            raise CheckpointError(f"{folder / PROTOTYPES}: {attr} is {None if t is None else tuple(t.shape)}, the model "
-                                  f"needs ({values[attr]}, {size}): run diffusegae fit-edits again")
-    return {a: tensors[a].float() for a in attributes}
+    return load_table(folder, PROTOTYPES, CONFIG, PrototypeConfig, VERSION,
+                      {a: (values[a], size) for a, size in attributes.items()}, "prototypes")
